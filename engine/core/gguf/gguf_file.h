@@ -7,6 +7,12 @@
 //   proportion to a count before the count is known to fit in the remaining bytes. A violation throws
 //   ModelFormatError whose message names the file, the field (key or tensor name) and the byte offset.
 // - Tensor data ranges are checked to lie inside the file, be aligned, and not overlap each other.
+// - Hard limits beyond the file size (documented below: tensor and key counts, name length, dimensions)
+//   reject files no real model needs; they keep memory bounded by the file size: at most about 8 bytes
+//   per file byte for metadata arrays (integers widen to 64 bits), plus the tables.
+// - I/O problems (missing, unreadable, not a regular file) throw Error naming the path and strerror; an
+//   empty file is a ModelFormatError. The mapping is read-only and private: if another process
+//   truncates the file while it is mapped, touching the lost pages raises SIGBUS (as for any mmap).
 // - After open() the object is immutable; all const methods may be called from any thread.
 // - Tensor data pointers point into the mapping and stay valid for the lifetime of the GgufFile
 //   (it is movable, not copyable; moving keeps the mapping).
@@ -26,6 +32,13 @@
 #include "enclave/kernels/tensor_type.h"
 
 namespace enclave::gguf {
+
+// Limits of the reader (a file over them is rejected with ModelFormatError).
+inline constexpr uint64_t max_tensor_count = uint64_t{1} << 20;
+inline constexpr uint64_t max_kv_count = uint64_t{1} << 20;
+inline constexpr uint64_t max_name_bytes = 65535;  // a metadata key or a tensor name
+inline constexpr uint32_t max_dims = 4;
+inline constexpr uint64_t default_alignment = 32;  // when general.alignment is absent
 
 enum class ValueType : uint32_t {
     UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,

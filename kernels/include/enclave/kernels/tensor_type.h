@@ -20,6 +20,7 @@ enum class TensorType : uint32_t {
     Q5_K = 13,
     Q6_K = 14,
     Q8_K = 15,  // activation type for K-quant dot products
+    I32 = 26,   // token ids, positions and block tables inside the engine (not a weight type)
     BF16 = 30,
 };
 

@@ -1,0 +1,15 @@
+// The subcommands of enclave-engine. Each parses its own flags and returns the process exit code;
+// errors propagate as exceptions and main() turns them into a message and an exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace enclave::cli {
+
+int cmd_run(const std::vector<std::string>& args);
+int cmd_tokenize(const std::vector<std::string>& args);
+int cmd_inspect(const std::vector<std::string>& args);
+int cmd_bench(const std::vector<std::string>& args);
+
+}  // namespace enclave::cli

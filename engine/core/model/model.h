@@ -1,0 +1,56 @@
+// Model: a loaded decoder-only transformer on one backend, and its forward step.
+//
+// Contract
+// - load() opens and validates the GGUF file, finds its architecture, reads the config, binds every weight
+//   with its expected shape (a missing or misshapen tensor throws ModelFormatError naming the tensor, the
+//   expected and the actual shape) and hands the weights to the backend (the CPU maps them in place).
+// - forward() runs one step over several sequences at once: each StepSequence appends its tokens to its
+//   KV cache sequence (which must already have reserved room for them) and may ask for the logits of its
+//   last token or of all its tokens. Sequences of different lengths and positions mix freely; this is the
+//   step that continuous batching calls. Not thread-safe: one engine thread drives a Model.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/backend/backend.h"
+#include "core/gguf/gguf_file.h"
+#include "core/model/model_config.h"
+#include "core/runtime/kv_cache.h"
+
+namespace enclave {
+
+using TokenId = int32_t;
+
+enum class LogitsWanted { none, last, all };
+
+struct StepSequence {
+    KvCache::SeqId seq = -1;
+    std::span<const TokenId> tokens;  // appended at positions cache.length(seq) onwards
+    LogitsWanted logits = LogitsWanted::last;
+};
+
+class Model {
+public:
+    static std::unique_ptr<Model> load(gguf::GgufFile file, Backend& backend);
+    ~Model();
+
+    const ModelConfig& config() const;
+    const gguf::GgufFile& file() const;
+    Backend& backend() const;
+
+    // Runs one step. logits_out is resized to [n_rows, n_vocab], rows in the order of `step`, and within a
+    // sequence in token order. Advances each sequence's cache length by its token count.
+    // Throws InvalidArgument for token ids out of range, an empty step, or unreserved cache room.
+    void forward(std::span<const StepSequence> step, KvCache& cache, std::vector<float>& logits_out);
+
+private:
+    struct Impl;
+    explicit Model(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace enclave

@@ -1,0 +1,117 @@
+// CPU element-wise and attention kernels (see cpu_ops.h). Hot loops are compiled for x86-64-v4/v3 and
+// plain x86-64 with target_clones, so one portable binary still uses AVX-512/AVX2 where present.
+#include "enclave/kernels/cpu_ops.h"
+
+#include <cmath>
+
+#include "enclave/kernels/half.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ENCLAVE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ENCLAVE_CLONES
+#endif
+
+namespace enclave::kernels {
+
+ENCLAVE_CLONES
+void rms_norm_row(const float* x, const float* w, float eps, float* y, int64_t n) noexcept {
+    double sum = 0.0;  // ggml accumulates the squares in double
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+
+void rope_row(float* x, int64_t n_heads, int64_t head_dim, int n_dims, int32_t pos, float freq_base,
+              float freq_scale, bool neox, const float* freq_factors) noexcept {
+    // The angle of pair i is pos * base^(-2i/n_dims); ggml advances it by repeated float multiplication,
+    // and so do we, to land on the same floats.
+    const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_dims));
+    constexpr int max_pairs = 512;
+    float cos_cache[max_pairs];
+    float sin_cache[max_pairs];
+    const int n_pairs = n_dims / 2 < max_pairs ? n_dims / 2 : max_pairs;
+    float theta = static_cast<float>(pos);
+    for (int i = 0; i < n_pairs; ++i) {
+        const float ff = freq_factors ? freq_factors[i] : 1.0f;
+        const float angle = freq_scale * (theta / ff);
+        cos_cache[i] = std::cos(angle);
+        sin_cache[i] = std::sin(angle);
+        theta *= theta_scale;
+    }
+    for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + h * head_dim;
+        for (int i = 0; i < n_pairs; ++i) {
+            const int64_t a = neox ? i : 2 * i;
+            const int64_t b = neox ? i + n_dims / 2 : 2 * i + 1;
+            const float x0 = v[a], x1 = v[b];
+            v[a] = x0 * cos_cache[i] - x1 * sin_cache[i];
+            v[b] = x0 * sin_cache[i] + x1 * cos_cache[i];
+        }
+    }
+}
+
+ENCLAVE_CLONES
+void swiglu_row(float* gate, const float* up, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) {
+        const float g = gate[i];
+        gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+}
+
+ENCLAVE_CLONES
+void add_row(float* x, const float* y, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+ENCLAVE_CLONES
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
+}
+
+namespace {
+
+ENCLAVE_CLONES
+float dot_f16(const uint16_t* a, const float* b_rounded, int64_t n) noexcept {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) sum += fp16_to_fp32(a[i]) * b_rounded[i];
+    return sum;
+}
+
+ENCLAVE_CLONES
+void axpy_f16(float* y, const uint16_t* x, float a, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
+}
+
+}  // namespace
+
+void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
+                    int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
+                    int64_t head_dim, float scale, float* scratch, float* out) noexcept {
+    constexpr int64_t max_head_dim = 512;
+    float q_rounded[max_head_dim];  // [head_dim] q as f16 would hold it
+    for (int64_t i = 0; i < head_dim; ++i) q_rounded[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
+
+    float max_score = -INFINITY;
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const int64_t slot = static_cast<int64_t>(block_table[j / block_size]) * block_size + j % block_size;
+        const float s = dot_f16(cache_k + slot * kv_row + kv_offset, q_rounded, head_dim) * scale;
+        scratch[j] = s;
+        if (s > max_score) max_score = s;
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const float e = std::exp(scratch[j] - max_score);
+        scratch[j] = e;
+        sum += e;
+    }
+    const float inv_sum = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
+    for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const int64_t slot = static_cast<int64_t>(block_table[j / block_size]) * block_size + j % block_size;
+        axpy_f16(out, cache_v + slot * kv_row + kv_offset, scratch[j] * inv_sum, head_dim);
+    }
+}
+
+}  // namespace enclave::kernels

@@ -1,0 +1,45 @@
+// Element-wise and attention kernels for the CPU backend, one row (or one head) at a time.
+//
+// The caller splits rows among threads; every function is reentrant and allocation-free (scratch comes
+// from the caller). Numerics follow ggml's CPU backend where it matters for token-exact agreement with
+// llama.cpp: RMS sums in double, RoPE angles advanced by repeated float multiplication, keys and values
+// stored as f16 and queries rounded to f16 before the q·k products.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace enclave::kernels {
+
+// y = x / sqrt(mean(x²) + eps) * w                     x, w, y [n]; y may alias x
+void rms_norm_row(const float* x, const float* w, float eps, float* y, int64_t n) noexcept;
+
+// Rotates the first n_dims dims of each of n_heads heads of one token in place.
+//   x [n_heads, head_dim]; freq_factors [n_dims / 2] or null
+// neox=false rotates (x[2i], x[2i+1]); neox=true rotates (x[i], x[i + n_dims/2]).
+void rope_row(float* x, int64_t n_heads, int64_t head_dim, int n_dims, int32_t pos, float freq_base,
+              float freq_scale, bool neox, const float* freq_factors) noexcept;
+
+// gate = silu(gate) * up                               gate, up [n]
+void swiglu_row(float* gate, const float* up, int64_t n) noexcept;
+
+// x += y                                               x, y [n]
+void add_row(float* x, const float* y, int64_t n) noexcept;
+
+// x += b                                               (same as add_row; named for the bias use)
+inline void add_bias_row(float* x, const float* b, int64_t n) noexcept { add_row(x, b, n); }
+
+// dst = f16(src)                                        src [n] float, dst [n] f16 bits
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept;
+
+// One query head attending over n_keys cached keys of one sequence in a paged f16 cache.
+//   q          [head_dim] float (rounded to f16 inside, as ggml does for f16 keys)
+//   cache_k/v  [n_slots, kv_row] f16, slot = block_table[pos / block_size] * block_size + pos % block_size;
+//              this head's keys start at element kv_offset of a slot's row
+//   scratch    [n_keys] float
+//   out        [head_dim] float = Σ softmax(q·k * scale)_j v_j
+void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
+                    int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
+                    int64_t head_dim, float scale, float* scratch, float* out) noexcept;
+
+}  // namespace enclave::kernels
