@@ -737,7 +737,7 @@ def learn_byte_level_bpe(texts: list[str], n_merges: int, forbidden: set[str]):
 SPM_SPACE = "\u2581"
 
 
-def learn_spm(texts: list[str], n_pieces: int, n_chars_max: int, forbidden: set[str]):
+def learn_spm(texts: list[str], n_merges: int, n_chars_max: int, forbidden: set[str]):
     """SentencePiece-like BPE: spaces become ▁ with a ▁ prefix; digits are split; characters seen at
     least 3 times are pieces (the rest fall back to <0xXX> bytes); newline/tab/control are never pieces."""
     char_counts: collections.Counter = collections.Counter()
@@ -770,7 +770,7 @@ def learn_spm(texts: list[str], n_pieces: int, n_chars_max: int, forbidden: set[
                 cur = []
         if len(cur) > 1:
             words[tuple(cur)] += n
-    merges = learn_bpe(words, n_pieces - len(chars), forbidden | char_set)
+    merges = learn_bpe(words, n_merges, forbidden | char_set)
     return merges, chars
 
 
@@ -918,7 +918,7 @@ VOCAB_NAMES = ["spm"] + list(BPE_FAMILIES)
 VOCAB_ARCH = {"spm": "llama", **{k: v["arch"] for k, v in BPE_FAMILIES.items()}}
 
 N_BPE_MERGES = 2000
-N_SPM_PIECES = 2000
+N_SPM_MERGES = 2000
 N_SPM_CHARS = 700
 
 
@@ -958,7 +958,7 @@ def build_vocabs(strings) -> dict[str, Path]:
     # --- SentencePiece-style (tokenizer.ggml.model = "llama") -----------------------------------
     byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
     forbidden = all_special | set(byte_tokens) | {"<unk>", "<s>", "</s>"} | set(SPM_CONTROL) | set(SPM_USER)
-    spm_merges, chars = learn_spm(texts, N_SPM_PIECES, N_SPM_CHARS, forbidden)
+    spm_merges, chars = learn_spm(texts, N_SPM_MERGES, N_SPM_CHARS, forbidden)
     pieces = [a + b for a, b in spm_merges]
     assert len(set(pieces)) == len(pieces)
     tokens = ["<unk>", "<s>", "</s>"] + byte_tokens
@@ -984,9 +984,9 @@ def build_vocabs(strings) -> dict[str, Path]:
     assert len(set(tokens)) == len(tokens)
     print(f"  spm: {len(pieces)} pieces + {len(chars)} characters")
     path = GOLDEN / "vocab" / "spm.gguf"
-    write_gguf(path, "llama", tokens, types, scores, None, "llama", None,
-               dict(bos=1, eos=2, unk=0), True, False, TEMPLATE_LLAMA2, "enclave-golden-spm",
-               extra={"tokenizer.ggml.add_space_prefix": True})
+    # no tokenizer.ggml.add_space_prefix key: llama.cpp's default for SPM (true) applies, as for Llama 2 files
+    write_gguf(path, "llama", tokens, types, scores, None, "llama", "default",
+               dict(bos=1, eos=2, unk=0), True, False, TEMPLATE_LLAMA2, "enclave-golden-spm")
     out["spm"] = path
     for name in VOCAB_NAMES:
         size = out[name].stat().st_size
@@ -1106,15 +1106,54 @@ class Oracle:
 TOKENIZE_MODES = [(True, False), (False, True), (True, True)]
 
 
+def llama_cpp_codepoints(b: bytes) -> list[int]:
+    """What llama.cpp's unicode_cpts_from_utf8 makes of raw bytes: it checks only the lead/continuation bit
+    patterns (no overlong, surrogate or range checks) and turns each undecodable byte into U+FFFD."""
+    out, i, n = [], 0, len(b)
+    while i < n:
+        c = b[i]
+        if c < 0x80:
+            out.append(c)
+            i += 1
+            continue
+        size = 2 if c & 0xE0 == 0xC0 else 3 if c & 0xF0 == 0xE0 else 4 if c & 0xF8 == 0xF0 else 0
+        if c & 0xC0 == 0x80 or size == 0 or i + size > n or any(x & 0xC0 != 0x80 for x in b[i + 1:i + size]):
+            out.append(0xFFFD)
+            i += 1
+            continue
+        cp = c & (0x7F >> size)
+        for x in b[i + 1:i + size]:
+            cp = (cp << 6) | (x & 0x3F)
+        out.append(cp)
+        i += size
+    return out
+
+
+ABORT_REASON = ("llama.cpp aborts: std::invalid_argument('invalid codepoint') escapes llama_tokenize because a "
+                "4-byte sequence decodes above U+10FFFF (unicode_cpt_to_utf8 in the BPE pre-tokenizer)")
+
+
+def llama_cpp_bpe_aborts(b: bytes) -> bool:
+    return any(cp > 0x10FFFF for cp in llama_cpp_codepoints(b))
+
+
 def write_tokenize(oracle: Oracle, strings, name: str, path: Path, model_field: str) -> None:
     model = oracle.load(path, vocab_only=True)
     vocab = oracle.vocab(model)
-    cases = []
+    ll = oracle.ll
+    is_bpe = ll.llama_vocab_type(vocab) == 2  # LLAMA_VOCAB_TYPE_BPE
+    cases, aborts = [], 0
     for i, (b, _kind) in enumerate(strings):
         for add_special, parse_special in TOKENIZE_MODES:
-            ids = oracle.tokenize(vocab, b, add_special, parse_special)
-            cases.append({"s": i, "add_special": add_special, "parse_special": parse_special, "ids": ids})
-    ll = oracle.ll
+            case = {"s": i, "add_special": add_special, "parse_special": parse_special}
+            if is_bpe and llama_cpp_bpe_aborts(b):
+                case.update({"ids": None, "error": ABORT_REASON})
+                aborts += 1
+            else:
+                case["ids"] = oracle.tokenize(vocab, b, add_special, parse_special)
+            cases.append(case)
+    if aborts:
+        print(f"  {name}: {aborts} cases have no ids (llama.cpp would abort the process)")
     info = {
         "n_vocab": ll.llama_vocab_n_tokens(vocab),
         "type": ll.llama_vocab_type(vocab),
@@ -1137,7 +1176,7 @@ def spot_check(oracle: Oracle, vocab, strings, cases, name: str) -> None:
     input (SPM adds a leading space that llama.cpp's detokenizer strips again)."""
     bad = 0
     for c in cases:
-        if c["add_special"] or not c["parse_special"]:
+        if c["add_special"] or not c["parse_special"] or c["ids"] is None:
             continue
         b, kind = strings[c["s"]]
         if kind == "invalid-utf8":
@@ -1179,16 +1218,14 @@ CONVERSATIONS = [
 BUILTIN_NAMES = ["chatml", "llama3", "deepseek3", "deepseek2", "llama2", "zephyr", "mistral-v7"]
 
 
-def detect_template_name(oracle: Oracle, tmpl: str, builtins: list[str]) -> str | None:
+def detect_template_name(oracle: Oracle, tmpl: str, builtins: list[str]) -> list[str]:
     """llama.cpp has no API that returns the name it detects, so: the builtin whose renders of all
     conversations (with and without the generation prompt) equal those of the template source."""
     want = [oracle.apply_template(tmpl, conv, g) for conv in CONVERSATIONS for g in (True, False)]
     if want[0] is None:
-        return None
-    for name in builtins:
-        if [oracle.apply_template(name, conv, g) for conv in CONVERSATIONS for g in (True, False)] == want:
-            return name
-    return "unknown"
+        return []
+    return [name for name in builtins
+            if [oracle.apply_template(name, conv, g) for conv in CONVERSATIONS for g in (True, False)] == want]
 
 
 def write_chat_templates(oracle: Oracle, vocab_paths: dict[str, Path], default_model: Path | None) -> None:
@@ -1218,10 +1255,13 @@ def write_chat_templates(oracle: Oracle, vocab_paths: dict[str, Path], default_m
             models.append(entry)
             continue
         src = src.decode("utf-8")
-        detected = detect_template_name(oracle, src, builtins)
-        entry.update({"chat_template": src, "detected": detected, "renders": [
+        candidates = detect_template_name(oracle, src, builtins)
+        # the first builtin (in llama.cpp's order) that renders every conversation identically; null when
+        # llama_chat_apply_template does not recognise the template at all
+        detected = candidates[0] if candidates else None
+        entry.update({"chat_template": src, "detected": detected, "detected_candidates": candidates, "renders": [
             {"conversation": ci, "add_generation_prompt": gen, "text": oracle.apply_template(src, conv, gen)}
-            for ci, conv in enumerate(CONVERSATIONS) for gen in (True, False)] if detected not in (None, "unknown") else []})
+            for ci, conv in enumerate(CONVERSATIONS) for gen in (True, False)] if detected else []})
         models.append(entry)
         print(f"  chat template of {label}: llama.cpp detects {detected}")
     write_json(GOLDEN / "chat_templates.json", {

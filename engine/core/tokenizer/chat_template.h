@@ -2,12 +2,18 @@
 //
 // Contract
 // - detect() chooses a known template family from the file's tokenizer.chat_template (Jinja source) by the
-//   same markers llama.cpp's llm_chat_detect_template uses, and throws InvalidArgument naming the problem
-//   when the source matches none; from_name() is the explicit override ("chatml", "llama3",
-//   "deepseek-r1"/"deepseek3", ...) and throws InvalidArgument listing the known names for any other.
-// - apply() renders exactly what llama.cpp's llama_chat_apply_template renders for that family
-//   (compared against goldens), including add_generation_prompt's assistant header. A DeepSeek-R1 template
-//   drops the <think>...</think> block from earlier assistant turns as the model's own template does.
+//   same markers, in the same order, as llama.cpp's llm_chat_detect_template (a source that is exactly a
+//   template name selects that template, as there); it throws InvalidArgument naming the problem when the
+//   source matches none of the families implemented here. from_name() is the explicit override
+//   (llama.cpp's builtin names, plus "deepseek-r1" for "deepseek3") and throws InvalidArgument listing the
+//   known names for any other.
+// - apply() renders exactly what llama.cpp's llama_chat_apply_template renders for that family (compared
+//   against goldens), including add_generation_prompt's assistant header where the family has one (llama.cpp
+//   ignores it for the llama2 and mistral families, and so does this).
+// - Like llama.cpp's builtin rendering, deepseek3 (DeepSeek-R1 distills) keeps earlier assistant turns'
+//   <think>...</think> text; the model's own Jinja template strips it. Callers that store reasoning apart
+//   (the chat UI does) should pass the answer only.
+// - Immutable value type; apply() is const and thread-safe.
 #pragma once
 
 #include <string>
@@ -17,11 +23,15 @@
 namespace enclave {
 
 struct ChatMessage {
-    std::string role;  // "system", "user" or "assistant"
+    std::string role;  // "system", "user" or "assistant" (other roles render as each family does)
     std::string content;
 };
 
-enum class ChatTemplateKind { chatml, llama3, llama2, deepseek_r1, zephyr, mistral_v7 };
+enum class ChatTemplateKind {
+    chatml, llama2, llama2_sys, llama2_sys_bos, llama2_sys_strip, mistral_v1, mistral_v3, mistral_v3_tekken,
+    mistral_v7, mistral_v7_tekken, phi3, phi4, falcon3, zephyr, monarch, gemma, orion, openchat, vicuna,
+    vicuna_orca, deepseek, deepseek2, deepseek3, command_r, llama3, chatglm3, chatglm4, glmedge, minicpm,
+};
 
 class ChatTemplate {
 public:
@@ -30,7 +40,7 @@ public:
     static std::vector<std::string_view> known_names();
 
     ChatTemplateKind kind() const { return kind_; }
-    std::string_view name() const;
+    std::string_view name() const;  // llama.cpp's builtin name
     std::string apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
 
 private:

@@ -41,30 +41,34 @@ constexpr std::pair<const char*, SpecialSlot> k_special_keys[] = {
     {"tokenizer.ggml.middle_token_id", s_fim_mid},
 };
 
+template <class Set>
+bool is_one_of(std::string_view s, const Set& set) {
+    return std::find(std::begin(set), std::end(set), s) != std::end(set);
+}
 bool is_one_of(std::string_view s, std::initializer_list<std::string_view> set) {
     return std::find(set.begin(), set.end(), s) != set.end();
 }
 
 // Texts llama.cpp recognises as special whatever the file says (llama_vocab::impl::load).
-constexpr std::initializer_list<std::string_view> k_eot_texts = {
+constexpr std::string_view k_eot_texts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
     "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"};
-constexpr std::initializer_list<std::string_view> k_eom_texts = {"<|eom_id|>"};
-constexpr std::initializer_list<std::string_view> k_fim_pre_texts = {
+constexpr std::string_view k_eom_texts[] = {"<|eom_id|>"};
+constexpr std::string_view k_fim_pre_texts[] = {
     "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>",
     "<|prefix|>"};
-constexpr std::initializer_list<std::string_view> k_fim_suf_texts = {
+constexpr std::string_view k_fim_suf_texts[] = {
     "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>",
     "<|suffix|>"};
-constexpr std::initializer_list<std::string_view> k_fim_mid_texts = {
+constexpr std::string_view k_fim_mid_texts[] = {
     "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>",
     "<|middle|>"};
-constexpr std::initializer_list<std::string_view> k_fim_pad_texts = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>",
+constexpr std::string_view k_fim_pad_texts[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>",
                                                                      "<PAD>", "[PAD]"};
-constexpr std::initializer_list<std::string_view> k_fim_rep_texts = {"<|fim_repo|>", "<|repo_name|>",
+constexpr std::string_view k_fim_rep_texts[] = {"<|fim_repo|>", "<|repo_name|>",
                                                                      "<fim-repo>", "<REPO>", "<reponame>"};
-constexpr std::initializer_list<std::string_view> k_fim_sep_texts = {"<|file_sep|>"};
-constexpr std::initializer_list<std::string_view> k_eog_texts = {
+constexpr std::string_view k_fim_sep_texts[] = {"<|file_sep|>"};
+constexpr std::string_view k_eog_texts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
     "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
     "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~["};
@@ -186,7 +190,7 @@ std::unique_ptr<Tokenizer> make_tokenizer(const VocabSpec& spec) {
 
     // Tokens llama.cpp recognises by text: the first match in map order fills an unset slot, and the token
     // becomes a control token.
-    auto detect = [&](SpecialSlot slot, std::initializer_list<std::string_view> texts) {
+    auto detect = [&](SpecialSlot slot, const auto& texts) {
         if (ids[slot] >= 0) return;
         for (const auto& [text, id] : v.token_to_id) {
             if (is_one_of(text, texts)) {

@@ -1,0 +1,192 @@
+// KV cache block accounting, the sampler's rules and parameter checks, and the stop-string filter.
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "check.h"
+#include "core/backend/backend.h"
+#include "core/runtime/generator.h"
+#include "core/runtime/kv_cache.h"
+#include "core/runtime/sampler.h"
+
+using namespace enclave;
+
+namespace {
+ModelConfig small_config() {
+    ModelConfig c;
+    c.n_layer = 2;
+    c.n_embd = 32;
+    c.n_head = 4;
+    c.n_kv_head = 2;
+    c.head_dim = 8;
+    return c;
+}
+}  // namespace
+
+ENCLAVE_TEST(kv_cache_hands_out_and_takes_back_blocks) {
+    auto be = make_cpu_backend(1);
+    KvCache cache(*be, small_config(), 100, 16);  // rounds up to 7 blocks
+    CHECK_EQ(cache.n_blocks(), 7);
+    CHECK_EQ(cache.capacity_tokens(), 112);
+    CHECK_EQ(cache.keys(1).rows(), 112);
+    CHECK_EQ(cache.keys(0).cols(), 16);  // n_kv_head * head_dim
+    const auto a = cache.create_sequence();
+    const auto b = cache.create_sequence();
+    CHECK(cache.reserve(a, 33));  // 3 blocks
+    CHECK_EQ(cache.free_blocks(), 4);
+    CHECK(cache.reserve(a, 48));  // still 3
+    CHECK_EQ(cache.free_blocks(), 4);
+    CHECK(!cache.reserve(b, 80));  // 5 blocks do not fit: nothing changes
+    CHECK_EQ(cache.free_blocks(), 4);
+    CHECK(cache.block_table(b).empty());
+    CHECK(cache.reserve(b, 64));
+    CHECK_EQ(cache.free_blocks(), 0);
+    std::set<int32_t> used(cache.block_table(a).begin(), cache.block_table(a).end());
+    for (auto blk : cache.block_table(b)) CHECK(used.insert(blk).second);  // no block owned twice
+    cache.set_length(a, 40);
+    cache.truncate(a, 10);  // keeps 1 block
+    CHECK_EQ(cache.block_table(a).size(), size_t{1});
+    CHECK_EQ(cache.free_blocks(), 2);
+    cache.release_sequence(b);
+    CHECK_EQ(cache.free_blocks(), 6);
+    CHECK(!cache.is_live(b));
+    CHECK_THROWS_WITH(cache.length(b), InvalidArgument, "no live sequence");
+    CHECK_THROWS_WITH(cache.set_length(a, 17), InvalidArgument, "exceeds the reserved capacity");
+    CHECK_THROWS_WITH(KvCache(*be, small_config(), 0), InvalidArgument, "must be positive");
+}
+
+ENCLAVE_TEST(greedy_picks_the_first_maximum) {
+    SamplingParams p;
+    p.temperature = 0;
+    Sampler s(p, 6);
+    const std::vector<float> logits = {0.1f, 3.0f, -1.0f, 3.0f, 2.9f, 0.0f};
+    CHECK_EQ(s.sample(logits, {}), 1);
+}
+
+ENCLAVE_TEST(top_k_one_is_argmax_whatever_the_temperature) {
+    SamplingParams p;
+    p.temperature = 5.0f;
+    p.top_k = 1;
+    Sampler s(p, 5);
+    const std::vector<float> logits = {0.5f, 0.4f, 0.9f, 0.1f, 0.2f};
+    for (int i = 0; i < 50; ++i) CHECK_EQ(s.sample(logits, {}), 2);
+}
+
+ENCLAVE_TEST(top_p_and_min_p_keep_only_the_expected_set) {
+    // Probabilities at temperature 1: softmax(log([0.5, 0.3, 0.15, 0.05])) = the same numbers.
+    const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+    SamplingParams p;
+    p.temperature = 1.0f;
+    p.top_k = 0;
+    p.min_p = 0.0f;
+    p.top_p = 0.75f;  // 0.5 + 0.3 >= 0.75: tokens 0 and 1 only
+    Sampler s(p, 4);
+    std::map<int, int> seen;
+    for (int i = 0; i < 2000; ++i) ++seen[s.sample(logits, {})];
+    CHECK(seen.count(2) == 0 && seen.count(3) == 0);
+    // Token 0 should come up ~62.5% (0.5 / 0.8); 2000 draws: 4 sigma is about ±4.3%.
+    CHECK_MSG(std::abs(seen[0] / 2000.0 - 0.625) < 0.05, "token 0 share " + std::to_string(seen[0] / 2000.0));
+    SamplingParams q = p;
+    q.top_p = 1.0f;
+    q.min_p = 0.35f;  // keep p >= 0.35 * 0.5 = 0.175: tokens 0 and 1
+    Sampler s2(q, 4);
+    for (int i = 0; i < 500; ++i) CHECK(s2.sample(logits, {}) < 2);
+}
+
+ENCLAVE_TEST(same_seed_same_tokens_other_seed_other_tokens) {
+    std::vector<float> logits(100);
+    for (int i = 0; i < 100; ++i) logits[static_cast<size_t>(i)] = std::sin(static_cast<float>(i)) * 2.0f;
+    SamplingParams p;
+    p.top_k = 0;
+    p.min_p = 0;
+    p.top_p = 1;
+    p.temperature = 1.5f;
+    auto draw = [&](uint64_t seed) {
+        SamplingParams q = p;
+        q.seed = seed;
+        Sampler s(q, 100);
+        std::vector<int32_t> out;
+        for (int i = 0; i < 64; ++i) out.push_back(s.sample(logits, {}));
+        return out;
+    };
+    CHECK(draw(1) == draw(1));
+    CHECK(draw(1) != draw(2));
+}
+
+ENCLAVE_TEST(penalties_follow_their_definitions) {
+    // Two equal logits; token 0 was just generated. A repetition penalty of 2 halves its positive logit,
+    // so greedy-by-top_k=1 after penalties must pick token 1.
+    const std::vector<float> logits = {2.0f, 1.5f, -5.0f};
+    SamplingParams p;
+    p.temperature = 1.0f;
+    p.top_k = 1;
+    p.repeat_penalty = 2.0f;
+    const std::vector<int32_t> history = {0};
+    Sampler s(p, 3);
+    CHECK_EQ(s.sample(logits, history), 1);
+    // Presence penalty 1 lowers token 0 to 1.0 < 1.5 as well; frequency 0.2 x 2 occurrences to 1.6 > 1.5.
+    SamplingParams pres = p;
+    pres.repeat_penalty = 1.0f;
+    pres.presence_penalty = 1.0f;
+    Sampler s2(pres, 3);
+    CHECK_EQ(s2.sample(logits, history), 1);
+    SamplingParams freq = p;
+    freq.repeat_penalty = 1.0f;
+    freq.frequency_penalty = 0.2f;
+    Sampler s3(freq, 3);
+    const std::vector<int32_t> twice = {0, 0};
+    CHECK_EQ(s3.sample(logits, twice), 0);
+}
+
+ENCLAVE_TEST(out_of_range_parameters_name_the_field) {
+    auto bad = [](auto mutate, const char* needle) {
+        SamplingParams p;
+        mutate(p);
+        CHECK_THROWS_WITH(p.validate(), InvalidArgument, needle);
+    };
+    bad([](SamplingParams& p) { p.temperature = -0.1f; }, "temperature");
+    bad([](SamplingParams& p) { p.temperature = NAN; }, "temperature");
+    bad([](SamplingParams& p) { p.top_k = -1; }, "top_k");
+    bad([](SamplingParams& p) { p.top_p = 0.0f; }, "top_p");
+    bad([](SamplingParams& p) { p.top_p = 1.5f; }, "top_p");
+    bad([](SamplingParams& p) { p.min_p = 1.0f; }, "min_p");
+    bad([](SamplingParams& p) { p.repeat_penalty = 0.0f; }, "repeat_penalty");
+    bad([](SamplingParams& p) { p.frequency_penalty = 3.0f; }, "frequency_penalty");
+    bad([](SamplingParams& p) { p.presence_penalty = -2.5f; }, "presence_penalty");
+    bad([](SamplingParams& p) { p.max_tokens = 0; }, "max_tokens");
+    bad([](SamplingParams& p) { p.repeat_last_n = -1; }, "repeat_last_n");
+    bad([](SamplingParams& p) { p.stop = {""}; }, "stop");
+    bad([](SamplingParams& p) { p.stop = std::vector<std::string>(17, "x"); }, "stop");
+    SamplingParams ok;
+    ok.validate();
+    CHECK_THROWS_WITH(Sampler(ok, 4).sample(std::vector<float>(5), {}), InvalidArgument, "5 logits");
+}
+
+ENCLAVE_TEST(stop_strings_are_cut_even_across_pieces) {
+    StopStringFilter f({"</answer>", "STOP"});
+    std::string shown = f.push("The result is 4");
+    shown += f.push("2.</ans");
+    CHECK_EQ(shown, std::string("The result is 42."));  // "</ans" held back: it may become the stop string
+    shown += f.push("wer> and more");
+    CHECK(f.stopped());
+    CHECK_EQ(shown, std::string("The result is 42."));
+    CHECK_EQ(f.push("ignored"), std::string());
+    StopStringFilter g({"STOP"});
+    std::string s = g.push("ST");
+    s += g.push("ART");  // not a stop after all: released
+    s += g.flush();
+    CHECK_EQ(s, std::string("START"));
+    CHECK(!g.stopped());
+}
+
+ENCLAVE_TEST(incomplete_utf8_is_held_until_whole) {
+    StopStringFilter f({});
+    const std::string yen = "\xE5\x86\x86";  // 円
+    CHECK_EQ(f.push("a" + yen.substr(0, 1)), std::string("a"));
+    CHECK_EQ(f.push(yen.substr(1, 1)), std::string());
+    CHECK_EQ(f.push(yen.substr(2, 1) + "b"), yen + "b");
+    CHECK_EQ(f.push("\xF0\x9F"), std::string());
+    CHECK_EQ(f.flush(), std::string("\xF0\x9F"));  // the end: passed on as it is
+}
+
+ENCLAVE_TEST_MAIN()
