@@ -140,7 +140,9 @@ double normalised_error(const VA& a, const VB& b) {
             enclave_threw_ = true;                                                                        \
             enclave_what_ = e.what();                                                                     \
         }                                                                                                 \
-        ::enclave_check::record(enclave_threw_ && enclave_what_.find(needle) != std::string::npos,       \
-                                #expr " throws " #Ex " containing \"" needle "\"", __FILE__, __LINE__, \
-                                enclave_threw_ ? "message: " + enclave_what_ : "did not throw");         \
+        const std::string enclave_needle_ = (needle);                                                    \
+        ::enclave_check::record(enclave_threw_ && enclave_what_.find(enclave_needle_) != std::string::npos, \
+                                #expr " throws " #Ex, __FILE__, __LINE__,                                 \
+                                "expected a message containing \"" + enclave_needle_ + "\"; " +        \
+                                    (enclave_threw_ ? "got: " + enclave_what_ : "did not throw"));       \
     } while (0)

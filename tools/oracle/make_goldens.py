@@ -1450,7 +1450,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1234, help="seed passed to enclave-synth")
     ap.add_argument("--archs", default="llama,qwen2")
     ap.add_argument("--types", default=",".join(SYNTH_TYPES))
-    ap.add_argument("--threads", type=int, default=max(1, min(os.cpu_count() or 1, 8)))
+    ap.add_argument("--threads", type=int, default=2,
+                    help="llama.cpp threads for generate/logits (recorded in the JSON; default 2 so files match across machines)")
     args = ap.parse_args()
     steps = set(args.only.split(","))
     if args.logits:

@@ -78,10 +78,12 @@ private:
         }
     };
 
-    void encode_text(std::string_view text, bool /*after_special*/, std::vector<TokenId>& out) const override {
+    bool encode_text(std::string_view text, bool /*after_special*/, std::vector<TokenId>& out) const override {
+        std::vector<std::string> words;
+        if (!pre_.split(text, words)) return false;
         std::vector<Symbol> sym;
         std::priority_queue<Pair> heap;
-        for (const std::string& word : pre_.split(text)) {
+        for (const std::string& word : words) {
             if (vocab_.ignore_merges) {  // Llama 3: a word that is a token is taken whole
                 const TokenId id = vocab_.find(word);
                 if (id >= 0) {
@@ -134,6 +136,7 @@ private:
                 }
             }
         }
+        return true;
     }
 
     PreTokenizer pre_;

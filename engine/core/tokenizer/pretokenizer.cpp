@@ -195,6 +195,7 @@ void split_llama3(const Text& t, size_t ini, size_t end, size_t max_digits, Offs
     }
 }
 
+#ifdef ENCLAVE_HAVE_PCRE2
 // llama.cpp's byte for a code point class in the collapsed text, and the ASCII members of that class
 // (written as a character-class body) that stand beside it in a collapsed pattern.
 struct CollapsedClass {
@@ -272,6 +273,7 @@ std::string collapse_pattern(std::string_view pattern) {
     }
     return out;
 }
+#endif  // ENCLAVE_HAVE_PCRE2
 
 }  // namespace
 
@@ -327,9 +329,12 @@ PreTokenizer::~PreTokenizer() = default;
 PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
 PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
 
-std::vector<std::string> PreTokenizer::split(std::string_view text) const {
+bool PreTokenizer::split(std::string_view text, std::vector<std::string>& words) const {
+    words.clear();
     Text t;
     t.cpts = decode_utf8_lossy(text);
+    for (const uint32_t c : t.cpts)
+        if (c > k_max_codepoint) return false;
     t.flags.resize(t.cpts.size());
     for (size_t i = 0; i < t.cpts.size(); ++i) {
         const uint32_t c = t.cpts[i];
@@ -397,7 +402,6 @@ std::vector<std::string> PreTokenizer::split(std::string_view text) const {
 #endif
     }
 
-    std::vector<std::string> words;
     words.reserve(offsets.size());
     size_t start = 0;
     std::string utf8;
@@ -410,7 +414,7 @@ std::vector<std::string> PreTokenizer::split(std::string_view text) const {
         words.push_back(std::move(word));
         start += len;
     }
-    return words;
+    return true;
 }
 
 std::vector<std::string> PreTokenizer::patterns_for(std::string_view pre) {

@@ -69,7 +69,7 @@ private:
         }
     };
 
-    void encode_text(std::string_view raw, bool after_special, std::vector<TokenId>& out) const override {
+    bool encode_text(std::string_view raw, bool after_special, std::vector<TokenId>& out) const override {
         std::string text;
         text.reserve(raw.size() * 2 + 3);
         if (vocab_.add_space_prefix && after_special) text += k_space_marker;
@@ -128,6 +128,7 @@ private:
                     out.push_back(vocab_.unk);
             }
         }
+        return true;
     }
 
     TokenId byte_token_[256];

@@ -354,7 +354,7 @@ std::vector<TokenId> VocabTokenizer::encode(std::string_view text, bool add_spec
             out.push_back(f.token);
             after_special = true;
         } else {
-            encode_text(text.substr(f.offset, f.length), after_special, out);
+            if (!encode_text(text.substr(f.offset, f.length), after_special, out)) return {};
             after_special = false;
         }
     }

@@ -103,7 +103,9 @@ public:
 
 protected:
     // Appends the ids of plain text; `after_special` tells whether a special token (or nothing) precedes.
-    virtual void encode_text(std::string_view text, bool after_special, std::vector<TokenId>& out) const = 0;
+    // Returns false when llama.cpp fails on the text, which makes the whole encode() result empty as it is
+    // there.
+    virtual bool encode_text(std::string_view text, bool after_special, std::vector<TokenId>& out) const = 0;
     void check_id(TokenId id) const;
 
     Vocab vocab_;

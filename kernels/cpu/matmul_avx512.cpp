@@ -1,0 +1,736 @@
+// AVX-512 (F/BW/VL/DQ/VNNI) matrix products, compiled for that ISA only (kernels/CMakeLists.txt) and
+// reached through matmul.cpp after detection.
+//
+// Shape of the computation (same for every weight type):
+//   - The columns are cut into steps (4 blocks of 32 for Q4_0/Q4_1/Q8_0, one super-block of 256 for the
+//     K-quants, 16 values for the float types) and the steps into chunks of up to 2048 columns.
+//   - For a tile of up to 4 tokens, the chunk's activations are repacked once into a stack buffer in the
+//     lane order the weight unpacking produces (and with their block scales pre-broadcast), so the inner
+//     loop reads them with plain aligned loads.
+//   - A micro-kernel then sweeps the rows 4 at a time (1-3 for the tail): each weight step is loaded and
+//     unpacked once per row and used for every token of the tile; 4 rows x 4 tokens = 16 accumulators.
+//     n_tokens == 1 (decode) is the same code with a tile of one token: each weight byte is read once.
+//   - Integer dot products use vpdpbusd (u8 x s8 -> s32); the weight is the unsigned side (nibbles as they
+//     are, Q8_0 offset by 128) and the offsets are taken out with per-block sums of the activations,
+//     precomputed in the repack. Block scales multiply the exact int32 sums in float, as ggml does.
+// Only intrinsics and functions with internal linkage are used here, so no AVX-512 instruction can leak
+// into code that other files call on a CPU without it.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstring>
+
+#include "enclave/kernels/quant.h"  // defines: block layouts
+#include "matmul_impl.h"
+
+namespace enclave::kernels::detail {
+namespace {
+
+constexpr int k_tile_tokens = 4;
+constexpr int k_tile_rows = 4;
+constexpr int64_t k_chunk_cols = 2048;
+
+inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// Loads n bytes (0..64) from p without touching memory past p + n: the tail of the last row of a
+// matrix may end at an unmapped page.
+inline __m512i load_bytes(const uint8_t* p, int n) {
+    if (n >= 64) return _mm512_loadu_si512(p);
+    if (n <= 0) return _mm512_setzero_si512();
+    return _mm512_maskz_loadu_epi8((~0ull) >> (64 - n), p);
+}
+
+// Sum of lanes 4*r .. 4*r+3 of v.
+inline float sum_quad(__m512 v, int r) {
+    __m128 q;
+    switch (r) {
+        case 0: q = _mm512_extractf32x4_ps(v, 0); break;
+        case 1: q = _mm512_extractf32x4_ps(v, 1); break;
+        case 2: q = _mm512_extractf32x4_ps(v, 2); break;
+        default: q = _mm512_extractf32x4_ps(v, 3); break;
+    }
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
+// [v lanes 4r..4r+3] repeated four times.
+template <int r>
+inline __m512 quad_broadcast(__m512 v) {
+    return _mm512_shuffle_f32x4(v, v, r * 0x55);
+}
+
+// =========================================================================================================
+// Q4_1 x Q8_1 and Q4_0 x Q8_0: a step is 4 blocks (128 values).
+//
+// Weight unpacking puts dword i of block k's 16 nibble bytes in lane 4*i + k, so after masking the low
+// nibbles a lane holds values 4i..4i+3 of block k and the high nibbles values 16+4i..16+4i+3. Every lane
+// of a vpdpbusd result then belongs to block k = lane % 4, and a block's scale is one 128-bit quad
+// broadcast. The repacked activation step (256 bytes) is:
+//   [0, 64)    low-half bytes in that lane order      [64, 128)  high-half bytes
+//   [128, 192) d_x of block lane%4 (float)            [192, 256) Q4_1: s_x of block lane%4 (float)
+//                                                                Q4_0: -8 * sum(q_x) in lanes 0..3 (int32)
+// =========================================================================================================
+
+template <bool q4_1>
+void pack_q4_activations(const uint8_t* x_row, int64_t n_blocks, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+    const size_t x_block = q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    for (int64_t s = 0; s < n_steps; ++s) {
+        uint8_t* p = dst + s * 256;
+        float* dx = reinterpret_cast<float*>(p + 128);     // [16]
+        float* extra = reinterpret_cast<float*>(p + 192);  // [16]
+        int32_t* corr = reinterpret_cast<int32_t*>(p + 192);
+        std::memset(p, 0, 256);
+        for (int k = 0; k < 4; ++k) {
+            const int64_t b = (first_step + s) * 4 + k;
+            if (b >= n_blocks) continue;  // zero bytes and zero scales: the block adds exactly 0
+            const uint8_t* blk = x_row + static_cast<size_t>(b) * x_block;
+            const int8_t* qs = reinterpret_cast<const int8_t*>(blk + (q4_1 ? 4 : 2));
+            for (int i = 0; i < 4; ++i) {
+                std::memcpy(p + 16 * i + 4 * k, qs + 4 * i, 4);
+                std::memcpy(p + 64 + 16 * i + 4 * k, qs + 16 + 4 * i, 4);
+            }
+            uint16_t d_bits;
+            std::memcpy(&d_bits, blk, 2);
+            const float d = half_to_float(d_bits);
+            for (int i = 0; i < 4; ++i) dx[4 * i + k] = d;
+            if constexpr (q4_1) {
+                uint16_t s_bits;
+                std::memcpy(&s_bits, blk + 2, 2);
+                const float sx = half_to_float(s_bits);
+                for (int i = 0; i < 4; ++i) extra[4 * i + k] = sx;
+            } else {
+                int32_t sum = 0;
+                for (int j = 0; j < 32; ++j) sum += qs[j];
+                corr[k] = -8 * sum;  // the nibbles are used unsigned (q, not q - 8)
+            }
+        }
+    }
+}
+
+struct KernelQ4_1 {
+    static constexpr int64_t step_elems = 128;
+    static constexpr int64_t block_elems = 32;
+    static constexpr size_t step_bytes = 4 * sizeof(block_q4_1);  // 80
+    static constexpr size_t pack_bytes = 256;
+
+    static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        pack_q4_activations<true>(x_row, n_cols / 32, first_step, n_steps, dst);
+    }
+
+    // R rows x T tokens over n_full whole steps and then, if tail_blocks > 0, one step of that many blocks.
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_blocks,
+                        float (&out)[R][T]) {
+        // Block k of a step: bytes [20k, 20k+20): d (2), m (2), qs (16) = dwords 5k (d|m), 5k+1 .. 5k+4.
+        const __m512i idx_qs = _mm512_setr_epi32(1, 6, 11, 16, 2, 7, 12, 17, 3, 8, 13, 18, 4, 9, 14, 19);
+        const __m512i idx_dm = _mm512_setr_epi32(0, 5, 10, 15, 16, 21, 26, 31, 0, 0, 0, 0, 0, 0, 0, 0);
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        __m512 acc[R][T];
+        __m512 acc_m[T];  // m * s_x terms: lane 4r+k for row r, block k
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int t = 0; t < T; ++t) acc_m[t] = _mm512_setzero_ps();
+
+        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) {
+            const __m512i x01 = _mm512_permutex2var_epi32(a[0], idx_dm, a[R > 1 ? 1 : 0]);
+            const __m512i x23 = _mm512_permutex2var_epi32(a[R > 2 ? 2 : 0], idx_dm, a[R > 3 ? 3 : 0]);
+            const __m512i dm = _mm512_shuffle_i32x4(x01, x23, 0x44);  // lane 4r+k: d | m << 16 of row r block k
+            const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
+            const __m512 m = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
+            const uint8_t* ps[T];
+            for (int t = 0; t < T; ++t) {
+                ps[t] = pk[t] + s * 256;
+                acc_m[t] = _mm512_fmadd_ps(m, _mm512_load_ps(ps[t] + 192), acc_m[t]);
+            }
+            auto row = [&](auto rc) {
+                constexpr int r = decltype(rc)::value;
+                const __m512i nib = _mm512_permutex2var_epi32(a[r], idx_qs, b[r]);
+                const __m512i lo = _mm512_and_si512(nib, low4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
+                const __m512 dw = quad_broadcast<r>(d);
+                for (int t = 0; t < T; ++t) {
+                    __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(ps[t]));
+                    isum = _mm512_dpbusd_epi32(isum, hi, _mm512_load_si512(ps[t] + 64));
+                    const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(ps[t] + 128));
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][t]);
+                }
+            };
+            row(std::integral_constant<int, 0>{});
+            if constexpr (R > 1) row(std::integral_constant<int, 1>{});
+            if constexpr (R > 2) row(std::integral_constant<int, 2>{});
+            if constexpr (R > 3) row(std::integral_constant<int, 3>{});
+        };
+
+        __m512i a[R], b[R];
+        for (int64_t s = 0; s < n_full; ++s) {
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* p = w[r] + s * step_bytes;
+                a[r] = _mm512_loadu_si512(p);
+                b[r] = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
+            }
+            step(a, b, s);
+        }
+        if (tail_blocks > 0) {
+            const int n = tail_blocks * static_cast<int>(sizeof(block_q4_1));  // < 80
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* p = w[r] + n_full * step_bytes;
+                a[r] = load_bytes(p, n);
+                b[r] = load_bytes(p + 64, n - 64);
+            }
+            step(a, b, n_full);
+        }
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]) + sum_quad(acc_m[t], r);
+    }
+};
+
+struct KernelQ4_0 {
+    static constexpr int64_t step_elems = 128;
+    static constexpr int64_t block_elems = 32;
+    static constexpr size_t step_bytes = 4 * sizeof(block_q4_0);  // 72
+    static constexpr size_t pack_bytes = 256;
+
+    static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        pack_q4_activations<false>(x_row, n_cols / 32, first_step, n_steps, dst);
+    }
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_blocks,
+                        float (&out)[R][T]) {
+        // Blocks are 18 bytes, so a step's words are: d of block k at word 9k, its qs at words 9k+1..9k+8.
+        // a = bytes [0, 64) (words 0..31), b = bytes [56, 72) (words 28..35 -> indices 32..39): block 3's
+        // qs are b's first 8 words. Dword lane 4i+k takes qs words 2i, 2i+1 of block k.
+        alignas(64) static constexpr int16_t idx_qs_words[32] = {
+            1,  2,  10, 11, 19, 20, 32, 33, 3,  4,  12, 13, 21, 22, 34, 35,
+            5,  6,  14, 15, 23, 24, 36, 37, 7,  8,  16, 17, 25, 26, 38, 39};
+        alignas(64) static constexpr int16_t idx_d_words[32] = {0, 9, 18, 27, 32, 41, 50, 59, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                 0, 0, 0,  0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0};
+        const __m512i idx_qs = _mm512_load_si512(idx_qs_words);
+        const __m512i idx_d = _mm512_load_si512(idx_d_words);
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        __m512 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+
+        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) {
+            const __m512i x01 = _mm512_permutex2var_epi16(a[0], idx_d, a[R > 1 ? 1 : 0]);
+            const __m512i x23 = _mm512_permutex2var_epi16(a[R > 2 ? 2 : 0], idx_d, a[R > 3 ? 3 : 0]);
+            const __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_castsi512_si128(x01)),
+                                                        _mm512_castsi512_si128(x23), 1);
+            const __m512 d = _mm512_cvtph_ps(d16);  // lane 4r+k: d of row r block k
+            const uint8_t* ps[T];
+            for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 256;
+            auto row = [&](auto rc) {
+                constexpr int r = decltype(rc)::value;
+                const __m512i nib = _mm512_permutex2var_epi16(a[r], idx_qs, b[r]);
+                const __m512i lo = _mm512_and_si512(nib, low4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
+                const __m512 dw = quad_broadcast<r>(d);
+                for (int t = 0; t < T; ++t) {
+                    // Starting from -8 * sum(q_x) turns sum(q * q_x) into sum((q - 8) * q_x).
+                    __m512i isum = _mm512_dpbusd_epi32(_mm512_load_si512(ps[t] + 192), lo, _mm512_load_si512(ps[t]));
+                    isum = _mm512_dpbusd_epi32(isum, hi, _mm512_load_si512(ps[t] + 64));
+                    const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(ps[t] + 128));
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][t]);
+                }
+            };
+            row(std::integral_constant<int, 0>{});
+            if constexpr (R > 1) row(std::integral_constant<int, 1>{});
+            if constexpr (R > 2) row(std::integral_constant<int, 2>{});
+            if constexpr (R > 3) row(std::integral_constant<int, 3>{});
+        };
+
+        __m512i a[R], b[R];
+        for (int64_t s = 0; s < n_full; ++s) {
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* p = w[r] + s * step_bytes;
+                a[r] = _mm512_loadu_si512(p);
+                b[r] = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 56)));
+            }
+            step(a, b, s);
+        }
+        if (tail_blocks > 0) {
+            const int n = tail_blocks * static_cast<int>(sizeof(block_q4_0));  // < 72
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* p = w[r] + n_full * step_bytes;
+                a[r] = load_bytes(p, n);
+                b[r] = load_bytes(p + 56, n - 56);
+            }
+            step(a, b, n_full);
+        }
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+    }
+};
+
+// =========================================================================================================
+// Q8_0 x Q8_0: a step is 4 blocks (128 values) held as two registers of two whole blocks each
+// ([block 0 | block 1], [block 2 | block 3]); lanes 0..7 of a dot product belong to the first block of the
+// register and lanes 8..15 to the second. The weights are made unsigned by flipping the sign bit (q + 128),
+// and -128 * sum(q_x) per block, kept in the repack, takes the offset out again. Repacked step (384 bytes):
+//   [0, 128)   activation bytes of blocks 0..3 in order
+//   [128, 256) d_x: lanes of [b0 | b1] then [b2 | b3]
+//   [256, 384) int32 corrections: lane 0 and 8 of [b0 | b1], then of [b2 | b3]
+// =========================================================================================================
+
+struct KernelQ8_0 {
+    static constexpr int64_t step_elems = 128;
+    static constexpr int64_t block_elems = 32;
+    static constexpr size_t step_bytes = 4 * sizeof(block_q8_0);  // 136
+    static constexpr size_t pack_bytes = 384;
+
+    static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        const int64_t n_blocks = n_cols / 32;
+        const auto* xb = reinterpret_cast<const block_q8_0*>(x_row);
+        for (int64_t s = 0; s < n_steps; ++s) {
+            uint8_t* p = dst + s * 384;
+            float* dx = reinterpret_cast<float*>(p + 128);       // [32]
+            int32_t* corr = reinterpret_cast<int32_t*>(p + 256);  // [32]
+            std::memset(p, 0, 384);
+            for (int k = 0; k < 4; ++k) {
+                const int64_t b = (first_step + s) * 4 + k;
+                if (b >= n_blocks) continue;
+                std::memcpy(p + 32 * k, xb[b].qs, 32);
+                const float d = half_to_float(xb[b].d);
+                for (int i = 0; i < 8; ++i) dx[8 * k + i] = d;
+                int32_t sum = 0;
+                for (int j = 0; j < 32; ++j) sum += xb[b].qs[j];
+                corr[8 * k] = -128 * sum;
+            }
+        }
+    }
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_blocks,
+                        float (&out)[R][T]) {
+        // The four d's of a step are words 0, 17, 34, 51; e = bytes [0,64) with words 2 and 19 taken from
+        // bytes [64,128) holds them at words 0, 17, 2, 19.
+        alignas(64) static constexpr int16_t idx_d_words[32] = {0, 17, 2, 19, 32, 49, 34, 51, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                 0, 0,  0, 0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0};
+        const __m512i idx_d = _mm512_load_si512(idx_d_words);
+        const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
+        // Lane l of [b0 | b1] uses block l / 8; of [b2 | b3] block 2 + l / 8.
+        const __m512i idx01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        const __m512i idx23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+        __m512 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+
+        auto step = [&](const uint8_t* const* p, int n_bytes, int64_t s) {
+            __m512i w01[R], w23[R], e[R];
+            for (int r = 0; r < R; ++r) {
+                if (n_bytes >= 136) {
+                    w01[r] = _mm512_inserti64x4(
+                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 2))),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 36)), 1);
+                    w23[r] = _mm512_inserti64x4(
+                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 70))),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 104)), 1);
+                    e[r] = _mm512_mask_blend_epi16(0x00080004u, _mm512_loadu_si512(p[r]),
+                                                   _mm512_loadu_si512(p[r] + 64));
+                } else {  // tail: blocks past the end read as zero
+                    auto part = [&](int off) {
+                        return _mm512_castsi512_si256(load_bytes(p[r] + off, n_bytes - off < 32 ? n_bytes - off : 32));
+                    };
+                    w01[r] = _mm512_inserti64x4(_mm512_castsi256_si512(part(2)), part(36), 1);
+                    w23[r] = _mm512_inserti64x4(_mm512_castsi256_si512(part(70)), part(104), 1);
+                    e[r] = _mm512_mask_blend_epi16(0x00080004u, load_bytes(p[r], n_bytes),
+                                                   load_bytes(p[r] + 64, n_bytes - 64));
+                }
+                w01[r] = _mm512_xor_si512(w01[r], sign);
+                w23[r] = _mm512_xor_si512(w23[r], sign);
+            }
+            const __m512i x01 = _mm512_permutex2var_epi16(e[0], idx_d, e[R > 1 ? 1 : 0]);
+            const __m512i x23 = _mm512_permutex2var_epi16(e[R > 2 ? 2 : 0], idx_d, e[R > 3 ? 3 : 0]);
+            const __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_castsi512_si128(x01)),
+                                                        _mm512_castsi512_si128(x23), 1);
+            const __m512 d = _mm512_cvtph_ps(d16);  // lane 4r+k: d of row r block k
+            const uint8_t* ps[T];
+            for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 384;
+            for (int r = 0; r < R; ++r) {
+                const __m512i base = _mm512_set1_epi32(4 * r);
+                const __m512 dw01 = _mm512_permutexvar_ps(_mm512_add_epi32(idx01, base), d);
+                const __m512 dw23 = _mm512_permutexvar_ps(_mm512_add_epi32(idx23, base), d);
+                for (int t = 0; t < T; ++t) {
+                    const __m512i i01 =
+                        _mm512_dpbusd_epi32(_mm512_load_si512(ps[t] + 256), w01[r], _mm512_load_si512(ps[t]));
+                    const __m512i i23 =
+                        _mm512_dpbusd_epi32(_mm512_load_si512(ps[t] + 320), w23[r], _mm512_load_si512(ps[t] + 64));
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01),
+                                                _mm512_mul_ps(dw01, _mm512_load_ps(ps[t] + 128)), acc[r][t]);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23),
+                                                _mm512_mul_ps(dw23, _mm512_load_ps(ps[t] + 192)), acc[r][t]);
+                }
+            }
+        };
+
+        const uint8_t* p[R];
+        for (int64_t s = 0; s < n_full; ++s) {
+            for (int r = 0; r < R; ++r) p[r] = w[r] + s * step_bytes;
+            step(p, 136, s);
+        }
+        if (tail_blocks > 0) {
+            for (int r = 0; r < R; ++r) p[r] = w[r] + n_full * step_bytes;
+            step(p, tail_blocks * static_cast<int>(sizeof(block_q8_0)), n_full);
+        }
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+    }
+};
+
+// =========================================================================================================
+// K-quants x Q8_K: a step is one super-block (256 values) unpacked into four registers v0..v3 of 64
+// unsigned values. Each register's two 32-byte halves belong to one sub-block each (Q4_K/Q5_K) or four
+// sub-blocks of 16 (Q6_K); the sub-block scales multiply the exact int32 lane sums in float (products stay
+// below 2^24, so exact) into one vector per row and token, which the super-block scale d * d_x then adds to
+// the accumulator. The mins (Q4_K/Q5_K) and Q6_K's -32 offset are one int16 dot product with the
+// activation's bsums: sum_j c_j * bsums_j, scaled by dmin * d_x (Q6_K: 32 * d * d_x).
+// Repacked super-block (384 bytes):
+//   [0, 256)   activation bytes in the order of v0..v3
+//   [256, 320) d_x broadcast (float x16)         [320, 352) bsums (int16 x16)
+// =========================================================================================================
+
+struct UnpackedK {
+    __m512i v[4];
+    __m512 scale[4];  // per-lane sub-block scale, as float
+    __m256i coef;     // int16 x16: multiplies the 16 bsums
+    float d;          // super-block scale
+    float dmin;       // scale of the bsums term (subtracted)
+};
+
+// The eight 6-bit scales (low 8 bytes) and mins (high 8 bytes) of a Q4_K/Q5_K super-block.
+inline void unpack_k4_scales(const uint8_t* q, uint64_t* scales, uint64_t* mins) {
+    uint32_t a, b, c;
+    std::memcpy(&a, q, 4);
+    std::memcpy(&b, q + 4, 4);
+    std::memcpy(&c, q + 8, 4);
+    const uint32_t sc_lo = a & 0x3f3f3f3fu;
+    const uint32_t m_lo = b & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
+    const uint32_t m_hi = ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4);
+    *scales = static_cast<uint64_t>(sc_lo) | (static_cast<uint64_t>(sc_hi) << 32);
+    *mins = static_cast<uint64_t>(m_lo) | (static_cast<uint64_t>(m_hi) << 32);
+}
+
+// Sub-block scale vectors of Q4_K/Q5_K: v0 = [sb 0 | sb 2], v1 = [1 | 3], v2 = [4 | 6], v3 = [5 | 7].
+inline void k4_scale_vectors(uint64_t scales, uint64_t mins, UnpackedK& u) {
+    const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(scales))));
+    u.scale[0] = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2), sc);
+    u.scale[1] = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3), sc);
+    u.scale[2] = _mm512_permutexvar_ps(_mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6), sc);
+    u.scale[3] = _mm512_permutexvar_ps(_mm512_setr_epi32(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7), sc);
+    // Each min covers two bsums (two sub-blocks of 16): m0 m0 m1 m1 ... m7 m7.
+    const __m128i m8 = _mm_cvtsi64_si128(static_cast<long long>(mins));
+    u.coef = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+}
+
+struct KernelQ4_K {
+    static constexpr int64_t step_elems = 256;
+    static constexpr int64_t block_elems = 256;
+    static constexpr size_t step_bytes = sizeof(block_q4_K);
+    static constexpr bool interleaved_halves = true;  // v0 = values [0,32) and [64,96), ...
+
+    static void unpack(const uint8_t* p, UnpackedK& u) {
+        const auto* blk = reinterpret_cast<const block_q4_K*>(p);
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        const __m512i q0 = _mm512_loadu_si512(blk->qs);
+        const __m512i q1 = _mm512_loadu_si512(blk->qs + 64);
+        u.v[0] = _mm512_and_si512(q0, low4);
+        u.v[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), low4);
+        u.v[2] = _mm512_and_si512(q1, low4);
+        u.v[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), low4);
+        uint64_t scales, mins;
+        unpack_k4_scales(blk->scales, &scales, &mins);
+        k4_scale_vectors(scales, mins, u);
+        u.d = half_to_float(blk->d);
+        u.dmin = half_to_float(blk->dmin);
+    }
+};
+
+struct KernelQ5_K {
+    static constexpr int64_t step_elems = 256;
+    static constexpr int64_t block_elems = 256;
+    static constexpr size_t step_bytes = sizeof(block_q5_K);
+    static constexpr bool interleaved_halves = true;
+
+    static void unpack(const uint8_t* p, UnpackedK& u) {
+        const auto* blk = reinterpret_cast<const block_q5_K*>(p);
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        const __m512i bit4 = _mm512_set1_epi8(0x10);
+        const __m512i q0 = _mm512_loadu_si512(blk->qs);
+        const __m512i q1 = _mm512_loadu_si512(blk->qs + 64);
+        // qh[l] bit 2c is the fifth bit of the low nibble of qs[32c + l], bit 2c+1 of its high nibble.
+        // Both register halves see qh; shifting the second half by 2 more lines its chunk's bits up.
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh)));
+        const __m512i h01 = _mm512_srlv_epi16(qh, _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002ll, 0x0002000200020002ll,
+                                                                    0x0002000200020002ll, 0x0002000200020002ll));
+        const __m512i h23 = _mm512_srlv_epi16(qh, _mm512_setr_epi64(0x0004000400040004ll, 0x0004000400040004ll,
+                                                                    0x0004000400040004ll, 0x0004000400040004ll,
+                                                                    0x0006000600060006ll, 0x0006000600060006ll,
+                                                                    0x0006000600060006ll, 0x0006000600060006ll));
+        u.v[0] = _mm512_or_si512(_mm512_and_si512(q0, low4), _mm512_and_si512(_mm512_slli_epi16(h01, 4), bit4));
+        u.v[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q0, 4), low4),
+                                 _mm512_and_si512(_mm512_slli_epi16(h01, 3), bit4));
+        u.v[2] = _mm512_or_si512(_mm512_and_si512(q1, low4), _mm512_and_si512(_mm512_slli_epi16(h23, 4), bit4));
+        u.v[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q1, 4), low4),
+                                 _mm512_and_si512(_mm512_slli_epi16(h23, 3), bit4));
+        uint64_t scales, mins;
+        unpack_k4_scales(blk->scales, &scales, &mins);
+        k4_scale_vectors(scales, mins, u);
+        u.d = half_to_float(blk->d);
+        u.dmin = half_to_float(blk->dmin);
+    }
+};
+
+struct KernelQ6_K {
+    static constexpr int64_t step_elems = 256;
+    static constexpr int64_t block_elems = 256;
+    static constexpr size_t step_bytes = sizeof(block_q6_K);
+    static constexpr bool interleaved_halves = false;  // v0 = values [0, 64), v1 = [64, 128), ...
+
+    static void unpack(const uint8_t* p, UnpackedK& u) {
+        const auto* blk = reinterpret_cast<const block_q6_K*>(p);
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        const __m512i two = _mm512_set1_epi8(0x03);
+        const __m512i shift_lo = _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002ll, 0x0002000200020002ll,
+                                                   0x0002000200020002ll, 0x0002000200020002ll);
+        const __m512i shift_hi = _mm512_setr_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0x0004000400040004ll,
+                                                   0x0004000400040004ll, 0x0006000600060006ll, 0x0006000600060006ll,
+                                                   0x0006000600060006ll, 0x0006000600060006ll);
+        for (int half = 0; half < 2; ++half) {
+            // ql[64 half + l] low nibble + qh[32 half + l] bits 0-1 -> value l; ql[64 half + 32 + l] low
+            // nibble + bits 2-3 -> value 32 + l; the high nibbles with bits 4-5 / 6-7 -> 64 + l / 96 + l.
+            const __m512i ql = _mm512_loadu_si512(blk->ql + 64 * half);
+            const __m512i qh =
+                _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * half)));
+            const __m512i h_lo = _mm512_and_si512(_mm512_srlv_epi16(qh, shift_lo), two);
+            const __m512i h_hi = _mm512_and_si512(_mm512_srlv_epi16(qh, shift_hi), two);
+            u.v[2 * half] = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_slli_epi16(h_lo, 4));
+            u.v[2 * half + 1] =
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_slli_epi16(h_hi, 4));
+        }
+        // Sixteen int8 scales, one per 16 values = 4 lanes: register v uses scales 4v .. 4v+3.
+        const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales));
+        const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc8));
+        u.scale[0] = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), sc);
+        u.scale[1] = _mm512_permutexvar_ps(_mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7), sc);
+        u.scale[2] = _mm512_permutexvar_ps(_mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11), sc);
+        u.scale[3] =
+            _mm512_permutexvar_ps(_mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15), sc);
+        // Values are stored as q + 32: subtract 32 * sum_j scale_j * bsum_j.
+        u.coef = _mm256_cvtepi8_epi16(sc8);
+        u.d = half_to_float(blk->d);
+        u.dmin = 32.0f * u.d;
+    }
+};
+
+template <class Q>
+struct KernelK {
+    static constexpr int64_t step_elems = 256;
+    static constexpr int64_t block_elems = 256;
+    static constexpr size_t step_bytes = Q::step_bytes;
+    static constexpr size_t pack_bytes = 384;
+
+    static void pack(const uint8_t* x_row, int64_t, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        const auto* xb = reinterpret_cast<const block_q8_K*>(x_row);
+        for (int64_t s = 0; s < n_steps; ++s) {
+            const block_q8_K& b = xb[first_step + s];
+            uint8_t* p = dst + s * 384;
+            if constexpr (Q::interleaved_halves) {
+                for (int v = 0; v < 4; ++v) {  // v0 = [0,32)+[64,96), v1 = [32,64)+[96,128), v2, v3 likewise
+                    const int base = 128 * (v / 2) + 32 * (v % 2);
+                    std::memcpy(p + 64 * v, b.qs + base, 32);
+                    std::memcpy(p + 64 * v + 32, b.qs + base + 64, 32);
+                }
+            } else {
+                std::memcpy(p, b.qs, 256);
+            }
+            float* dx = reinterpret_cast<float*>(p + 256);
+            for (int i = 0; i < 16; ++i) dx[i] = b.d;
+            std::memcpy(p + 320, b.bsums, 32);
+            std::memset(p + 352, 0, 32);
+        }
+    }
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
+                        float (&out)[R][T]) {
+        __m512 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int64_t s = 0; s < n_full; ++s) {
+            const uint8_t* ps[T];
+            for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 384;
+            for (int r = 0; r < R; ++r) {
+                UnpackedK u;
+                Q::unpack(w[r] + s * step_bytes, u);
+                const __m512 d = _mm512_set1_ps(u.d);
+                const __m512 neg_dmin = _mm512_set1_ps(-u.dmin);
+                for (int t = 0; t < T; ++t) {
+                    __m512 sum = _mm512_mul_ps(
+                        _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u.v[0], _mm512_load_si512(ps[t]))),
+                        u.scale[0]);
+                    for (int v = 1; v < 4; ++v)
+                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(
+                                                  _mm512_setzero_si512(), u.v[v], _mm512_load_si512(ps[t] + 64 * v))),
+                                              u.scale[v], sum);
+                    const __m512 dx = _mm512_load_ps(ps[t] + 256);
+                    acc[r][t] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, dx), acc[r][t]);
+                    const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 320));
+                    const __m512 msum =
+                        _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_madd_epi16(u.coef, bsums)));
+                    // Only the low 8 lanes of msum are defined; zero the rest before accumulating.
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_maskz_mov_ps(0x00ff, msum), _mm512_mul_ps(neg_dmin, dx),
+                                                acc[r][t]);
+                }
+            }
+        }
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+    }
+};
+
+// =========================================================================================================
+// F16 / BF16 / F32: a step is 16 values; activations are widened to float once in the repack (exactly),
+// weights per row, and every product is one FMA.
+// =========================================================================================================
+
+template <TensorType type>
+struct KernelFloat {
+    static constexpr int64_t step_elems = 16;
+    static constexpr int64_t block_elems = 1;
+    static constexpr size_t elem_bytes = type == TensorType::F32 ? 4 : 2;
+    static constexpr size_t step_bytes = 16 * elem_bytes;
+    static constexpr size_t pack_bytes = 64;
+
+    static __m512 load_weights(const uint8_t* p, int n) {
+        if constexpr (type == TensorType::F32) {
+            return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+        } else {
+            const __m256i h = n >= 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                                      : _mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << n) - 1), p);
+            if constexpr (type == TensorType::F16) return _mm512_cvtph_ps(h);
+            return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+        }
+    }
+
+    static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        for (int64_t s = 0; s < n_steps; ++s) {
+            const int64_t c0 = (first_step + s) * 16;
+            const int n = static_cast<int>(min_i64(16, n_cols - c0));
+            _mm512_store_ps(dst + s * 64, load_weights(x_row + c0 * elem_bytes, n));
+        }
+    }
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_elems,
+                        float (&out)[R][T]) {
+        __m512 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        auto step = [&](int64_t s, int n) {
+            for (int r = 0; r < R; ++r) {
+                const __m512 wv = load_weights(w[r] + s * step_bytes, n);
+                for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, _mm512_load_ps(pk[t] + s * 64), acc[r][t]);
+            }
+        };
+        for (int64_t s = 0; s < n_full; ++s) step(s, 16);
+        if (tail_elems > 0) step(n_full, tail_elems);
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+    }
+};
+
+// =========================================================================================================
+// Driver: chunks of columns, tiles of tokens, rows in groups of 4.
+// =========================================================================================================
+
+template <class K, int R, int T>
+void tile(const uint8_t* w, size_t w_row, int64_t row, int64_t first_step, int64_t n_full, int tail,
+          const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
+    const uint8_t* wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = w + static_cast<size_t>(row + r) * w_row + first_step * K::step_bytes;
+    float out[R][T];
+    K::template compute<R, T>(wr, pk, n_full, tail, out);
+    for (int t = 0; t < T; ++t)
+        for (int r = 0; r < R; ++r) {
+            float* dst = y + t * y_stride + row + r;
+            *dst = first_chunk ? out[r][t] : *dst + out[r][t];
+        }
+}
+
+template <class K, int T>
+void sweep_rows(const uint8_t* w, size_t w_row, int64_t row_begin, int64_t row_end, int64_t first_step,
+                int64_t n_full, int tail, const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
+    int64_t r = row_begin;
+    for (; r + k_tile_rows <= row_end; r += k_tile_rows)
+        tile<K, k_tile_rows, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+    switch (row_end - r) {
+        case 3: tile<K, 3, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk); break;
+        case 2: tile<K, 2, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk); break;
+        case 1: tile<K, 1, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk); break;
+        default: break;
+    }
+}
+
+template <class K>
+void run(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y,
+         int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    constexpr int64_t chunk_steps = k_chunk_cols / K::step_elems;
+    const size_t w_row = *row_bytes(weight_type, n_cols);
+    const size_t x_row = *row_bytes(activation_type(weight_type), n_cols);
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const int64_t n_steps = (n_cols + K::step_elems - 1) / K::step_elems;
+    // What the last step holds when n_cols is not a whole number of steps (blocks, or values for floats).
+    const int last_partial = static_cast<int>((n_cols % K::step_elems) / K::block_elems);
+
+    alignas(64) uint8_t pack[k_tile_tokens][chunk_steps * K::pack_bytes];  // [token][step][pack_bytes]
+    const uint8_t* pk[k_tile_tokens];
+    for (int t = 0; t < k_tile_tokens; ++t) pk[t] = pack[t];
+
+    for (int64_t s0 = 0; s0 < n_steps; s0 += chunk_steps) {
+        const int64_t ns = min_i64(chunk_steps, n_steps - s0);
+        const bool has_tail = last_partial > 0 && s0 + ns == n_steps;
+        const int64_t n_full = has_tail ? ns - 1 : ns;
+        const int tail = has_tail ? last_partial : 0;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += k_tile_tokens) {
+            const int nt = static_cast<int>(min_i64(k_tile_tokens, n_tokens - t0));
+            for (int t = 0; t < nt; ++t) K::pack(xb + static_cast<size_t>(t0 + t) * x_row, n_cols, s0, ns, pack[t]);
+            float* yt = y + t0 * y_stride;
+            const bool first = s0 == 0;
+            switch (nt) {
+                case 1: sweep_rows<K, 1>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                case 2: sweep_rows<K, 2>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                case 3: sweep_rows<K, 3>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                default: sweep_rows<K, 4>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void matmul_rows_avx512(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens,
+                        float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept {
+    const auto go = [&](auto kernel) {
+        run<decltype(kernel)>(weight_type, w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end);
+    };
+    switch (weight_type) {
+        case TensorType::Q4_0: go(KernelQ4_0{}); break;
+        case TensorType::Q4_1: go(KernelQ4_1{}); break;
+        case TensorType::Q8_0: go(KernelQ8_0{}); break;
+        case TensorType::Q4_K: go(KernelK<KernelQ4_K>{}); break;
+        case TensorType::Q5_K: go(KernelK<KernelQ5_K>{}); break;
+        case TensorType::Q6_K: go(KernelK<KernelQ6_K>{}); break;
+        case TensorType::F16: go(KernelFloat<TensorType::F16>{}); break;
+        case TensorType::BF16: go(KernelFloat<TensorType::BF16>{}); break;
+        case TensorType::F32: go(KernelFloat<TensorType::F32>{}); break;
+        case TensorType::Q8_1:
+        case TensorType::Q8_K: break;  // activation-only, refused by the dispatcher
+    }
+}
+
+}  // namespace enclave::kernels::detail

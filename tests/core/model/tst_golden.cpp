@@ -1,0 +1,136 @@
+// llama.cpp as the oracle (tests/golden/README.md):
+// - logits: random-weight files of each architecture x tensor type, rewritten by enclave-synth from the
+//   recorded arguments (their fingerprint proves they are the bytes llama.cpp read); the last-position
+//   logits must be within 1e-2 normalised L2 error of llama.cpp's.
+// - generation: greedy decoding with the default SmolLM2 model must produce llama.cpp's first 64 tokens.
+// Usage: tst_golden logits|generate GOLDEN_DIR [SYNTH_EXE]
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/backend/backend.h"
+#include "core/gguf/gguf_file.h"
+#include "core/model/model.h"
+#include "json_reader.h"
+
+using namespace enclave;
+using enclave_check::Json;
+
+namespace {
+
+std::string g_mode, g_golden_dir, g_synth;
+
+std::string shell_quote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+struct Engine {
+    std::unique_ptr<Backend> backend;
+    std::unique_ptr<Model> model;
+    std::unique_ptr<KvCache> cache;
+    explicit Engine(const std::filesystem::path& p, int64_t ctx) {
+        backend = make_cpu_backend(0);
+        model = Model::load(gguf::GgufFile::open(p), *backend);
+        cache = std::make_unique<KvCache>(*backend, model->config(), ctx);
+    }
+};
+
+void logits_goldens() {
+    const auto dir = std::filesystem::path(g_golden_dir) / "logits";
+    REQUIRE_MSG(std::filesystem::is_directory(dir), "no golden logits in " + dir.string());
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() != ".json") continue;
+        ++files;
+        const Json g = enclave_check::read_json_file(entry.path().string());
+        const auto model_path = std::filesystem::temp_directory_path() /
+                                ("enclave_golden_" + std::to_string(getpid()) + "_" + entry.path().stem().string() + ".gguf");
+        std::string cmd = shell_quote(g_synth) + " " + shell_quote(model_path.string());
+        for (const auto& a : g["synth_args"].items) {
+            std::string arg = a.str;
+            // Vocabulary paths are recorded relative to the golden folder.
+            if (arg.rfind("vocab/", 0) == 0) arg = (std::filesystem::path(g_golden_dir) / arg).string();
+            cmd += " " + shell_quote(arg);
+        }
+        REQUIRE_MSG(std::system(cmd.c_str()) == 0, "enclave-synth failed: " + cmd);
+        const std::string fp = enclave_check::fnv1a64_file_hex(model_path.string());
+        CHECK_MSG(fp == g["fingerprint"].str, entry.path().filename().string() + ": synth wrote other bytes than llama.cpp read (" +
+                                                  fp + " vs " + g["fingerprint"].str + ")");
+        Engine e(model_path, 512);
+        const auto prompt = g["prompt_ids"].as_vector<int32_t>();
+        const auto want = g["logits"].as_vector<double>();
+        const auto seq = e.cache->create_sequence();
+        REQUIRE(e.cache->reserve(seq, static_cast<int64_t>(prompt.size())));
+        StepSequence s{seq, prompt, LogitsWanted::last};
+        std::vector<float> got;
+        e.model->forward(std::span(&s, 1), *e.cache, got);
+        const double err = enclave_check::normalised_error(got, want);
+        std::fprintf(stderr, "  %-28s normalised error %.2e\n", entry.path().stem().string().c_str(), err);
+        CHECK_MSG(err < 1e-2, entry.path().filename().string() + ": normalised error " + std::to_string(err));
+        std::filesystem::remove(model_path);
+    }
+    CHECK_MSG(files >= 18, "expected golden logits for 2 architectures x 9 types, found " + std::to_string(files));
+}
+
+void generation_goldens() {
+    const char* model = std::getenv("ENCLAVE_DEFAULT_MODEL");
+    if (!model || !std::filesystem::exists(model)) SKIP("ENCLAVE_DEFAULT_MODEL is not set or missing (./enclave test sets it)");
+    const Json g = enclave_check::read_json_file(g_golden_dir + "/generate/smollm2.json");
+    REQUIRE_MSG(enclave_check::fnv1a64_file_hex(model) == g["fingerprint"].str, "the default model is not the file the goldens were made from");
+    Engine e(model, 4096);
+    int exact = 0;
+    for (const auto& c : g["cases"].items) {
+        const auto prompt = c["prompt_ids"].as_vector<int32_t>();
+        const auto want = c["ids"].as_vector<int32_t>();
+        const auto seq = e.cache->create_sequence();
+        REQUIRE(e.cache->reserve(seq, static_cast<int64_t>(prompt.size() + want.size())));
+        std::vector<float> logits;
+        std::vector<int32_t> got;
+        for (size_t done = 0; done < prompt.size(); done += 512) {
+            const size_t n = std::min<size_t>(512, prompt.size() - done);
+            StepSequence s{seq, std::span(prompt).subspan(done, n), done + n == prompt.size() ? LogitsWanted::last : LogitsWanted::none};
+            e.model->forward(std::span(&s, 1), *e.cache, logits);
+        }
+        while (got.size() < want.size()) {
+            const auto next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            got.push_back(next);
+            if (got.size() == want.size()) break;
+            StepSequence s{seq, std::span(&got.back(), 1), LogitsWanted::last};
+            e.model->forward(std::span(&s, 1), *e.cache, logits);
+        }
+        e.cache->release_sequence(seq);
+        size_t first_diff = 0;
+        while (first_diff < want.size() && got[first_diff] == want[first_diff]) ++first_diff;
+        const bool same = first_diff == want.size();
+        exact += same;
+        std::fprintf(stderr, "  %-24s %zu prompt tokens: %s\n", c["name"].str.c_str(), prompt.size(),
+                     same ? "all generated tokens equal" : ("differs at generated token " + std::to_string(first_diff)).c_str());
+        CHECK_MSG(same, c["name"].str + ": first difference at generated token " + std::to_string(first_diff));
+    }
+    std::fprintf(stderr, "  %d of %zu prompts equal llama.cpp's tokens\n", exact, g["cases"].size());
+    CHECK(g["cases"].size() >= 12);
+}
+
+}  // namespace
+
+ENCLAVE_TEST(golden) {
+    if (g_mode == "logits") logits_goldens();
+    else if (g_mode == "generate") generation_goldens();
+    else REQUIRE_MSG(false, "unknown mode " + g_mode);
+}
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: tst_golden logits|generate GOLDEN_DIR [SYNTH_EXE]\n");
+        return 2;
+    }
+    g_mode = argv[1];
+    g_golden_dir = argv[2];
+    if (argc > 3) g_synth = argv[3];
+    char* no_args[] = {argv[0]};
+    return enclave_check::run_all(1, no_args);
+}
