@@ -88,6 +88,13 @@ std::string describe_pair(const A& a, const B& b) {
     return os.str();
 }
 
+// Evaluates each side once (the expressions may have side effects).
+template <class A, class B>
+bool check_eq(const A& a, const B& b, const char* expr, const char* file, int line) {
+    const bool ok = a == b;
+    return record(ok, expr, file, line, ok ? std::string() : describe_pair(a, b));
+}
+
 // Normalised L2 error ||a - b|| / ||b||; NaN or Inf anywhere gives +inf so it never passes a tolerance.
 template <class VA, class VB>
 double normalised_error(const VA& a, const VB& b) {
@@ -115,8 +122,7 @@ double normalised_error(const VA& a, const VB& b) {
     int main(int argc, char** argv) { return ::enclave_check::run_all(argc, argv); }
 
 #define CHECK(cond) ::enclave_check::record(static_cast<bool>(cond), #cond, __FILE__, __LINE__)
-#define CHECK_EQ(a, b) \
-    ::enclave_check::record((a) == (b), #a " == " #b, __FILE__, __LINE__, ::enclave_check::describe_pair((a), (b)))
+#define CHECK_EQ(a, b) ::enclave_check::check_eq((a), (b), #a " == " #b, __FILE__, __LINE__)
 #define CHECK_MSG(cond, msg) ::enclave_check::record(static_cast<bool>(cond), #cond, __FILE__, __LINE__, (msg))
 #define REQUIRE(cond)                                                                     \
     do {                                                                                  \

@@ -5,6 +5,9 @@
 
 #include "core/gguf/gguf_file.h"
 #include "core/model/model_paths.h"
+#ifdef ENCLAVE_HAVE_CUDA
+#include "core/backend/cuda/cuda_backend.h"
+#endif
 
 namespace enclave::cli {
 
@@ -16,7 +19,11 @@ LoadedModel load_model_from_args(const Args& args, int64_t ctx_default, bool loa
     if (backend_name == "cpu") {
         m.backend = make_cpu_backend(threads);
     } else if (backend_name == "cuda") {
+#ifdef ENCLAVE_HAVE_CUDA
+        m.backend = make_cuda_backend(0);
+#else
         throw UsageError("--backend cuda: this build has no CUDA backend yet");
+#endif
     } else {
         throw UsageError("--backend must be cpu or cuda (got '" + backend_name + "')");
     }

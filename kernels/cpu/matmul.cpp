@@ -1,10 +1,8 @@
 // Public entry points of cpu_matmul.h: validate, then dispatch to the scalar / AVX2 / AVX-512 files.
 // Every check lives here so the ISA files can trust their arguments (see matmul_impl.h).
-#include <cstring>
 #include <string>
 
 #include "enclave/kernels/cpu_matmul.h"
-#include "enclave/kernels/half.h"  // defines: fp32_to_fp16, fp32_to_bf16
 #include "enclave/kernels/quant.h"
 #include "matmul_impl.h"
 
@@ -23,7 +21,8 @@ bool is_matmul_weight(TensorType t) {
         case TensorType::Q5_K:
         case TensorType::Q6_K: return true;
         case TensorType::Q8_1:
-        case TensorType::Q8_K: return false;
+        case TensorType::Q8_K:
+        case TensorType::I32: return false;
     }
     return false;
 }
@@ -56,7 +55,8 @@ TensorType activation_type(TensorType weight_type) noexcept {
         case TensorType::BF16: return TensorType::BF16;
         case TensorType::F32:
         case TensorType::Q8_1:
-        case TensorType::Q8_K: return TensorType::F32;
+        case TensorType::Q8_K:
+        case TensorType::I32: return TensorType::F32;
     }
     return TensorType::F32;
 }

@@ -15,16 +15,29 @@
 //     precomputed in the repack. Block scales multiply the exact int32 sums in float, as ggml does.
 // Only intrinsics and functions with internal linkage are used here, so no AVX-512 instruction can leak
 // into code that other files call on a CPU without it.
+// GCC 12's AVX-512 headers initialise "undefined" vectors from themselves and then warn about it
+// (GCC PR 105593, fixed in 13): silence that one false positive for this file only.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
-#include "enclave/kernels/quant.h"  // defines: block layouts
+#include "enclave/kernels/cpu_matmul.h"  // defines: activation_type
+#include "enclave/kernels/quant.h"       // defines: block layouts
 #include "matmul_impl.h"
 
 namespace enclave::kernels::detail {
 namespace {
+
+// The per-step lambdas must be inlined into their loops: called out of line, the accumulators and unpacked
+// weights go through memory on every step.
+#define ENCLAVE_INLINE __attribute__((always_inline))
 
 constexpr int k_tile_tokens = 4;
 constexpr int k_tile_rows = 4;
@@ -133,7 +146,7 @@ struct KernelQ4_1 {
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
         for (int t = 0; t < T; ++t) acc_m[t] = _mm512_setzero_ps();
 
-        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) {
+        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) ENCLAVE_INLINE {
             const __m512i x01 = _mm512_permutex2var_epi32(a[0], idx_dm, a[R > 1 ? 1 : 0]);
             const __m512i x23 = _mm512_permutex2var_epi32(a[R > 2 ? 2 : 0], idx_dm, a[R > 3 ? 3 : 0]);
             const __m512i dm = _mm512_shuffle_i32x4(x01, x23, 0x44);  // lane 4r+k: d | m << 16 of row r block k
@@ -144,7 +157,7 @@ struct KernelQ4_1 {
                 ps[t] = pk[t] + s * 256;
                 acc_m[t] = _mm512_fmadd_ps(m, _mm512_load_ps(ps[t] + 192), acc_m[t]);
             }
-            auto row = [&](auto rc) {
+            auto row = [&](auto rc) ENCLAVE_INLINE {
                 constexpr int r = decltype(rc)::value;
                 const __m512i nib = _mm512_permutex2var_epi32(a[r], idx_qs, b[r]);
                 const __m512i lo = _mm512_and_si512(nib, low4);
@@ -214,7 +227,7 @@ struct KernelQ4_0 {
         for (int r = 0; r < R; ++r)
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
 
-        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) {
+        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) ENCLAVE_INLINE {
             const __m512i x01 = _mm512_permutex2var_epi16(a[0], idx_d, a[R > 1 ? 1 : 0]);
             const __m512i x23 = _mm512_permutex2var_epi16(a[R > 2 ? 2 : 0], idx_d, a[R > 3 ? 3 : 0]);
             const __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_castsi512_si128(x01)),
@@ -222,7 +235,7 @@ struct KernelQ4_0 {
             const __m512 d = _mm512_cvtph_ps(d16);  // lane 4r+k: d of row r block k
             const uint8_t* ps[T];
             for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 256;
-            auto row = [&](auto rc) {
+            auto row = [&](auto rc) ENCLAVE_INLINE {
                 constexpr int r = decltype(rc)::value;
                 const __m512i nib = _mm512_permutex2var_epi16(a[r], idx_qs, b[r]);
                 const __m512i lo = _mm512_and_si512(nib, low4);
@@ -302,6 +315,18 @@ struct KernelQ8_0 {
         }
     }
 
+    // The first n_bytes (< 136) of a step, the blocks past them reading as zero.
+    static void load_tail(const uint8_t* p, int n_bytes, __m512i& w01, __m512i& w23, __m512i& e) {
+        auto part = [&](int off) {
+            return _mm512_castsi512_si256(load_bytes(p + off, n_bytes - off < 32 ? n_bytes - off : 32));
+        };
+        const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
+        // Flipping the sign bit of the zero padding gives 128, but its activations are zero too.
+        w01 = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(part(2)), part(36), 1), sign);
+        w23 = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(part(70)), part(104), 1), sign);
+        e = _mm512_mask_blend_epi16(0x00080004u, load_bytes(p, n_bytes), load_bytes(p + 64, n_bytes - 64));
+    }
+
     template <int R, int T>
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_blocks,
                         float (&out)[R][T]) {
@@ -318,30 +343,8 @@ struct KernelQ8_0 {
         for (int r = 0; r < R; ++r)
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
 
-        auto step = [&](const uint8_t* const* p, int n_bytes, int64_t s) {
-            __m512i w01[R], w23[R], e[R];
-            for (int r = 0; r < R; ++r) {
-                if (n_bytes >= 136) {
-                    w01[r] = _mm512_inserti64x4(
-                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 2))),
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 36)), 1);
-                    w23[r] = _mm512_inserti64x4(
-                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 70))),
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[r] + 104)), 1);
-                    e[r] = _mm512_mask_blend_epi16(0x00080004u, _mm512_loadu_si512(p[r]),
-                                                   _mm512_loadu_si512(p[r] + 64));
-                } else {  // tail: blocks past the end read as zero
-                    auto part = [&](int off) {
-                        return _mm512_castsi512_si256(load_bytes(p[r] + off, n_bytes - off < 32 ? n_bytes - off : 32));
-                    };
-                    w01[r] = _mm512_inserti64x4(_mm512_castsi256_si512(part(2)), part(36), 1);
-                    w23[r] = _mm512_inserti64x4(_mm512_castsi256_si512(part(70)), part(104), 1);
-                    e[r] = _mm512_mask_blend_epi16(0x00080004u, load_bytes(p[r], n_bytes),
-                                                   load_bytes(p[r] + 64, n_bytes - 64));
-                }
-                w01[r] = _mm512_xor_si512(w01[r], sign);
-                w23[r] = _mm512_xor_si512(w23[r], sign);
-            }
+        auto step = [&](const __m512i (&w01)[R], const __m512i (&w23)[R], const __m512i (&e)[R], int64_t s)
+                        ENCLAVE_INLINE {
             const __m512i x01 = _mm512_permutex2var_epi16(e[0], idx_d, e[R > 1 ? 1 : 0]);
             const __m512i x23 = _mm512_permutex2var_epi16(e[R > 2 ? 2 : 0], idx_d, e[R > 3 ? 3 : 0]);
             const __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_castsi512_si128(x01)),
@@ -366,14 +369,29 @@ struct KernelQ8_0 {
             }
         };
 
-        const uint8_t* p[R];
+        __m512i w01[R], w23[R], e[R];
         for (int64_t s = 0; s < n_full; ++s) {
-            for (int r = 0; r < R; ++r) p[r] = w[r] + s * step_bytes;
-            step(p, 136, s);
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* p = w[r] + s * step_bytes;
+                w01[r] = _mm512_xor_si512(
+                    _mm512_inserti64x4(
+                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2))),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 36)), 1),
+                    sign);
+                w23[r] = _mm512_xor_si512(
+                    _mm512_inserti64x4(
+                        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 70))),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 104)), 1),
+                    sign);
+                e[r] = _mm512_mask_blend_epi16(0x00080004u, _mm512_loadu_si512(p), _mm512_loadu_si512(p + 64));
+            }
+            step(w01, w23, e, s);
         }
         if (tail_blocks > 0) {
-            for (int r = 0; r < R; ++r) p[r] = w[r] + n_full * step_bytes;
-            step(p, tail_blocks * static_cast<int>(sizeof(block_q8_0)), n_full);
+            for (int r = 0; r < R; ++r)
+                load_tail(w[r] + n_full * step_bytes, tail_blocks * static_cast<int>(sizeof(block_q8_0)), w01[r],
+                          w23[r], e[r]);
+            step(w01, w23, e, n_full);
         }
         for (int r = 0; r < R; ++r)
             for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
@@ -630,7 +648,7 @@ struct KernelFloat {
         __m512 acc[R][T];
         for (int r = 0; r < R; ++r)
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-        auto step = [&](int64_t s, int n) {
+        auto step = [&](int64_t s, int n) ENCLAVE_INLINE {
             for (int r = 0; r < R; ++r) {
                 const __m512 wv = load_weights(w[r] + s * step_bytes, n);
                 for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, _mm512_load_ps(pk[t] + s * 64), acc[r][t]);
@@ -729,7 +747,8 @@ void matmul_rows_avx512(TensorType weight_type, const void* w, int64_t n_cols, c
         case TensorType::BF16: go(KernelFloat<TensorType::BF16>{}); break;
         case TensorType::F32: go(KernelFloat<TensorType::F32>{}); break;
         case TensorType::Q8_1:
-        case TensorType::Q8_K: break;  // activation-only, refused by the dispatcher
+        case TensorType::Q8_K:
+        case TensorType::I32: break;  // not weight types, refused by the dispatcher
     }
 }
 

@@ -167,7 +167,8 @@ float dot_row(TensorType type, const void* w, const void* x, int64_t n_cols) {
             return dot_bf16(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n_cols);
         case TensorType::F32: return dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n_cols);
         case TensorType::Q8_1:
-        case TensorType::Q8_K: break;  // activation-only, refused by the dispatcher
+        case TensorType::Q8_K:
+        case TensorType::I32: break;  // not weight types, refused by the dispatcher
     }
     return 0.0f;
 }

@@ -73,45 +73,87 @@ void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept {
 namespace {
 
 ENCLAVE_CLONES
-float dot_f16(const uint16_t* a, const float* b_rounded, int64_t n) noexcept {
+float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) noexcept {
     float sum = 0.0f;
-    for (int64_t i = 0; i < n; ++i) sum += fp16_to_fp32(a[i]) * b_rounded[i];
+    for (int64_t i = 0; i < n; ++i) sum += fp16_to_fp32(a[i]) * b[i];
     return sum;
 }
 
 ENCLAVE_CLONES
-void axpy_f16(float* y, const uint16_t* x, float a, int64_t n) noexcept {
+void axpy_f16_into_f32(float* y, const uint16_t* x, float a, int64_t n) noexcept {
     for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
+}
+
+// y = f16(y + a * x), the accumulator itself held in f16 (ggml_vec_mad_f16)
+ENCLAVE_CLONES
+void axpy_f16_into_f16(uint16_t* y, const uint16_t* x, float a, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(x[i]), a, fp16_to_fp32(y[i])));
+}
+
+ENCLAVE_CLONES
+void scale_f16(uint16_t* y, float a, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
+}
+
+inline int64_t slot_of(const int32_t* block_table, int64_t block_size, int64_t j) {
+    return static_cast<int64_t>(block_table[j / block_size]) * block_size + j % block_size;
 }
 
 }  // namespace
 
 void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
                     int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
-                    int64_t head_dim, float scale, float* scratch, float* out) noexcept {
+                    int64_t head_dim, float scale, AttentionPrecision precision, float* scratch, float* out) noexcept {
     constexpr int64_t max_head_dim = 512;
-    float q_rounded[max_head_dim];  // [head_dim] q as f16 would hold it
-    for (int64_t i = 0; i < head_dim; ++i) q_rounded[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
-
+    if (precision == AttentionPrecision::f16_accumulate) {
+        // ggml's one-row flash attention: q rounded to f16, online softmax, V accumulated in f16.
+        float q_rounded[max_head_dim];  // [head_dim]
+        uint16_t acc[max_head_dim];     // [head_dim] f16
+        for (int64_t i = 0; i < head_dim; ++i) {
+            q_rounded[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
+            acc[i] = 0;
+        }
+        float m = -INFINITY, sum = 0.0f;
+        for (int64_t j = 0; j < n_keys; ++j) {
+            const int64_t slot = slot_of(block_table, block_size, j);
+            const float s = dot_f16_f32(cache_k + slot * kv_row + kv_offset, q_rounded, head_dim) * scale;
+            float ms = 1.0f, vs = 1.0f;
+            if (s > m) {
+                const float m_old = m;
+                m = s;
+                ms = std::exp(m_old - m);
+                scale_f16(acc, ms, head_dim);
+            } else {
+                vs = std::exp(s - m);
+            }
+            axpy_f16_into_f16(acc, cache_v + slot * kv_row + kv_offset, vs, head_dim);
+            sum = sum * ms + vs;
+        }
+        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+        for (int64_t i = 0; i < head_dim; ++i) out[i] = fp16_to_fp32(acc[i]) * inv;
+        return;
+    }
+    // f32: q as it is, scores and the weighted sum of V in f32 (ggml's tiled flash attention).
     float max_score = -INFINITY;
     for (int64_t j = 0; j < n_keys; ++j) {
-        const int64_t slot = static_cast<int64_t>(block_table[j / block_size]) * block_size + j % block_size;
-        const float s = dot_f16(cache_k + slot * kv_row + kv_offset, q_rounded, head_dim) * scale;
+        const int64_t slot = slot_of(block_table, block_size, j);
+        const float s = dot_f16_f32(cache_k + slot * kv_row + kv_offset, q, head_dim) * scale;
         scratch[j] = s;
         if (s > max_score) max_score = s;
     }
-    double sum = 0.0;
+    float sum = 0.0f;
     for (int64_t j = 0; j < n_keys; ++j) {
         const float e = std::exp(scratch[j] - max_score);
         scratch[j] = e;
         sum += e;
     }
-    const float inv_sum = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
+    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
     for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
     for (int64_t j = 0; j < n_keys; ++j) {
-        const int64_t slot = static_cast<int64_t>(block_table[j / block_size]) * block_size + j % block_size;
-        axpy_f16(out, cache_v + slot * kv_row + kv_offset, scratch[j] * inv_sum, head_dim);
+        const int64_t slot = slot_of(block_table, block_size, j);
+        axpy_f16_into_f32(out, cache_v + slot * kv_row + kv_offset, scratch[j], head_dim);
     }
+    for (int64_t i = 0; i < head_dim; ++i) out[i] *= inv_sum;
 }
 
 }  // namespace enclave::kernels

@@ -582,6 +582,11 @@ Status dequantize_row(TensorType type, const void* src, float* dst, int64_t n) n
         case TensorType::Q5_K: dequantize_q5_k(static_cast<const block_q5_K*>(src), dst, n); return Status::ok();
         case TensorType::Q6_K: dequantize_q6_k(static_cast<const block_q6_K*>(src), dst, n); return Status::ok();
         case TensorType::Q8_K: dequantize_q8_k(static_cast<const block_q8_K*>(src), dst, n); return Status::ok();
+        case TensorType::I32: {
+            const auto* v = static_cast<const int32_t*>(src);
+            for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(v[i]);
+            return Status::ok();
+        }
     }
     return Status::unsupported("dequantize_row: unknown tensor type");
 }
@@ -610,8 +615,9 @@ Status quantize_row_ref(TensorType type, const float* src, void* dst, int64_t n)
         case TensorType::Q5_K: quantize_q5_k(src, static_cast<block_q5_K*>(dst), n); return Status::ok();
         case TensorType::Q6_K: quantize_q6_k(src, static_cast<block_q6_K*>(dst), n); return Status::ok();
         case TensorType::Q8_K: quantize_q8_k(src, static_cast<block_q8_K*>(dst), n); return Status::ok();
+        case TensorType::I32: break;  // integers are not a quantization of floats
     }
-    return Status::unsupported("quantize_row_ref: unknown tensor type");
+    return Status::unsupported("quantize_row_ref: no reference quantization to " + std::string(tensor_type_name(type)));
 }
 
 }  // namespace enclave::kernels

@@ -9,7 +9,7 @@ namespace {
 
 // One row per supported type; the sizes are those of ggml's block structs (checked against quant.h's
 // static_asserts in the tests), so row sizes agree with GGUF files byte for byte.
-constexpr std::array<TensorTypeInfo, 11> k_types = {{
+constexpr std::array<TensorTypeInfo, 12> k_types = {{
     {TensorType::F32, "f32", 1, 4, false, true},
     {TensorType::F16, "f16", 1, 2, false, true},
     {TensorType::Q4_0, "q4_0", 32, 18, true, true},
@@ -20,6 +20,7 @@ constexpr std::array<TensorTypeInfo, 11> k_types = {{
     {TensorType::Q5_K, "q5_k", 256, 176, true, true},
     {TensorType::Q6_K, "q6_k", 256, 210, true, true},
     {TensorType::Q8_K, "q8_k", 256, 292, true, false},
+    {TensorType::I32, "i32", 1, 4, false, false},
     {TensorType::BF16, "bf16", 1, 2, false, true},
 }};
 

@@ -88,11 +88,26 @@ inline void check_metadata(const GgufFile& f) {
         expect(f.find(kv.key) == &kv.value, "find");
         expect(kv.offset < f.file_size(), "key offset");
         // Each getter either converts or throws ModelFormatError; none may throw anything else.
-        try { (void)f.get_uint(kv.key); } catch (const ModelFormatError&) {}
-        try { (void)f.get_int(kv.key); } catch (const ModelFormatError&) {}
-        try { (void)f.get_float(kv.key); } catch (const ModelFormatError&) {}
-        try { (void)f.get_bool(kv.key); } catch (const ModelFormatError&) {}
-        try { (void)f.get_string(kv.key); } catch (const ModelFormatError&) {}
+        try {
+            (void)f.get_uint(kv.key);
+        } catch (const ModelFormatError&) {
+        }
+        try {
+            (void)f.get_int(kv.key);
+        } catch (const ModelFormatError&) {
+        }
+        try {
+            (void)f.get_float(kv.key);
+        } catch (const ModelFormatError&) {
+        }
+        try {
+            (void)f.get_bool(kv.key);
+        } catch (const ModelFormatError&) {
+        }
+        try {
+            (void)f.get_string(kv.key);
+        } catch (const ModelFormatError&) {
+        }
         try {
             if (const Array* a = f.get_array(kv.key)) {
                 const size_t filled = !a->ints.empty() + !a->floats.empty() + !a->strings.empty();
@@ -128,7 +143,8 @@ inline void check_round_trip(const GgufFile& f, const StoreFn& store) {
     for (size_t i = 0; i < f.tensors().size(); ++i) {
         const TensorInfo& a = f.tensors()[i];
         const TensorInfo& b = g.tensors()[i];
-        expect(a.name == b.name && a.type == b.type && a.ne == b.ne && a.n_bytes == b.n_bytes, "round trip: tensor info");
+        expect(a.name == b.name && a.type == b.type && a.ne == b.ne && a.n_bytes == b.n_bytes,
+               "round trip: tensor info");
         expect(std::memcmp(f.tensor_data(a), g.tensor_data(b), a.n_bytes) == 0, "round trip: tensor data");
     }
 }

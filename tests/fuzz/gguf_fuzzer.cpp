@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static MemFile copy("gguf-round-trip");
     const auto& path = input.store(data, size);
     try {
-        gguf_fuzz::exercise_gguf(path, [&](const std::vector<uint8_t>& bytes) { return copy.store(bytes.data(), bytes.size()); });
+        gguf_fuzz::exercise_gguf(
+            path, [&](const std::vector<uint8_t>& bytes) { return copy.store(bytes.data(), bytes.size()); });
     } catch (const enclave::ModelFormatError&) {
         // the expected outcome for most inputs
     }

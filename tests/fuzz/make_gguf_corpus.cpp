@@ -80,7 +80,10 @@ std::vector<uint8_t> valid_llama_like() {
     std::vector<std::string> tokens;
     std::vector<int32_t> types;
     for (int i = 0; i < 24; ++i) {
-        tokens.push_back(i < 3 ? std::string(i == 0 ? "<s>" : i == 1 ? "</s>" : "<unk>") : std::string(1, char('a' + i)));
+        tokens.push_back(i < 3 ? std::string(i == 0   ? "<s>"
+                                             : i == 1 ? "</s>"
+                                                      : "<unk>")
+                               : std::string(1, char('a' + i)));
         types.push_back(i < 3 ? 3 : 1);
     }
     w.set_string_array("tokenizer.ggml.tokens", tokens);
@@ -127,13 +130,15 @@ std::map<std::string, std::vector<uint8_t>> hand_made_malformed() {
     m["bad_alignment3"] = Bytes().header(0, 1).kv_u32("general.alignment", 3).data;
     m["bad_n_dims5"] = Bytes().header(1, 0).tensor("t", {1, 1, 1, 1, 1}, 0, 0).pad_to(32).zeros(32).data;
     m["bad_dim0"] = Bytes().header(1, 0).tensor("t", {4, 0}, 0, 0).pad_to(32).zeros(32).data;
-    m["bad_ne_overflow"] = Bytes().header(1, 0).tensor("t", {uint64_t{1} << 32, uint64_t{1} << 32}, 0, 0).pad_to(32).data;
+    m["bad_ne_overflow"] =
+        Bytes().header(1, 0).tensor("t", {uint64_t{1} << 32, uint64_t{1} << 32}, 0, 0).pad_to(32).data;
     m["bad_block"] = Bytes().header(1, 0).tensor("t", {33}, 8, 0).pad_to(32).zeros(64).data;
     m["bad_tensor_type"] = Bytes().header(1, 0).tensor("t", {4}, 99, 0).pad_to(32).zeros(32).data;
     m["bad_misaligned"] = Bytes().header(1, 0).tensor("t", {4}, 0, 8).pad_to(32).zeros(32).data;
     m["bad_past_eof"] = Bytes().header(1, 0).tensor("t", {64}, 0, 0).pad_to(32).zeros(32).data;
     m["bad_overlap"] = Bytes().header(2, 0).tensor("a", {16}, 0, 0).tensor("b", {4}, 0, 32).pad_to(32).zeros(64).data;
-    m["bad_duplicate_tensor"] = Bytes().header(2, 0).tensor("t", {4}, 0, 0).tensor("t", {4}, 0, 32).pad_to(32).zeros(64).data;
+    m["bad_duplicate_tensor"] =
+        Bytes().header(2, 0).tensor("t", {4}, 0, 0).tensor("t", {4}, 0, 32).pad_to(32).zeros(64).data;
     return m;
 }
 
@@ -154,8 +159,12 @@ int main(int argc, char** argv) {
     };
 
     const std::map<std::string, std::vector<uint8_t>> valid = {
-        {"minimal", GgufWriter().to_bytes()}, {"metadata", valid_metadata()}, {"tensors", valid_tensors()},
-        {"llama_like", valid_llama_like()},   {"align64", valid_align64()},   {"v2", valid_v2()},
+        {"minimal", GgufWriter().to_bytes()},
+        {"metadata", valid_metadata()},
+        {"tensors", valid_tensors()},
+        {"llama_like", valid_llama_like()},
+        {"align64", valid_align64()},
+        {"v2", valid_v2()},
         {"meta_unpadded", Bytes().header(0, 1).kv_str("general.name", "x").data},
     };
     for (const auto& [name, bytes] : valid) put("valid_" + name, bytes);

@@ -3,8 +3,8 @@
 // valid_* must open. Runs in every build, so fuzzer findings stay fixed without clang or libFuzzer.
 #include <cstdlib>
 
-#include "check.h"
 #include "../core/gguf/gguf_test_util.h"
+#include "check.h"
 #include "gguf_fuzz_check.h"
 
 #ifndef ENCLAVE_GGUF_CORPUS_DIR

@@ -36,8 +36,9 @@ VENV="$ORACLE_DIR/venv"
 STAMPS="$ORACLE_DIR/stamps"
 
 log() { printf '[oracle] %s\n' "$*" >&2; }
-stamp_ok() { [[ "$FORCE" != 1 && -f "$STAMPS/$1" ]]; }
-stamp_set() { mkdir -p "$STAMPS"; date -u +%FT%TZ > "$STAMPS/$1"; }
+# stamps carry the pinned version, so bumping LLAMA_CPP_PYTHON_VERSION redoes every step
+stamp_ok() { [[ "$FORCE" != 1 && -f "$STAMPS/$1-$LLAMA_CPP_PYTHON_VERSION" ]]; }
+stamp_set() { mkdir -p "$STAMPS"; date -u +%FT%TZ > "$STAMPS/$1-$LLAMA_CPP_PYTHON_VERSION"; }
 
 need() {
     local missing=()

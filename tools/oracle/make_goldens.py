@@ -112,7 +112,8 @@ def write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    print(f"  wrote {path.relative_to(ROOT)} ({path.stat().st_size:,} bytes)")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"  wrote {shown} ({path.stat().st_size:,} bytes)")
 
 
 def is_valid_utf8(b: bytes) -> bool:
@@ -659,6 +660,7 @@ def learning_corpus(strings) -> list[str]:
     texts += ZH_SENTENCES * 6
     texts += (PY_SNIPPETS + CPP_SNIPPETS + SHELL_SNIPPETS + JSON_SNIPPETS + OTHER_CODE) * 6
     texts += [s for _, s in JA_KO] * 3 + [s for _, s in RTL_INDIC] * 3
+    texts += CONTRACTIONS * 20  # upper-case contractions too, so pre-tokenizer case rules show in the ids
     for _ in range(1000):
         texts.append(str(rng.randint(0, 10 ** rng.randint(1, 6))))
     return texts
@@ -723,7 +725,8 @@ def learn_bpe(word_freqs: dict[tuple[str, ...], int], n_merges: int, forbidden: 
 
 
 # rough GPT-2 pre-tokenizer (Python's re has no \p{L}: [^\W\d_] is "letter")
-_PRETOK = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+(?!\S)|\s+""")
+# contractions case-insensitive (as llama3/qwen2 split them) so that 'S 'RE 'LL ... become tokens too
+_PRETOK = re.compile(r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+(?!\S)|\s+""")
 
 
 def learn_byte_level_bpe(texts: list[str], n_merges: int, forbidden: set[str]):

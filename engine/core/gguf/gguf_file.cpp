@@ -27,7 +27,7 @@ constexpr uint8_t gguf_magic[4] = {'G', 'G', 'U', 'F'};
 constexpr uint64_t no_element = std::numeric_limits<uint64_t>::max();
 
 // Smallest encodings, used to reject counts that cannot fit in the bytes left before looping over them.
-constexpr uint64_t min_kv_bytes = 8 + 4 + 1;              // key length, value type, a 1-byte value
+constexpr uint64_t min_kv_bytes = 8 + 4 + 1;                   // key length, value type, a 1-byte value
 constexpr uint64_t min_tensor_info_bytes = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, ne[0], type, offset
 
 bool is_known_value_type(uint32_t raw) { return raw <= static_cast<uint32_t>(ValueType::FLOAT64); }
@@ -35,19 +35,19 @@ bool is_known_value_type(uint32_t raw) { return raw <= static_cast<uint32_t>(Val
 // Bytes of one element of a scalar type in the file; for STRING the smallest (an empty string).
 uint64_t min_encoded_size(ValueType t) {
     switch (t) {
-    case ValueType::UINT8:
-    case ValueType::INT8:
-    case ValueType::BOOL: return 1;
-    case ValueType::UINT16:
-    case ValueType::INT16: return 2;
-    case ValueType::UINT32:
-    case ValueType::INT32:
-    case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64:
-    case ValueType::INT64:
-    case ValueType::FLOAT64:
-    case ValueType::STRING: return 8;
-    case ValueType::ARRAY: return 4 + 8;
+        case ValueType::UINT8:
+        case ValueType::INT8:
+        case ValueType::BOOL: return 1;
+        case ValueType::UINT16:
+        case ValueType::INT16: return 2;
+        case ValueType::UINT32:
+        case ValueType::INT32:
+        case ValueType::FLOAT32: return 4;
+        case ValueType::UINT64:
+        case ValueType::INT64:
+        case ValueType::FLOAT64:
+        case ValueType::STRING: return 8;
+        case ValueType::ARRAY: return 4 + 8;
     }
     return 1;
 }
@@ -109,8 +109,8 @@ public:
 
     void need(uint64_t n, const Field& field) const {
         if (n > remaining())
-            fail(pos_, field, "file is truncated: " + std::to_string(n) + " bytes needed, " +
-                                  std::to_string(remaining()) + " left");
+            fail(pos_, field,
+                 "file is truncated: " + std::to_string(n) + " bytes needed, " + std::to_string(remaining()) + " left");
     }
 
     template <class U>
@@ -126,11 +126,13 @@ public:
         const uint64_t at = pos_;
         const uint64_t len = take<uint64_t>(field);
         if (len > max_len)
-            fail(at, field, "string length " + std::to_string(len) + " exceeds the limit of " +
-                                std::to_string(max_len) + " bytes");
+            fail(
+                at, field,
+                "string length " + std::to_string(len) + " exceeds the limit of " + std::to_string(max_len) + " bytes");
         if (len > remaining())
-            fail(at, field, "string length " + std::to_string(len) + " exceeds the " + std::to_string(remaining()) +
-                                " bytes left in the file");
+            fail(at, field,
+                 "string length " + std::to_string(len) + " exceeds the " + std::to_string(remaining()) +
+                     " bytes left in the file");
         std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(len));
         pos_ += len;
         return s;
@@ -154,20 +156,20 @@ private:
 template <class Visit>
 void decode_scalar(ValueType t, const uint8_t* p, Visit&& visit) {
     switch (t) {
-    case ValueType::UINT8: visit(uint64_t{p[0]}); break;
-    case ValueType::INT8: visit(int64_t{static_cast<int8_t>(p[0])}); break;
-    case ValueType::UINT16: visit(uint64_t{load_le<uint16_t>(p)}); break;
-    case ValueType::INT16: visit(int64_t{static_cast<int16_t>(load_le<uint16_t>(p))}); break;
-    case ValueType::UINT32: visit(uint64_t{load_le<uint32_t>(p)}); break;
-    case ValueType::INT32: visit(int64_t{static_cast<int32_t>(load_le<uint32_t>(p))}); break;
-    case ValueType::UINT64: visit(load_le<uint64_t>(p)); break;
-    case ValueType::INT64: visit(static_cast<int64_t>(load_le<uint64_t>(p))); break;
-    case ValueType::FLOAT32: visit(static_cast<double>(std::bit_cast<float>(load_le<uint32_t>(p)))); break;
-    case ValueType::FLOAT64: visit(std::bit_cast<double>(load_le<uint64_t>(p))); break;
-    // Writers emit 0 or 1; any other byte is read as true rather than failing an otherwise sound file.
-    case ValueType::BOOL: visit(p[0] != 0); break;
-    case ValueType::STRING:
-    case ValueType::ARRAY: break;  // not scalars; the callers handle them
+        case ValueType::UINT8: visit(uint64_t{p[0]}); break;
+        case ValueType::INT8: visit(int64_t{static_cast<int8_t>(p[0])}); break;
+        case ValueType::UINT16: visit(uint64_t{load_le<uint16_t>(p)}); break;
+        case ValueType::INT16: visit(int64_t{static_cast<int16_t>(load_le<uint16_t>(p))}); break;
+        case ValueType::UINT32: visit(uint64_t{load_le<uint32_t>(p)}); break;
+        case ValueType::INT32: visit(int64_t{static_cast<int32_t>(load_le<uint32_t>(p))}); break;
+        case ValueType::UINT64: visit(load_le<uint64_t>(p)); break;
+        case ValueType::INT64: visit(static_cast<int64_t>(load_le<uint64_t>(p))); break;
+        case ValueType::FLOAT32: visit(static_cast<double>(std::bit_cast<float>(load_le<uint32_t>(p)))); break;
+        case ValueType::FLOAT64: visit(std::bit_cast<double>(load_le<uint64_t>(p))); break;
+        // Writers emit 0 or 1; any other byte is read as true rather than failing an otherwise sound file.
+        case ValueType::BOOL: visit(p[0] != 0); break;
+        case ValueType::STRING:
+        case ValueType::ARRAY: break;  // not scalars; the callers handle them
     }
 }
 
@@ -175,7 +177,8 @@ Array read_array(Cursor& cur, const std::string& ctx) {
     const std::string type_field = ctx + " array type";
     const uint64_t type_at = cur.pos();
     const uint32_t raw = cur.take<uint32_t>(Field{type_field});
-    if (!is_known_value_type(raw)) cur.fail(type_at, Field{type_field}, "unknown array element type " + std::to_string(raw));
+    if (!is_known_value_type(raw))
+        cur.fail(type_at, Field{type_field}, "unknown array element type " + std::to_string(raw));
     const auto et = static_cast<ValueType>(raw);
     if (et == ValueType::ARRAY) cur.fail(type_at, Field{type_field}, "arrays of arrays are not supported");
 
@@ -185,8 +188,8 @@ Array read_array(Cursor& cur, const std::string& ctx) {
     const uint64_t elem = min_encoded_size(et);
     if (count > cur.remaining() / elem)
         cur.fail(count_at, Field{count_field},
-                 "array of " + std::to_string(count) + " " + std::string(value_type_name(et)) + " elements cannot fit in the " +
-                     std::to_string(cur.remaining()) + " bytes left in the file");
+                 "array of " + std::to_string(count) + " " + std::string(value_type_name(et)) +
+                     " elements cannot fit in the " + std::to_string(cur.remaining()) + " bytes left in the file");
 
     Array a{et, {}, {}, {}};
     const auto n = static_cast<size_t>(count);
@@ -241,29 +244,29 @@ uint64_t align_up_checked(Cursor& cur, uint64_t x, uint64_t alignment, const Fie
 
 std::string_view value_type_name(ValueType t) noexcept {
     switch (t) {
-    case ValueType::UINT8: return "uint8";
-    case ValueType::INT8: return "int8";
-    case ValueType::UINT16: return "uint16";
-    case ValueType::INT16: return "int16";
-    case ValueType::UINT32: return "uint32";
-    case ValueType::INT32: return "int32";
-    case ValueType::FLOAT32: return "float32";
-    case ValueType::BOOL: return "bool";
-    case ValueType::STRING: return "string";
-    case ValueType::ARRAY: return "array";
-    case ValueType::UINT64: return "uint64";
-    case ValueType::INT64: return "int64";
-    case ValueType::FLOAT64: return "float64";
+        case ValueType::UINT8: return "uint8";
+        case ValueType::INT8: return "int8";
+        case ValueType::UINT16: return "uint16";
+        case ValueType::INT16: return "int16";
+        case ValueType::UINT32: return "uint32";
+        case ValueType::INT32: return "int32";
+        case ValueType::FLOAT32: return "float32";
+        case ValueType::BOOL: return "bool";
+        case ValueType::STRING: return "string";
+        case ValueType::ARRAY: return "array";
+        case ValueType::UINT64: return "uint64";
+        case ValueType::INT64: return "int64";
+        case ValueType::FLOAT64: return "float64";
     }
     return "unknown";
 }
 
 size_t Array::size() const {
     switch (element_type) {
-    case ValueType::STRING: return strings.size();
-    case ValueType::FLOAT32:
-    case ValueType::FLOAT64: return floats.size();
-    default: return ints.size();
+        case ValueType::STRING: return strings.size();
+        case ValueType::FLOAT32:
+        case ValueType::FLOAT64: return floats.size();
+        default: return ints.size();
     }
 }
 
@@ -349,11 +352,13 @@ void GgufFile::Impl::parse_header(Cursor& cur, uint64_t& tensor_count, uint64_t&
             found += hex[m[i] >> 4];
             found += hex[m[i] & 15];
         }
-        cur.fail(0, Field{"header.magic"}, "not a GGUF file (magic bytes " + found + ", expected 47 47 55 46 \"GGUF\")");
+        cur.fail(0, Field{"header.magic"},
+                 "not a GGUF file (magic bytes " + found + ", expected 47 47 55 46 \"GGUF\")");
     }
 
     version = cur.take<uint32_t>(Field{"header.version"});
-    if (version == 1) cur.fail(4, Field{"header.version"}, "GGUF v1 is not supported (only v2 and v3); re-convert the model");
+    if (version == 1)
+        cur.fail(4, Field{"header.version"}, "GGUF v1 is not supported (only v2 and v3); re-convert the model");
     if (version != 2 && version != 3) {
         const uint32_t swapped = __builtin_bswap32(version);
         if (swapped == 2 || swapped == 3)
@@ -387,12 +392,14 @@ void GgufFile::Impl::parse_kv(Cursor& cur, uint64_t index) {
     const std::string ctx = "key " + quote_name(key);
 
     if (const auto it = key_index.find(key); it != key_index.end())
-        cur.fail(key_at, Field{ctx}, "duplicate key (first at byte " + std::to_string(metadata[it->second].offset) + ")");
+        cur.fail(key_at, Field{ctx},
+                 "duplicate key (first at byte " + std::to_string(metadata[it->second].offset) + ")");
 
     const std::string type_field = ctx + " type";
     const uint64_t type_at = cur.pos();
     const uint32_t raw_type = cur.take<uint32_t>(Field{type_field});
-    if (!is_known_value_type(raw_type)) cur.fail(type_at, Field{type_field}, "unknown value type " + std::to_string(raw_type));
+    if (!is_known_value_type(raw_type))
+        cur.fail(type_at, Field{type_field}, "unknown value type " + std::to_string(raw_type));
     const auto type = static_cast<ValueType>(raw_type);
 
     const uint64_t value_at = cur.pos();
@@ -401,10 +408,12 @@ void GgufFile::Impl::parse_kv(Cursor& cur, uint64_t index) {
     if (key == "general.alignment") {
         // ggml reads it as uint32 only; other types would be read differently by other tools.
         if (type != ValueType::UINT32)
-            cur.fail(type_at, Field{type_field}, "general.alignment must be uint32, found " + std::string(value_type_name(type)));
+            cur.fail(type_at, Field{type_field},
+                     "general.alignment must be uint32, found " + std::string(value_type_name(type)));
         const uint64_t a = std::get<uint64_t>(value.data);
         if (a == 0 || (a & (a - 1)) != 0)
-            cur.fail(value_at, Field{ctx + " value"}, "alignment " + std::to_string(a) + " is not a nonzero power of two");
+            cur.fail(value_at, Field{ctx + " value"},
+                     "alignment " + std::to_string(a) + " is not a nonzero power of two");
         alignment = a;
     }
 
@@ -418,13 +427,15 @@ void GgufFile::Impl::parse_tensor_info(Cursor& cur, uint64_t index, std::vector<
     const std::string ctx = "tensor " + quote_name(name);
 
     if (const auto it = tensor_index.find(name); it != tensor_index.end())
-        cur.fail(info_at, Field{ctx}, "duplicate tensor name (first at byte " + std::to_string(records[it->second].info_at) + ")");
+        cur.fail(info_at, Field{ctx},
+                 "duplicate tensor name (first at byte " + std::to_string(records[it->second].info_at) + ")");
 
     const std::string dims_field = ctx + " n_dims";
     const uint64_t dims_at = cur.pos();
     const uint32_t n_dims = cur.take<uint32_t>(Field{dims_field});
     if (n_dims == 0 || n_dims > max_dims)
-        cur.fail(dims_at, Field{dims_field}, "n_dims " + std::to_string(n_dims) + " is outside 1.." + std::to_string(max_dims));
+        cur.fail(dims_at, Field{dims_field},
+                 "n_dims " + std::to_string(n_dims) + " is outside 1.." + std::to_string(max_dims));
 
     std::vector<int64_t> ne;
     ne.reserve(n_dims);
@@ -435,7 +446,8 @@ void GgufFile::Impl::parse_tensor_info(Cursor& cur, uint64_t index, std::vector<
         const uint64_t at = cur.pos();
         const uint64_t raw = cur.take<uint64_t>(Field{ne_field});
         if (raw == 0 || raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-            cur.fail(at, Field{ne_field}, "dimension " + std::to_string(static_cast<int64_t>(raw)) + " is not positive");
+            cur.fail(at, Field{ne_field},
+                     "dimension " + std::to_string(static_cast<int64_t>(raw)) + " is not positive");
         const auto dim = static_cast<int64_t>(raw);
         if (__builtin_mul_overflow(n_elements, dim, &n_elements))
             cur.fail(at, Field{ne_field}, "element count overflows int64");
@@ -487,15 +499,17 @@ void GgufFile::Impl::check_tensor_ranges(Cursor& cur, const std::vector<TensorRe
     // Tensors do not have to be stored in table order; sort by offset to check neighbours only.
     std::vector<size_t> order(tensors.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensors[a].data_offset < tensors[b].data_offset; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return tensors[a].data_offset < tensors[b].data_offset; });
     for (size_t k = 1; k < order.size(); ++k) {
         const TensorInfo& prev = tensors[order[k - 1]];
         const TensorInfo& cur_t = tensors[order[k]];
         if (prev.data_offset + prev.n_bytes > cur_t.data_offset) {
             const std::string field_str = "tensor " + quote_name(cur_t.name) + " offset";
             cur.fail(records[order[k]].offset_at, Field{field_str},
-                     "data [" + std::to_string(cur_t.data_offset) + ", " + std::to_string(cur_t.data_offset + cur_t.n_bytes) +
-                         ") overlaps tensor " + quote_name(prev.name) + " data [" + std::to_string(prev.data_offset) + ", " +
+                     "data [" + std::to_string(cur_t.data_offset) + ", " +
+                         std::to_string(cur_t.data_offset + cur_t.n_bytes) + ") overlaps tensor " +
+                         quote_name(prev.name) + " data [" + std::to_string(prev.data_offset) + ", " +
                          std::to_string(prev.data_offset + prev.n_bytes) + ")");
         }
     }

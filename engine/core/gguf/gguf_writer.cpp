@@ -42,30 +42,43 @@ uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
     throw InvalidArgument("GGUF writer: key '" + std::string(key) + "': " + problem);
 }
 
-// Encodes integer `v` (from either signed or unsigned storage) as type t, checking it fits.
-void put_integer(std::vector<uint8_t>& out, ValueType t, bool is_signed, uint64_t bits, std::string_view key) {
-    const auto sv = static_cast<int64_t>(bits);
-    const bool negative = is_signed && sv < 0;
-    auto fits_unsigned = [&](uint64_t max) { return !negative && bits <= max; };
-    auto fits_signed = [&](int64_t lo, int64_t hi) {
-        if (!is_signed) return bits <= static_cast<uint64_t>(hi);
-        return sv >= lo && sv <= hi;
-    };
-    bool ok = false;
+// Bytes and signedness of an integer value type.
+struct IntegerType {
+    int bytes;
+    bool is_signed;
+};
+
+IntegerType integer_type(ValueType t, std::string_view key) {
     switch (t) {
-    case ValueType::UINT8: ok = fits_unsigned(UINT8_MAX); if (ok) put_le<uint8_t>(out, static_cast<uint8_t>(bits)); break;
-    case ValueType::UINT16: ok = fits_unsigned(UINT16_MAX); if (ok) put_le<uint16_t>(out, static_cast<uint16_t>(bits)); break;
-    case ValueType::UINT32: ok = fits_unsigned(UINT32_MAX); if (ok) put_le<uint32_t>(out, static_cast<uint32_t>(bits)); break;
-    case ValueType::UINT64: ok = !negative; if (ok) put_le<uint64_t>(out, bits); break;
-    case ValueType::INT8: ok = fits_signed(INT8_MIN, INT8_MAX); if (ok) put_le<uint8_t>(out, static_cast<uint8_t>(bits)); break;
-    case ValueType::INT16: ok = fits_signed(INT16_MIN, INT16_MAX); if (ok) put_le<uint16_t>(out, static_cast<uint16_t>(bits)); break;
-    case ValueType::INT32: ok = fits_signed(INT32_MIN, INT32_MAX); if (ok) put_le<uint32_t>(out, static_cast<uint32_t>(bits)); break;
-    case ValueType::INT64: ok = fits_signed(INT64_MIN, INT64_MAX); if (ok) put_le<uint64_t>(out, bits); break;
-    default: invalid(key, "value type " + std::string(value_type_name(t)) + " is not an integer type");
+        case ValueType::UINT8: return {1, false};
+        case ValueType::INT8: return {1, true};
+        case ValueType::UINT16: return {2, false};
+        case ValueType::INT16: return {2, true};
+        case ValueType::UINT32: return {4, false};
+        case ValueType::INT32: return {4, true};
+        case ValueType::UINT64: return {8, false};
+        case ValueType::INT64: return {8, true};
+        default: invalid(key, "value type " + std::string(value_type_name(t)) + " is not an integer type");
     }
-    if (!ok)
-        invalid(key, (is_signed ? std::to_string(sv) : std::to_string(bits)) + " does not fit in " +
+}
+
+// Encodes an integer held as `bits` (two's complement when `from_signed`) as type t, checking it fits.
+void put_integer(std::vector<uint8_t>& out, ValueType t, bool from_signed, uint64_t bits, std::string_view key) {
+    const IntegerType it = integer_type(t, key);
+    const auto sv = static_cast<int64_t>(bits);
+    const int value_bits = 8 * it.bytes;
+    bool fits;
+    if (it.is_signed) {
+        const int64_t hi = value_bits == 64 ? INT64_MAX : (int64_t{1} << (value_bits - 1)) - 1;
+        fits = from_signed ? (sv >= -hi - 1 && sv <= hi) : bits <= static_cast<uint64_t>(hi);
+    } else {
+        const uint64_t hi = value_bits == 64 ? UINT64_MAX : (uint64_t{1} << value_bits) - 1;
+        fits = !(from_signed && sv < 0) && bits <= hi;
+    }
+    if (!fits)
+        invalid(key, (from_signed ? std::to_string(sv) : std::to_string(bits)) + " does not fit in " +
                          std::string(value_type_name(t)));
+    for (int i = 0; i < it.bytes; ++i) out.push_back(static_cast<uint8_t>(bits >> (8 * i)));  // truncates to width
 }
 
 void put_float(std::vector<uint8_t>& out, ValueType t, double v) {
@@ -77,15 +90,15 @@ void put_float(std::vector<uint8_t>& out, ValueType t, double v) {
 
 bool is_integer_type(ValueType t) {
     switch (t) {
-    case ValueType::UINT8:
-    case ValueType::INT8:
-    case ValueType::UINT16:
-    case ValueType::INT16:
-    case ValueType::UINT32:
-    case ValueType::INT32:
-    case ValueType::UINT64:
-    case ValueType::INT64: return true;
-    default: return false;
+        case ValueType::UINT8:
+        case ValueType::INT8:
+        case ValueType::UINT16:
+        case ValueType::INT16:
+        case ValueType::UINT32:
+        case ValueType::INT32:
+        case ValueType::UINT64:
+        case ValueType::INT64: return true;
+        default: return false;
     }
 }
 
@@ -94,7 +107,8 @@ bool is_float_type(ValueType t) { return t == ValueType::FLOAT32 || t == ValueTy
 void put_array(std::vector<uint8_t>& out, const Array& a, std::string_view key) {
     const ValueType et = a.element_type;
     if (et == ValueType::ARRAY) invalid(key, "arrays of arrays are not supported");
-    if (static_cast<uint32_t>(et) > static_cast<uint32_t>(ValueType::FLOAT64)) invalid(key, "unknown array element type");
+    if (static_cast<uint32_t>(et) > static_cast<uint32_t>(ValueType::FLOAT64))
+        invalid(key, "unknown array element type");
     put_type(out, et);
     if (et == ValueType::STRING) {
         put_le<uint64_t>(out, a.strings.size());
@@ -205,10 +219,12 @@ GgufWriter::GgufWriter(uint32_t alignment) : alignment_(alignment) {
 }
 
 void GgufWriter::set_raw(std::string_view key, std::vector<uint8_t> encoded) {
-    if (key.size() > max_name_bytes) invalid(key.substr(0, 64), "key longer than " + std::to_string(max_name_bytes) + " bytes");
+    if (key.size() > max_name_bytes)
+        invalid(key.substr(0, 64), "key longer than " + std::to_string(max_name_bytes) + " bytes");
     // The reader derives the layout from general.alignment; a different value would misplace every tensor.
     if (key == alignment_key && encoded != encode_u32(alignment_))
-        invalid(key, "general.alignment is set by the GgufWriter constructor (uint32 " + std::to_string(alignment_) + ")");
+        invalid(key,
+                "general.alignment is set by the GgufWriter constructor (uint32 " + std::to_string(alignment_) + ")");
     for (auto& [k, v] : kv_) {
         if (k == key) {
             v = std::move(encoded);
@@ -305,8 +321,7 @@ void GgufWriter::add_tensor_f32(std::string_view name, TensorType type, const st
 }
 
 std::vector<uint8_t> GgufWriter::encode_head() const {
-    std::vector<uint8_t> out;
-    out.insert(out.end(), {'G', 'G', 'U', 'F'});
+    std::vector<uint8_t> out{'G', 'G', 'U', 'F'};
     put_le<uint32_t>(out, gguf_version);
     put_le<uint64_t>(out, tensors_.size());
     put_le<uint64_t>(out, kv_.size());

@@ -5,8 +5,11 @@
 // Cost: a binary heap of candidate pairs per word, so O(n log n) in the word length; pairs whose symbols
 // changed since they were queued are skipped when popped (llama.cpp compares texts; comparing the two
 // symbols' lengths is equivalent because a symbol only ever grows by absorbing its right neighbour).
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <queue>
+#include <unordered_map>
 
 #include "core/common/error.h"
 #include "core/tokenizer/pretokenizer.h"
@@ -149,7 +152,7 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab vocab, const std::vector<std
 #ifndef ENCLAVE_HAVE_PCRE2
     (void)vocab;
     (void)merges;
-    throw ModelFormatError("byte-level BPE tokenizers need PCRE2, which this build lacks (tokenizer.ggml.model 'gpt2')");
+    throw ModelFormatError("tokenizer.ggml.model 'gpt2' (byte-level BPE) needs PCRE2, which this build lacks");
 #else
     return std::make_unique<BpeTokenizer>(std::move(vocab), merges);
 #endif

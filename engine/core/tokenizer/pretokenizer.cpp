@@ -1,6 +1,5 @@
 #include "core/tokenizer/pretokenizer.h"
 
-#include <cstring>
 #include <utility>
 
 #include "core/common/error.h"
@@ -335,11 +334,8 @@ bool PreTokenizer::split(std::string_view text, std::vector<std::string>& words)
     t.cpts = decode_utf8_lossy(text);
     for (const uint32_t c : t.cpts)
         if (c > k_max_codepoint) return false;
-    t.flags.resize(t.cpts.size());
-    for (size_t i = 0; i < t.cpts.size(); ++i) {
-        const uint32_t c = t.cpts[i];
-        t.flags[i] = static_cast<uint8_t>(cpt_flags(c) | k_present);
-    }
+    t.flags.reserve(t.cpts.size());
+    for (const uint32_t c : t.cpts) t.flags.push_back(static_cast<uint8_t>(cpt_flags(c) | k_present));
 
     Offsets offsets{t.cpts.size()};
     std::string collapsed, narrowed;  // built on first use

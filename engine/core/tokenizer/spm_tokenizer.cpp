@@ -6,7 +6,9 @@
 //
 // Cost: a binary heap of candidate pairs, O(n log n) in the text length; pairs whose symbols changed
 // since they were queued are skipped when popped.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <queue>
 
 #include "core/tokenizer/unicode.h"

@@ -200,8 +200,8 @@ ENCLAVE_TEST(tensors_of_several_types_round_trip) {
     const std::vector<float> f32_values = ramp(3 * 5, 2.0f);
     const std::vector<float> f16_values = ramp(8 * 2, 100.0f);
     const std::vector<float> q8_values = ramp(64 * 3, 1.0f);
-    const auto q4k = pattern(2 * 144, 1);       // [512, 1] as 2 Q4_K blocks
-    const auto q6k = pattern(4 * 210, 2);       // [256, 2, 2] as 4 Q6_K blocks
+    const auto q4k = pattern(2 * 144, 1);             // [512, 1] as 2 Q4_K blocks
+    const auto q6k = pattern(4 * 210, 2);             // [256, 2, 2] as 4 Q6_K blocks
     const auto bf16 = pattern(2 * 3 * 2 * 2 * 2, 3);  // [2, 3, 2, 2]
     w.add_tensor_f32("f32", TensorType::F32, {5, 3}, f32_values);
     w.add_tensor_f32("f16", TensorType::F16, {8, 2}, f16_values);
@@ -363,19 +363,24 @@ ENCLAVE_TEST(writer_rejects_what_the_reader_would) {
     CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {4}, pattern(15, 1)), InvalidArgument, "15 bytes given");
     CHECK_THROWS_WITH(w.add_tensor("t", TensorType::Q8_0, {33}, pattern(34, 1)), InvalidArgument, "block size 32");
     CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {}, {}), InvalidArgument, "0 dimensions");
-    CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {1, 1, 1, 1, 1}, pattern(4, 1)), InvalidArgument, "5 dimensions");
+    CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {1, 1, 1, 1, 1}, pattern(4, 1)), InvalidArgument,
+                      "5 dimensions");
     CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {4, 0}, {}), InvalidArgument, "dimension 0");
     CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {int64_t{1} << 40, int64_t{1} << 40}, {}), InvalidArgument,
                       "overflows");
-    CHECK_THROWS_WITH(w.add_tensor("t", static_cast<TensorType>(77), {4}, {}), InvalidArgument, "unknown tensor type 77");
+    CHECK_THROWS_WITH(w.add_tensor("t", static_cast<TensorType>(77), {4}, {}), InvalidArgument,
+                      "unknown tensor type 77");
     CHECK_THROWS_WITH(w.add_tensor_f32("t", TensorType::F32, {4}, {1, 2, 3}), InvalidArgument, "3 values given");
     w.add_tensor("t", TensorType::F32, {1}, pattern(4, 1));
-    CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {1}, pattern(4, 1)), InvalidArgument, "duplicate tensor name 't'");
+    CHECK_THROWS_WITH(w.add_tensor("t", TensorType::F32, {1}, pattern(4, 1)), InvalidArgument,
+                      "duplicate tensor name 't'");
     CHECK_THROWS_WITH(w.set_uint32("general.alignment", 64), InvalidArgument, "general.alignment");
     CHECK_THROWS_WITH(w.set_string("general.alignment", "32"), InvalidArgument, "general.alignment");
     w.set_uint32("general.alignment", 32);  // the value it has anyway
-    CHECK_THROWS_WITH(w.set_value("k", Value{ValueType::INT8, int64_t{300}}), InvalidArgument, "300 does not fit in int8");
-    CHECK_THROWS_WITH(w.set_value("k", Value{ValueType::UINT16, int64_t{-1}}), InvalidArgument, "does not fit in uint16");
+    CHECK_THROWS_WITH(w.set_value("k", Value{ValueType::INT8, int64_t{300}}), InvalidArgument,
+                      "300 does not fit in int8");
+    CHECK_THROWS_WITH(w.set_value("k", Value{ValueType::UINT16, int64_t{-1}}), InvalidArgument,
+                      "does not fit in uint16");
     CHECK_THROWS_WITH(w.set_value("k", Value{ValueType::STRING, uint64_t{1}}), InvalidArgument, "does not match");
     CHECK_THROWS_WITH(w.set_value("k", Value{ValueType::ARRAY, Array{ValueType::ARRAY, {}, {}, {}}}), InvalidArgument,
                       "arrays of arrays");
@@ -420,7 +425,8 @@ ENCLAVE_TEST(write_errors_name_the_path_and_leave_nothing_behind) {
 
 ENCLAVE_TEST(io_errors_name_the_path) {
     TempDir dir;
-    CHECK_THROWS_WITH(GgufFile::open(dir.file("absent.gguf")), Error, "absent.gguf: cannot open: No such file or directory");
+    CHECK_THROWS_WITH(GgufFile::open(dir.file("absent.gguf")), Error,
+                      "absent.gguf: cannot open: No such file or directory");
     CHECK_THROWS_WITH(GgufFile::open(dir.path()), Error, "not a regular file");
     const auto fifo = dir.file("fifo");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);

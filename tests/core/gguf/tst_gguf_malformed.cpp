@@ -21,7 +21,7 @@ constexpr uint32_t t_uint32 = 4, t_string = 8, t_array = 9, t_uint64 = 10, t_uin
 struct Case {
     std::string name;
     std::vector<uint8_t> bytes;
-    std::string field;    // expected "<field> at byte <offset>"
+    std::string field;  // expected "<field> at byte <offset>"
     uint64_t offset;
     std::string problem;  // expected in the message too
 };
@@ -84,7 +84,8 @@ std::vector<Case> malformed_cases() {
         b.str("arr").u32(t_array).u32(t_uint8);
         const uint64_t at = b.mark();
         b.u64(uint64_t{1} << 60).zeros(16);
-        add("uint8 array count 2^60", b, "key 'arr' array count", at, "array of 1152921504606846976 uint8 elements cannot fit");
+        add("uint8 array count 2^60", b, "key 'arr' array count", at,
+            "array of 1152921504606846976 uint8 elements cannot fit");
     }
     {
         Bytes b = Bytes().header(0, 1);
@@ -198,7 +199,8 @@ std::vector<Case> malformed_cases() {
         b.str("t").u32(2);
         const uint64_t at = b.mark();
         b.u64(33).u64(1).u32(q8_0).u64(0).pad_to(32).zeros(64);
-        add("ne[0] not a whole number of blocks", b, "tensor 't' ne[0]", at, "33 is not a multiple of the q8_0 block size 32");
+        add("ne[0] not a whole number of blocks", b, "tensor 't' ne[0]", at,
+            "33 is not a multiple of the q8_0 block size 32");
     }
     for (uint32_t type : {6u, 99u, 0xffffffffu}) {
         Bytes b = one_tensor_header();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "check.h"
@@ -48,7 +49,7 @@ auto unless_no_pcre2(F&& make) {
     try {
         return make();
     } catch (const ModelFormatError& e) {
-        if (std::string(e.what()).find("lacks PCRE2") != std::string::npos) SKIP("this build lacks PCRE2");
+        if (std::string(e.what()).find("needs PCRE2") != std::string::npos) SKIP("this build lacks PCRE2");
         throw;
     }
 }
@@ -521,6 +522,23 @@ ENCLAVE_TEST(gguf_metadata_is_read_and_checked) {
         w.set_float32_array("tokenizer.ggml.scores", {1.0f});
         CHECK_THROWS_WITH(from_writer(w), ModelFormatError, "tokenizer.ggml.scores");
     }
+}
+
+ENCLAVE_TEST(one_tokenizer_serves_many_threads) {
+    BpeFixture fx;
+    const auto tok = fx.make();
+    const std::string text = "<|im_start|>hello world, hello again<tool>x 12345 你好<|im_end|>";
+    const auto want = tok->encode(text, true, true);
+    std::vector<int> ok(4, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            int good = 1;
+            for (int i = 0; i < 500; ++i) good &= tok->encode(text, true, true) == want;
+            ok[t] = good;
+        });
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < 4; ++t) CHECK_EQ(ok[t], 1);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "core/common/error.h"
 #include "core/gguf/gguf_file.h"
+#include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 #include "json_reader.h"
 
@@ -65,7 +66,10 @@ std::string escape(const std::string& s) {
 
 std::string ids_text(const std::vector<TokenId>& ids) {
     std::string out = "[";
-    for (size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) out += ' ';
+        out += std::to_string(ids[i]);
+    }
     return out + "]";
 }
 
@@ -93,7 +97,7 @@ void compare_file(const std::string& golden_name, const std::string& model_path)
     try {
         tok = Tokenizer::from_gguf(file);
     } catch (const ModelFormatError& e) {  // a build without PCRE2 has no byte-level BPE, by design
-        if (std::string(e.what()).find("lacks PCRE2") != std::string::npos) SKIP(e.what());
+        if (std::string(e.what()).find("needs PCRE2") != std::string::npos) SKIP(e.what());
         throw;
     }
     if (doc.has("vocab")) {
@@ -136,6 +140,29 @@ ENCLAVE_TEST(default_model_matches_llama_cpp) {
     if (path.empty() || !std::filesystem::exists(path))
         SKIP("default model not found (set ENCLAVE_DEFAULT_MODEL): " + (path.empty() ? std::string("unset") : path));
     compare_file("smollm2", path);
+}
+
+ENCLAVE_TEST(default_model_prompts_of_the_generation_goldens) {
+    // tests/golden/generate/smollm2.json: the model's template detected and applied, then tokenized,
+    // must give llama.cpp's prompt ids; its stop token must end generation.
+    std::string path = ENCLAVE_DEFAULT_MODEL_PATH;
+    if (const char* env = std::getenv("ENCLAVE_DEFAULT_MODEL"); env && *env) path = env;
+    if (path.empty() || !std::filesystem::exists(path)) SKIP("default model not found");
+    const Json doc = enclave_check::read_json_file(k_golden + "/generate/smollm2.json");
+    REQUIRE(enclave_check::fnv1a64_file_hex(path) == doc["fingerprint"].str);
+    const auto file = gguf::GgufFile::open(path);
+    const auto tok = Tokenizer::from_gguf(file);
+    const ChatTemplate tmpl = ChatTemplate::detect(file.get_string("tokenizer.chat_template").value_or(""));
+    const bool add_special = doc["settings"]["add_special"].b, parse_special = doc["settings"]["parse_special"].b;
+    for (const Json& c : doc["cases"].items) {
+        std::vector<ChatMessage> messages;
+        for (const Json& m : c["messages"].items) messages.push_back({m["role"].str, m["content"].str});
+        const std::string prompt = tmpl.apply(messages, true);
+        CHECK_EQ(prompt, c["prompt"].str);
+        const auto ids = tok->encode(prompt, add_special, parse_special);
+        CHECK_MSG(ids == c["prompt_ids"].as_vector<TokenId>(), c["name"].str + ": " + ids_text(ids));
+        if (c.has("eog_id")) CHECK(tok->is_end_of_generation(static_cast<TokenId>(c["eog_id"].as_int())));
+    }
 }
 
 ENCLAVE_TEST(default_model_encodes_a_1500_token_prompt_in_under_10_ms) {

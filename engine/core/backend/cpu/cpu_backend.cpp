@@ -193,13 +193,15 @@ public:
         const size_t per_thread = static_cast<size_t>(plan.max_seq_len) + 16;
         auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
         const int64_t group = n_head / n_kv_head;
+        const auto precision = n_tok >= kernels::attention_f32_min_rows ? kernels::AttentionPrecision::f32
+                                                                        : kernels::AttentionPrecision::f16_accumulate;
         pool_.parallel_for(n_tok * n_head, [&](int64_t b, int64_t e, int thread) {
             float* sc = scratch_all + per_thread * static_cast<size_t>(thread);
             for (int64_t i = b; i < e; ++i) {
                 const int64_t t = i / n_head, h = i % n_head;
                 const int32_t* table = tables + static_cast<int64_t>(seq[t]) * plan.max_blocks_per_seq;
                 kernels::attention_head(row_f32(q, t) + h * head_dim, ck, cv, kv_row, (h / group) * head_dim, table,
-                                        plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale, sc,
+                                        plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale, precision, sc,
                                         row_f32(out, t) + h * head_dim);
             }
         });

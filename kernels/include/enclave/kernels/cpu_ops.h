@@ -3,7 +3,7 @@
 // The caller splits rows among threads; every function is reentrant and allocation-free (scratch comes
 // from the caller). Numerics follow ggml's CPU backend where it matters for token-exact agreement with
 // llama.cpp: RMS sums in double, RoPE angles advanced by repeated float multiplication, keys and values
-// stored as f16 and queries rounded to f16 before the q·k products.
+// stored as f16, and attention rounding as described at AttentionPrecision.
 #pragma once
 
 #include <cstddef>
@@ -32,14 +32,21 @@ inline void add_bias_row(float* x, const float* b, int64_t n) noexcept { add_row
 // dst = f16(src)                                        src [n] float, dst [n] f16 bits
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept;
 
+// How attention rounds. llama.cpp's CPU flash attention, our oracle, has two paths and we follow it so the
+// two engines agree token for token: steps of fewer than 64 query rows round q to f16 and accumulate the
+// weighted values in f16; larger steps keep q, scores and the accumulator in f32.
+enum class AttentionPrecision { f16_accumulate, f32 };
+inline constexpr int64_t attention_f32_min_rows = 64;
+
 // One query head attending over n_keys cached keys of one sequence in a paged f16 cache.
-//   q          [head_dim] float (rounded to f16 inside, as ggml does for f16 keys)
+//   q          [head_dim] float
 //   cache_k/v  [n_slots, kv_row] f16, slot = block_table[pos / block_size] * block_size + pos % block_size;
 //              this head's keys start at element kv_offset of a slot's row
-//   scratch    [n_keys] float
+//   scratch    [n_keys] float (used by the f32 path)
 //   out        [head_dim] float = Σ softmax(q·k * scale)_j v_j
 void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
                     int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
-                    int64_t head_dim, float scale, float* scratch, float* out) noexcept;
+                    int64_t head_dim, float scale, AttentionPrecision precision, float* scratch,
+                    float* out) noexcept;
 
 }  // namespace enclave::kernels

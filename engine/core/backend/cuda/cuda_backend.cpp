@@ -1,0 +1,391 @@
+// The CUDA backend (see cuda_backend.h): device memory from cudaMalloc, one stream, pinned staging for
+// uploads and downloads, a grow-only device scratch for 8-bit activations, and a device word of error flags
+// that the kernels set for bad indices and that is read back with every download.
+#include "core/backend/cuda/cuda_backend.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "enclave/kernels/cuda_ops.h"
+
+namespace enclave {
+namespace {
+
+namespace kc = kernels::cuda;
+
+[[noreturn]] void throw_cuda(cudaError_t err, const char* what, const char* file, int line) {
+    (void)cudaGetLastError();  // clear a non-sticky error so the next call starts clean
+    const std::string msg = std::string("CUDA: ") + what + " failed (" + file + ":" + std::to_string(line) +
+                            "): " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
+    if (err == cudaErrorMemoryAllocation) throw ResourceExhausted(msg);
+    throw Error(msg);
+}
+
+#define ENCLAVE_CUDA_THROW(call)                                                   \
+    do {                                                                           \
+        const cudaError_t enclave_err_ = (call);                                   \
+        if (enclave_err_ != cudaSuccess) throw_cuda(enclave_err_, #call, __FILE__, __LINE__); \
+    } while (0)
+
+void check(bool ok, const char* op, const std::string& what) {
+    if (!ok) throw InvalidArgument(std::string(op) + ": " + what);
+}
+
+void check_status(const kernels::Status& s, const char* op) {
+    if (s.is_ok()) return;
+    switch (s.code()) {
+        case kernels::Status::Code::invalid_argument:
+        case kernels::Status::Code::unsupported: throw InvalidArgument(std::string(op) + ": " + s.message());
+        default: throw Error(std::string(op) + ": " + s.message());
+    }
+}
+
+std::string mib(size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+
+// The device and stream, shared by the backend and every buffer it hands out.
+struct CudaContext {
+    int device = 0;
+    cudaStream_t stream = nullptr;
+
+    explicit CudaContext(int dev) : device(dev) {
+        ENCLAVE_CUDA_THROW(cudaSetDevice(dev));
+        ENCLAVE_CUDA_THROW(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    }
+    ~CudaContext() {
+        if (stream) {
+            (void)cudaStreamSynchronize(stream);
+            (void)cudaStreamDestroy(stream);
+        }
+    }
+    CudaContext(const CudaContext&) = delete;
+    CudaContext& operator=(const CudaContext&) = delete;
+
+    void* malloc_device(size_t bytes) const {
+        void* p = nullptr;
+        const cudaError_t err = cudaMalloc(&p, std::max<size_t>(bytes, 1));
+        if (err != cudaSuccess) {
+            (void)cudaGetLastError();
+            size_t free_b = 0, total_b = 0;
+            (void)cudaMemGetInfo(&free_b, &total_b);
+            const std::string msg = "cannot allocate " + std::to_string(bytes) + " bytes (" + mib(bytes) +
+                                    ") of GPU memory on CUDA device " + std::to_string(device) + ": " + mib(free_b) +
+                                    " free of " + mib(total_b) + " (" + cudaGetErrorString(err) + ")";
+            if (err == cudaErrorMemoryAllocation) throw ResourceExhausted(msg);
+            throw Error(msg);
+        }
+        return p;
+    }
+};
+
+class CudaBuffer final : public DeviceBuffer {
+public:
+    CudaBuffer(std::shared_ptr<CudaContext> ctx, size_t bytes) : ctx_(std::move(ctx)), size_(bytes) {
+        data_ = ctx_->malloc_device(bytes);
+        const cudaError_t err = cudaMemsetAsync(data_, 0, std::max<size_t>(bytes, 1), ctx_->stream);
+        if (err != cudaSuccess) {
+            (void)cudaFree(data_);
+            throw_cuda(err, "cudaMemsetAsync", __FILE__, __LINE__);
+        }
+    }
+    ~CudaBuffer() override {
+        // Work still queued may use this memory: let it finish first.
+        (void)cudaStreamSynchronize(ctx_->stream);
+        (void)cudaFree(data_);
+    }
+    void* data() override { return data_; }
+    size_t size() const override { return size_; }
+
+private:
+    std::shared_ptr<CudaContext> ctx_;
+    void* data_ = nullptr;
+    size_t size_;
+};
+
+// Grow-only pinned host memory.
+class PinnedBuffer {
+public:
+    ~PinnedBuffer() { release(); }
+    uint8_t* data() { return data_; }
+    size_t capacity() const { return capacity_; }
+    // The caller has made sure no copy still reads or writes the old memory.
+    void reserve(size_t bytes) {
+        if (bytes <= capacity_) return;
+        release();
+        const size_t want = std::max<size_t>(bytes, 2 * capacity_);
+        void* p = nullptr;
+        ENCLAVE_CUDA_THROW(cudaMallocHost(&p, want));
+        data_ = static_cast<uint8_t*>(p);
+        capacity_ = want;
+    }
+
+private:
+    void release() {
+        if (data_) (void)cudaFreeHost(data_);
+        data_ = nullptr;
+        capacity_ = 0;
+    }
+    uint8_t* data_ = nullptr;
+    size_t capacity_ = 0;
+};
+
+class CudaBackend final : public Backend {
+public:
+    explicit CudaBackend(int device) : ctx_(std::make_shared<CudaContext>(device)) {
+        cudaDeviceProp prop{};
+        ENCLAVE_CUDA_THROW(cudaGetDeviceProperties(&prop, device));
+        device_name_ = prop.name;
+        flags_ = std::make_unique<CudaBuffer>(ctx_, sizeof(int));
+        ENCLAVE_CUDA_THROW(cudaMallocHost(reinterpret_cast<void**>(&host_flags_), sizeof(int)));
+        *host_flags_ = 0;
+        upload_staging_.reserve(1 << 20);
+        download_staging_.reserve(1 << 20);
+    }
+
+    ~CudaBackend() override {
+        (void)cudaStreamSynchronize(ctx_->stream);
+        if (host_flags_) (void)cudaFreeHost(host_flags_);
+    }
+
+    std::string_view name() const override { return "cuda"; }
+
+    std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override {
+        ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
+        return std::make_unique<CudaBuffer>(ctx_, bytes);
+    }
+
+    Tensor load_weight(const void* host_bytes, TensorType type, const int64_t ne[4]) override {
+        Tensor t;
+        t.type = type;
+        for (int i = 0; i < 4; ++i) t.ne[i] = ne[i];
+        const size_t bytes = t.n_bytes();
+        ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
+        auto buf = std::make_unique<CudaBuffer>(ctx_, bytes);
+        if (bytes) ENCLAVE_CUDA_THROW(cudaMemcpyAsync(buf->data(), host_bytes, bytes, cudaMemcpyHostToDevice, ctx_->stream));
+        // The host bytes are the caller's (a mapped file); the copy must be done before we return.
+        ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
+        t.data = buf->data();
+        weights_.push_back(std::move(buf));
+        return t;
+    }
+
+    void upload(const Tensor& dst, const void* src, size_t bytes) override {
+        if (bytes == 0) return;
+        check(dst.data != nullptr, "upload", "null destination");
+        const size_t need = (bytes + 255) / 256 * 256;
+        if (upload_offset_ + need > upload_staging_.capacity()) {
+            // Every staged copy must have run before its memory is reused or freed.
+            ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
+            upload_offset_ = 0;
+            upload_staging_.reserve(need);
+        }
+        uint8_t* stage = upload_staging_.data() + upload_offset_;
+        std::memcpy(stage, src, bytes);
+        ENCLAVE_CUDA_THROW(cudaMemcpyAsync(dst.data, stage, bytes, cudaMemcpyHostToDevice, ctx_->stream));
+        upload_offset_ += need;
+    }
+
+    void download(void* dst, const Tensor& src, size_t bytes) override {
+        check(bytes == 0 || src.data != nullptr, "download", "null source");
+        download_staging_.reserve(bytes);  // only download() uses it, and it is idle between calls
+        ENCLAVE_CUDA_THROW(cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
+        if (bytes)
+            ENCLAVE_CUDA_THROW(
+                cudaMemcpyAsync(download_staging_.data(), src.data, bytes, cudaMemcpyDeviceToHost, ctx_->stream));
+        ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
+        upload_offset_ = 0;
+        check_flags();
+        if (bytes) std::memcpy(dst, download_staging_.data(), bytes);
+    }
+
+    void synchronize() override {
+        ENCLAVE_CUDA_THROW(cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
+        ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
+        upload_offset_ = 0;
+        check_flags();
+    }
+
+    void get_rows(const Tensor& table, const Tensor& ids, const Tensor& out) override {
+        check(ids.type == TensorType::I32, "get_rows", "ids must be i32");
+        check(out.type == TensorType::F32 && out.cols() == table.cols() && out.rows() == ids.n_elements(), "get_rows",
+              "out " + out.shape_string() + " does not fit table " + table.shape_string());
+        check_status(kc::get_rows(table.type, table.data, table.rows(), table.cols(), static_cast<const int32_t*>(ids.data),
+                                  ids.n_elements(), f32(out), flags(), stream()),
+                     "get_rows");
+    }
+
+    void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override {
+        check(x.type == TensorType::F32 && out.type == TensorType::F32 && weight.type == TensorType::F32 &&
+                  weight.n_elements() == x.cols() && out.cols() == x.cols() && out.rows() == x.rows(),
+              "rms_norm", "x " + x.shape_string() + ", weight " + weight.shape_string() + ", out " + out.shape_string());
+        check_status(kc::rms_norm(f32(x), f32(weight), eps, f32(out), x.rows(), x.cols(), stream()), "rms_norm");
+    }
+
+    void matmul(const Tensor& w, const Tensor& x, const Tensor& out, const Tensor* bias) override {
+        check(x.type == TensorType::F32 && out.type == TensorType::F32 && x.cols() == w.cols() &&
+                  out.cols() == w.rows() && out.rows() == x.rows(),
+              "matmul", "w " + w.shape_string() + ", x " + x.shape_string() + ", out " + out.shape_string());
+        check(!bias || (bias->type == TensorType::F32 && bias->n_elements() == w.rows()), "matmul",
+              "bias does not match w " + w.shape_string());
+        check(kc::matmul_supported(w.type), "matmul",
+              "the CUDA backend has no matrix product for " + std::string(tensor_type_name(w.type)) + " weights");
+        (void)w.row_bytes();  // throws when the rows are not whole blocks
+        const int64_t n_in = w.cols(), n_out = w.rows(), n_tok = x.rows();
+        if (n_tok == 0) return;
+        const float* b = bias ? f32(*bias) : nullptr;
+        kc::Q8Activations xq;
+        if (kc::matmul_uses_q8(w.type)) {
+            xq = kc::q8_activations(scratch(kc::q8_activation_bytes(n_tok, n_in)), n_tok, n_in);
+            check_status(kc::quantize_activations(w.type, f32(x), n_tok, n_in, xq, stream()), "matmul");
+        }
+        if (n_tok <= kc::k_matmul_vec_max_tokens) {
+            check_status(kc::matmul_vec(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()), "matmul");
+        } else if (kc::matmul_gemm_supported(w.type)) {
+            check_status(kc::matmul_gemm(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()), "matmul");
+        } else {
+            // No GEMM for this type (F32): the matrix-vector kernel over chunks of tokens.
+            for (int64_t t0 = 0; t0 < n_tok; t0 += kc::k_matmul_vec_max_tokens) {
+                const int64_t n = std::min(kc::k_matmul_vec_max_tokens, n_tok - t0);
+                kc::Q8Activations part = xq;
+                if (xq.qs) {
+                    part.qs += t0 * n_in;
+                    part.d += t0 * (n_in / 32);
+                    part.s += t0 * (n_in / 32);
+                }
+                check_status(kc::matmul_vec(w.type, w.data, n_out, n_in, f32(x) + t0 * n_in, part, n,
+                                            f32(out) + t0 * n_out, b, stream()),
+                             "matmul");
+            }
+        }
+    }
+
+    void rope(const Tensor& q, const Tensor& k, int64_t head_dim, const Tensor& pos, const RopeParams& p) override {
+        check(q.type == TensorType::F32 && k.type == TensorType::F32 && pos.type == TensorType::I32 &&
+                  q.rows() == pos.n_elements() && k.rows() == pos.n_elements() && head_dim > 0 &&
+                  q.cols() % head_dim == 0 && k.cols() % head_dim == 0 && p.n_dims > 0 && p.n_dims <= head_dim &&
+                  p.n_dims % 2 == 0 && p.n_dims <= 1024,
+              "rope", "q " + q.shape_string() + ", k " + k.shape_string() + ", n_dims " + std::to_string(p.n_dims));
+        kc::RopeArgs a;
+        a.n_dims = p.n_dims;
+        a.freq_base = p.freq_base;
+        a.freq_scale = p.freq_scale;
+        a.neox = p.neox;
+        a.freq_factors = p.freq_factors;
+        check_status(kc::rope(f32(q), f32(k), q.rows(), q.cols() / head_dim, k.cols() / head_dim, head_dim,
+                              static_cast<const int32_t*>(pos.data), a, stream()),
+                     "rope");
+    }
+
+    void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& cache_k, const Tensor& cache_v,
+                   const AttentionPlan& plan, int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale,
+                   const Tensor& out) override {
+        const int64_t n_tok = q.rows();
+        const int64_t kv_row = n_kv_head * head_dim;
+        check(n_head > 0 && n_kv_head > 0 && n_head % n_kv_head == 0 && head_dim > 0 && head_dim <= 256, "attention",
+              "heads " + std::to_string(n_head) + "/" + std::to_string(n_kv_head) + " of " + std::to_string(head_dim) +
+                  " (the CUDA backend supports heads of at most 256)");
+        check(q.type == TensorType::F32 && k.type == TensorType::F32 && v.type == TensorType::F32 &&
+                  out.type == TensorType::F32 && q.cols() == n_head * head_dim && out.cols() == q.cols() &&
+                  out.rows() == n_tok && k.cols() == kv_row && v.cols() == kv_row && k.rows() == n_tok &&
+                  v.rows() == n_tok,
+              "attention", "q " + q.shape_string() + ", k " + k.shape_string() + ", v " + v.shape_string());
+        check(cache_k.type == TensorType::F16 && cache_v.type == TensorType::F16 && cache_k.cols() == kv_row &&
+                  cache_v.cols() == kv_row && cache_k.rows() == cache_v.rows(),
+              "attention", "cache " + cache_k.shape_string());
+        check(plan.n_seqs > 0 && plan.block_size > 0 && plan.max_blocks_per_seq > 0 &&
+                  plan.token_seq.n_elements() >= n_tok && plan.token_pos.n_elements() >= n_tok &&
+                  plan.token_slot.n_elements() >= n_tok && plan.seq_lens.n_elements() >= plan.n_seqs,
+              "attention", "inconsistent plan: " + std::to_string(plan.n_seqs) + " sequences, block size " +
+                               std::to_string(plan.block_size) + ", " + std::to_string(plan.max_blocks_per_seq) +
+                               " blocks per sequence");
+        kc::AttentionArgs a;
+        a.token_seq = static_cast<const int32_t*>(plan.token_seq.data);
+        a.token_pos = static_cast<const int32_t*>(plan.token_pos.data);
+        a.token_slot = static_cast<const int32_t*>(plan.token_slot.data);
+        a.block_tables = static_cast<const int32_t*>(plan.block_tables.data);
+        a.seq_lens = static_cast<const int32_t*>(plan.seq_lens.data);
+        a.n_seqs = plan.n_seqs;
+        a.max_blocks_per_seq = plan.max_blocks_per_seq;
+        a.block_size = plan.block_size;
+        a.n_slots = cache_k.rows();
+        check_status(kc::attention(f32(q), f32(k), f32(v), static_cast<uint16_t*>(cache_k.data),
+                                   static_cast<uint16_t*>(cache_v.data), a, n_tok, n_head, n_kv_head, head_dim, scale,
+                                   f32(out), flags(), stream()),
+                     "attention");
+    }
+
+    void swiglu(const Tensor& gate, const Tensor& up) override {
+        check(gate.type == TensorType::F32 && up.type == TensorType::F32 && gate.cols() == up.cols() &&
+                  gate.rows() == up.rows(),
+              "swiglu", "gate " + gate.shape_string() + ", up " + up.shape_string());
+        check_status(kc::swiglu(f32(gate), f32(up), gate.n_elements(), stream()), "swiglu");
+    }
+
+    void add(const Tensor& x, const Tensor& y) override {
+        check(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
+              "add", "x " + x.shape_string() + ", y " + y.shape_string());
+        check_status(kc::add(f32(x), f32(y), x.n_elements(), stream()), "add");
+    }
+
+private:
+    static float* f32(const Tensor& t) { return static_cast<float*>(t.data); }
+    cudaStream_t stream() const { return ctx_->stream; }
+    int* flags() const { return static_cast<int*>(flags_->data()); }
+
+    void* scratch(size_t bytes) {
+        if (!scratch_ || scratch_->size() < bytes) {
+            scratch_.reset();  // waits for queued work that may still read it
+            scratch_ = std::make_unique<CudaBuffer>(ctx_, std::max(bytes, scratch_size_ + scratch_size_ / 2));
+            scratch_size_ = scratch_->size();
+        }
+        return scratch_->data();
+    }
+
+    // After a stream synchronisation: report (once) what the kernels flagged since the last check.
+    void check_flags() {
+        const int f = *host_flags_;
+        if (f == 0) return;
+        *host_flags_ = 0;
+        ENCLAVE_CUDA_THROW(cudaMemsetAsync(flags_->data(), 0, sizeof(int), ctx_->stream));
+        std::string what;
+        if (f & kc::k_error_bad_row_id) what += "get_rows: an id was outside the table; ";
+        if (f & kc::k_error_bad_plan) what += "attention: a token had an invalid cache slot, sequence, position or block; ";
+        throw InvalidArgument("cuda backend: " + what + "the affected rows were left zero");
+    }
+
+    std::shared_ptr<CudaContext> ctx_;
+    std::string device_name_;
+    std::unique_ptr<CudaBuffer> flags_;        // int: k_error_* bits set by kernels
+    int* host_flags_ = nullptr;                // pinned copy of flags_
+    std::vector<std::unique_ptr<CudaBuffer>> weights_;
+    std::unique_ptr<CudaBuffer> scratch_;      // [n_tok, n_in] 8-bit activations of the current matmul
+    size_t scratch_size_ = 0;
+    PinnedBuffer upload_staging_;              // host copies of uploads since the last stream synchronisation
+    size_t upload_offset_ = 0;
+    PinnedBuffer download_staging_;
+};
+
+}  // namespace
+
+int cuda_device_count() noexcept {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+    const int n = cuda_device_count();
+    if (n == 0) throw Error("CUDA backend: no CUDA device is available (no driver, or no GPU visible to this process)");
+    if (device < 0 || device >= n)
+        throw InvalidArgument("CUDA backend: device " + std::to_string(device) + " does not exist (" + std::to_string(n) +
+                              " device" + (n == 1 ? "" : "s") + " found)");
+    return std::make_unique<CudaBackend>(device);
+}
+
+}  // namespace enclave

@@ -1,0 +1,587 @@
+// AVX2 (+FMA, F16C) matrix products, compiled for that ISA only (kernels/CMakeLists.txt) and reached
+// through matmul.cpp after detection. Same plan as matmul_avx512.cpp (repack a tile of tokens' activations
+// once per column chunk, sweep the rows with a rows x tokens micro-kernel that unpacks each weight step once
+// and reuses it for every token), with 256-bit registers:
+//   - without vpdpbusd the int8 products are vpmaddubsw (u8 x s8 -> s16 pairs) + vpmaddwd (-> s32);
+//   - 16 registers allow 2 rows x 4 tokens (prefill) or 4 rows x 1 token (decode);
+//   - the K-quants scale their sub-blocks in int16/int32 like ggml's AVX2 code, one row at a time.
+// Only intrinsics and functions with internal linkage are used here (see matmul_avx512.cpp for why).
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstring>
+
+#include "enclave/kernels/cpu_matmul.h"  // defines: activation_type
+#include "enclave/kernels/quant.h"       // defines: block layouts
+#include "matmul_impl.h"
+
+namespace enclave::kernels::detail {
+namespace {
+
+// The per-step lambdas must be inlined into their loops (see matmul_avx512.cpp).
+#define ENCLAVE_INLINE __attribute__((always_inline))
+
+constexpr int k_tile_tokens = 4;
+constexpr int64_t k_chunk_cols = 2048;
+
+inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum8(__m256 v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
+// Copies n bytes (0..32) into a zero-filled register without reading past p + n.
+inline __m256i load_bytes32(const uint8_t* p, int n) {
+    if (n >= 32) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    alignas(32) uint8_t tmp[32] = {};
+    if (n > 0) std::memcpy(tmp, p, static_cast<size_t>(n));
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(tmp));
+}
+
+inline __m256i sum_pairs_i16(__m256i v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+
+// =========================================================================================================
+// Q4_1 x Q8_1 and Q4_0 x Q8_0: a step is 2 blocks. The 16 nibble bytes of both blocks form one register;
+// its low nibbles are values 0..15 of each block, its high nibbles values 16..31, so lanes 0..3 of a dot
+// product belong to the first block and 4..7 to the second. Repacked step (128 bytes):
+//   [0, 32) low-half activation bytes [b0 | b1]   [32, 64) high-half bytes
+//   [64, 96) d_x per lane (float)                 [96, 128) Q4_1: s_x in lanes 0 and 4, else 0 (float)
+//                                                            Q4_0: -8 * sum(q_x) in lanes 0 and 4 (int32)
+// =========================================================================================================
+
+template <bool q4_1>
+struct KernelQ4 {
+    static constexpr int64_t step_elems = 64;
+    static constexpr int64_t block_elems = 32;
+    static constexpr size_t w_block = q4_1 ? sizeof(block_q4_1) : sizeof(block_q4_0);
+    static constexpr size_t step_bytes = 2 * w_block;
+    static constexpr size_t pack_bytes = 128;
+    static constexpr int tile_rows_prefill = 2;
+
+    static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        const size_t x_block = q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+        const int64_t n_blocks = n_cols / 32;
+        for (int64_t s = 0; s < n_steps; ++s) {
+            uint8_t* p = dst + s * 128;
+            float* dx = reinterpret_cast<float*>(p + 64);     // [8]
+            float* extra = reinterpret_cast<float*>(p + 96);  // [8]
+            int32_t* corr = reinterpret_cast<int32_t*>(p + 96);
+            std::memset(p, 0, 128);
+            for (int k = 0; k < 2; ++k) {
+                const int64_t b = (first_step + s) * 2 + k;
+                if (b >= n_blocks) continue;
+                const uint8_t* blk = x_row + static_cast<size_t>(b) * x_block;
+                const int8_t* qs = reinterpret_cast<const int8_t*>(blk + (q4_1 ? 4 : 2));
+                std::memcpy(p + 16 * k, qs, 16);
+                std::memcpy(p + 32 + 16 * k, qs + 16, 16);
+                uint16_t bits;
+                std::memcpy(&bits, blk, 2);
+                const float d = half_to_float(bits);
+                for (int i = 0; i < 4; ++i) dx[4 * k + i] = d;
+                if constexpr (q4_1) {
+                    std::memcpy(&bits, blk + 2, 2);
+                    extra[4 * k] = half_to_float(bits);
+                } else {
+                    int32_t sum = 0;
+                    for (int j = 0; j < 32; ++j) sum += qs[j];
+                    corr[4 * k] = -8 * sum;
+                }
+            }
+        }
+    }
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_blocks,
+                        float (&out)[R][T]) {
+        const __m256i low4 = _mm256_set1_epi8(0x0F);
+        const __m256i idx_d = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2);
+        const __m256i idx_m = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
+        constexpr int qs_off = q4_1 ? 4 : 2;
+        __m256 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+
+        auto step = [&](int64_t s, int n_blocks) ENCLAVE_INLINE {
+            const uint8_t* ps[T];
+            for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 128;
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* p = w[r] + s * step_bytes;
+                __m256i nib;
+                uint32_t h0 = 0, h1 = 0;  // d (and m) of the two blocks as fp16 bits
+                if (n_blocks == 2) {
+                    nib = _mm256_inserti128_si256(
+                        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + qs_off))),
+                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + w_block + qs_off)), 1);
+                    std::memcpy(&h0, p, q4_1 ? 4 : 2);
+                    std::memcpy(&h1, p + w_block, q4_1 ? 4 : 2);
+                } else {  // tail: one block, the second reads as zero
+                    nib = _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + qs_off)));
+                    nib = _mm256_inserti128_si256(nib, _mm_setzero_si128(), 1);
+                    std::memcpy(&h0, p, q4_1 ? 4 : 2);
+                }
+                const __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32(static_cast<int>(h0), static_cast<int>(h1), 0, 0));
+                const __m256 dw = _mm256_permutevar8x32_ps(dm, idx_d);
+                const __m256i lo = _mm256_and_si256(nib, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(nib, 4), low4);
+                for (int t = 0; t < T; ++t) {
+                    // Both halves stay within +-2*15*127 per int16 lane, so adding them cannot overflow.
+                    const __m256i p16 = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(lo, _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t]))),
+                        _mm256_maddubs_epi16(hi, _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 32))));
+                    __m256i isum = sum_pairs_i16(p16);
+                    if constexpr (!q4_1)
+                        isum = _mm256_add_epi32(isum, _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 96)));
+                    const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(ps[t] + 64)));
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][t]);
+                    if constexpr (q4_1) {
+                        const __m256 mw = _mm256_permutevar8x32_ps(dm, idx_m);
+                        acc[r][t] =
+                            _mm256_fmadd_ps(mw, _mm256_load_ps(reinterpret_cast<const float*>(ps[t] + 96)), acc[r][t]);
+                    }
+                }
+            }
+        };
+        for (int64_t s = 0; s < n_full; ++s) step(s, 2);
+        if (tail_blocks > 0) step(n_full, tail_blocks);
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
+    }
+};
+
+// =========================================================================================================
+// Q8_0 x Q8_0: a step is one block. vpmaddubsw needs one unsigned operand, so as ggml does the weight's
+// sign moves onto the activation: |w| * (sign(w) * x). Repacked step (64 bytes): the 32 activation bytes
+// and d_x broadcast.
+// =========================================================================================================
+
+struct KernelQ8_0 {
+    static constexpr int64_t step_elems = 32;
+    static constexpr int64_t block_elems = 32;
+    static constexpr size_t step_bytes = sizeof(block_q8_0);
+    static constexpr size_t pack_bytes = 64;
+    static constexpr int tile_rows_prefill = 2;
+
+    static void pack(const uint8_t* x_row, int64_t, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        const auto* xb = reinterpret_cast<const block_q8_0*>(x_row);
+        for (int64_t s = 0; s < n_steps; ++s) {
+            uint8_t* p = dst + s * 64;
+            std::memcpy(p, xb[first_step + s].qs, 32);
+            const float d = half_to_float(xb[first_step + s].d);
+            float* dx = reinterpret_cast<float*>(p + 32);
+            for (int i = 0; i < 8; ++i) dx[i] = d;
+        }
+    }
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
+                        float (&out)[R][T]) {
+        __m256 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+        for (int64_t s = 0; s < n_full; ++s) {
+            const uint8_t* ps[T];
+            for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 64;
+            for (int r = 0; r < R; ++r) {
+                const auto* blk = reinterpret_cast<const block_q8_0*>(w[r] + s * step_bytes);
+                const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
+                const __m256i abs_q = _mm256_sign_epi8(q, q);
+                const __m256 dw = _mm256_set1_ps(half_to_float(blk->d));
+                for (int t = 0; t < T; ++t) {
+                    const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t]));
+                    const __m256i isum = sum_pairs_i16(_mm256_maddubs_epi16(abs_q, _mm256_sign_epi8(x, q)));
+                    const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(ps[t] + 32)));
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][t]);
+                }
+            }
+        }
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
+    }
+};
+
+// =========================================================================================================
+// K-quants x Q8_K, one super-block per step, one row at a time (the unpacked super-block and per-token
+// integer sums fill the register file). Per 32 values: vpmaddubsw, then vpmaddwd by the sub-block scale
+// (int16), summed exactly in int32 per super-block; d * d_x scales the sum once. The bsums term (mins, or
+// Q6_K's -32 offset) is an int16 dot product as in matmul_avx512.cpp. Repacked super-block (320 bytes):
+//   [0, 256) activation bytes in natural order   [256, 288) d_x broadcast   [288, 320) bsums
+// =========================================================================================================
+
+// One 32-value slice of a super-block: 32 unsigned values and the scales of its halves (16 values each).
+struct SliceK {
+    __m256i q;
+    __m256i scale;  // int16 per pair lane
+};
+
+inline void unpack_k4_scales(const uint8_t* q, uint8_t* sc, uint8_t* m) {
+    uint32_t a, b, c;
+    std::memcpy(&a, q, 4);
+    std::memcpy(&b, q + 4, 4);
+    std::memcpy(&c, q + 8, 4);
+    const uint32_t s[2] = {a & 0x3f3f3f3fu, (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4)};
+    const uint32_t mm[2] = {b & 0x3f3f3f3fu, ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4)};
+    std::memcpy(sc, s, 8);
+    std::memcpy(m, mm, 8);
+}
+
+struct KernelKBase {
+    static constexpr int64_t step_elems = 256;
+    static constexpr int64_t block_elems = 256;
+    static constexpr size_t pack_bytes = 320;
+    static constexpr int tile_rows_prefill = 1;
+
+    static void pack(const uint8_t* x_row, int64_t, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        const auto* xb = reinterpret_cast<const block_q8_K*>(x_row);
+        for (int64_t s = 0; s < n_steps; ++s) {
+            const block_q8_K& b = xb[first_step + s];
+            uint8_t* p = dst + s * 320;
+            std::memcpy(p, b.qs, 256);
+            float* dx = reinterpret_cast<float*>(p + 256);
+            for (int i = 0; i < 8; ++i) dx[i] = b.d;
+            std::memcpy(p + 288, b.bsums, 32);
+        }
+    }
+};
+
+// Q4_K / Q5_K: slice j = values [32j, 32j+32) = sub-block j. Q6_K: slice j holds sub-blocks 2j, 2j+1.
+template <class Q>
+struct KernelK : KernelKBase {
+    static constexpr size_t step_bytes = Q::step_bytes;
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
+                        float (&out)[R][T]) {
+        static_assert(R == 1, "K-quant tiles are one row");
+        __m256 acc[T];
+        for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+        for (int64_t s = 0; s < n_full; ++s) {
+            const uint8_t* ps[T];
+            for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 320;
+            const uint8_t* blk = w[0] + s * step_bytes;
+            typename Q::Header h;
+            Q::header(blk, h);
+            __m256i isum[T];
+            for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j += 2) {
+                SliceK a, b;
+                Q::slices(blk, h, j, a, b);
+                for (int t = 0; t < T; ++t) {
+                    const __m256i xa = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 32 * j));
+                    const __m256i xb = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 32 * j + 32));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(a.q, xa), a.scale));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(b.q, xb), b.scale));
+                }
+            }
+            const __m256 d = _mm256_set1_ps(h.d);
+            const __m256 neg_dmin = _mm256_set1_ps(-h.dmin);
+            for (int t = 0; t < T; ++t) {
+                const __m256 dx = _mm256_load_ps(reinterpret_cast<const float*>(ps[t] + 256));
+                const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 288));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, dx), acc[t]);
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(h.coef, bsums)),
+                                         _mm256_mul_ps(neg_dmin, dx), acc[t]);
+            }
+        }
+        for (int t = 0; t < T; ++t) out[0][t] = hsum8(acc[t]);
+    }
+};
+
+struct Q45Header {
+    uint8_t sc[8];
+    __m256i coef;  // int16 x16 multiplying the bsums: m0 m0 m1 m1 ... m7 m7
+    float d, dmin;
+};
+
+inline void q45_header(const uint8_t* scales, uint16_t d, uint16_t dmin, Q45Header& h) {
+    uint8_t m[8];
+    unpack_k4_scales(scales, h.sc, m);
+    uint64_t m64;
+    std::memcpy(&m64, m, 8);
+    const __m128i m8 = _mm_cvtsi64_si128(static_cast<long long>(m64));
+    h.coef = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+    h.d = half_to_float(d);
+    h.dmin = half_to_float(dmin);
+}
+
+struct KernelQ4_K {
+    static constexpr size_t step_bytes = sizeof(block_q4_K);
+    using Header = Q45Header;
+    static void header(const uint8_t* p, Header& h) {
+        const auto* blk = reinterpret_cast<const block_q4_K*>(p);
+        q45_header(blk->scales, blk->d, blk->dmin, h);
+    }
+    // Sub-blocks j (low nibbles of qs[16j .. 16j+32)) and j+1 (their high nibbles), j even.
+    static void slices(const uint8_t* p, const Header& h, int j, SliceK& a, SliceK& b) {
+        const auto* blk = reinterpret_cast<const block_q4_K*>(p);
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 16 * j));
+        const __m256i low4 = _mm256_set1_epi8(0x0F);
+        a.q = _mm256_and_si256(q, low4);
+        b.q = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        a.scale = _mm256_set1_epi16(h.sc[j]);
+        b.scale = _mm256_set1_epi16(h.sc[j + 1]);
+    }
+};
+
+struct KernelQ5_K {
+    static constexpr size_t step_bytes = sizeof(block_q5_K);
+    using Header = Q45Header;
+    static void header(const uint8_t* p, Header& h) {
+        const auto* blk = reinterpret_cast<const block_q5_K*>(p);
+        q45_header(blk->scales, blk->d, blk->dmin, h);
+    }
+    static void slices(const uint8_t* p, const Header& h, int j, SliceK& a, SliceK& b) {
+        const auto* blk = reinterpret_cast<const block_q5_K*>(p);
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 16 * j));
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh));
+        const __m256i low4 = _mm256_set1_epi8(0x0F);
+        const __m256i bit = _mm256_set1_epi8(0x01);
+        // qh[l] bit j: fifth bit of sub-block j's value l.
+        const __m128i cnt_a = _mm_cvtsi32_si128(j);
+        const __m128i cnt_b = _mm_cvtsi32_si128(j + 1);
+        const __m256i ha = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, cnt_a), bit), 4);
+        const __m256i hb = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, cnt_b), bit), 4);
+        a.q = _mm256_or_si256(_mm256_and_si256(q, low4), ha);
+        b.q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), hb);
+        a.scale = _mm256_set1_epi16(h.sc[j]);
+        b.scale = _mm256_set1_epi16(h.sc[j + 1]);
+    }
+};
+
+struct KernelQ6_K {
+    static constexpr size_t step_bytes = sizeof(block_q6_K);
+    struct Header {
+        __m256i coef;  // the 16 scales as int16, multiplying the bsums
+        float d, dmin;
+    };
+    static void header(const uint8_t* p, Header& h) {
+        const auto* blk = reinterpret_cast<const block_q6_K*>(p);
+        h.coef = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales)));
+        h.d = half_to_float(blk->d);
+        h.dmin = 32.0f * h.d;  // values are stored + 32
+    }
+    // Slices j and j+1 (j even) = values [32j, 32j+64) = one quarter c = j/2 of a 128-value half.
+    static void slices(const uint8_t* p, const Header&, int j, SliceK& a, SliceK& b) {
+        const auto* blk = reinterpret_cast<const block_q6_K*>(p);
+        const int half = j / 4;           // 128-value half
+        const int quarter = (j / 2) % 2;  // 0: values 0..63 of the half, 1: 64..127
+        const uint8_t* ql = blk->ql + 64 * half;
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * half));
+        const __m256i low4 = _mm256_set1_epi8(0x0F);
+        const __m256i two = _mm256_set1_epi8(0x03);
+        // Value l of the half: ql[l] low nibble + qh bits 0-1; value 32+l: ql[32+l] low + bits 2-3;
+        // value 64+l: ql[l] high + bits 4-5; value 96+l: ql[32+l] high + bits 6-7.
+        const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+        const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+        const int sh = 4 * quarter;
+        const __m256i n0 = quarter ? _mm256_and_si256(_mm256_srli_epi16(q0, 4), low4) : _mm256_and_si256(q0, low4);
+        const __m256i n1 = quarter ? _mm256_and_si256(_mm256_srli_epi16(q1, 4), low4) : _mm256_and_si256(q1, low4);
+        const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(sh)), two);
+        const __m256i h1 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(sh + 2)), two);
+        a.q = _mm256_or_si256(n0, _mm256_slli_epi16(h0, 4));
+        b.q = _mm256_or_si256(n1, _mm256_slli_epi16(h1, 4));
+        // 16 values per scale: the low 128 bits of a slice use one scale, the high 128 bits the next.
+        const int sc0 = 4 * (j / 2);  // first scale of value 32j
+        a.scale = _mm256_setr_m128i(_mm_set1_epi16(blk->scales[sc0]), _mm_set1_epi16(blk->scales[sc0 + 1]));
+        b.scale = _mm256_setr_m128i(_mm_set1_epi16(blk->scales[sc0 + 2]), _mm_set1_epi16(blk->scales[sc0 + 3]));
+    }
+};
+
+// =========================================================================================================
+// F16 / BF16 / F32: a step is 8 values; activations widened to float once in the repack.
+// =========================================================================================================
+
+template <TensorType type>
+struct KernelFloat {
+    static constexpr int64_t step_elems = 8;
+    static constexpr int64_t block_elems = 1;
+    static constexpr size_t elem_bytes = type == TensorType::F32 ? 4 : 2;
+    static constexpr size_t step_bytes = 8 * elem_bytes;
+    static constexpr size_t pack_bytes = 32;
+    static constexpr int tile_rows_prefill = 2;
+
+    static __m256 widen(const uint8_t* p, int n) {
+        if constexpr (type == TensorType::F32) {
+            if (n >= 8) return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+            alignas(32) float tmp[8] = {};
+            std::memcpy(tmp, p, static_cast<size_t>(n) * 4);
+            return _mm256_load_ps(tmp);
+        } else {
+            __m128i h;
+            if (n >= 8) {
+                h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+            } else {
+                alignas(16) uint16_t tmp[8] = {};
+                std::memcpy(tmp, p, static_cast<size_t>(n) * 2);
+                h = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+            }
+            if constexpr (type == TensorType::F16) return _mm256_cvtph_ps(h);
+            return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        }
+    }
+
+    static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
+        for (int64_t s = 0; s < n_steps; ++s) {
+            const int64_t c0 = (first_step + s) * 8;
+            const int n = static_cast<int>(min_i64(8, n_cols - c0));
+            _mm256_store_ps(reinterpret_cast<float*>(dst + s * 32), widen(x_row + c0 * elem_bytes, n));
+        }
+    }
+
+    template <int R, int T>
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_elems,
+                        float (&out)[R][T]) {
+        __m256 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+        auto step = [&](int64_t s, int n) ENCLAVE_INLINE {
+            for (int r = 0; r < R; ++r) {
+                const __m256 wv = widen(w[r] + s * step_bytes, n);
+                for (int t = 0; t < T; ++t)
+                    acc[r][t] =
+                        _mm256_fmadd_ps(wv, _mm256_load_ps(reinterpret_cast<const float*>(pk[t] + s * 32)), acc[r][t]);
+            }
+        };
+        for (int64_t s = 0; s < n_full; ++s) step(s, 8);
+        if (tail_elems > 0) step(n_full, tail_elems);
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
+    }
+};
+
+// =========================================================================================================
+// Driver (as in matmul_avx512.cpp): chunks of columns, tiles of tokens, rows in groups.
+// =========================================================================================================
+
+template <class K, int R, int T>
+void tile(const uint8_t* w, size_t w_row, int64_t row, int64_t first_step, int64_t n_full, int tail,
+          const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
+    const uint8_t* wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = w + static_cast<size_t>(row + r) * w_row + first_step * K::step_bytes;
+    float out[R][T];
+    K::template compute<R, T>(wr, pk, n_full, tail, out);
+    for (int t = 0; t < T; ++t)
+        for (int r = 0; r < R; ++r) {
+            float* dst = y + t * y_stride + row + r;
+            *dst = first_chunk ? out[r][t] : *dst + out[r][t];
+        }
+}
+
+template <class K, int T>
+void sweep_rows(const uint8_t* w, size_t w_row, int64_t row_begin, int64_t row_end, int64_t first_step,
+                int64_t n_full, int tail, const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
+    // Decode keeps 4 rows in flight; with several tokens the accumulators of 2 rows fill the registers.
+    // The K-quant kernels always work on one row.
+    constexpr int rows = K::tile_rows_prefill == 1 ? 1 : (T == 1 ? 4 : K::tile_rows_prefill);
+    int64_t r = row_begin;
+    for (; r + rows <= row_end; r += rows)
+        tile<K, rows, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+    if constexpr (rows > 1) {
+        for (; r < row_end; ++r) tile<K, 1, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+    }
+}
+
+template <class K>
+void run(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y,
+         int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    constexpr int64_t chunk_steps = k_chunk_cols / K::step_elems;
+    const size_t w_row = *row_bytes(weight_type, n_cols);
+    const size_t x_row = *row_bytes(activation_type(weight_type), n_cols);
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const int64_t n_steps = (n_cols + K::step_elems - 1) / K::step_elems;
+    const int last_partial = static_cast<int>((n_cols % K::step_elems) / K::block_elems);
+
+    alignas(64) uint8_t pack[k_tile_tokens][chunk_steps * K::pack_bytes];  // [token][step][pack_bytes]
+    const uint8_t* pk[k_tile_tokens];
+    for (int t = 0; t < k_tile_tokens; ++t) pk[t] = pack[t];
+
+    for (int64_t s0 = 0; s0 < n_steps; s0 += chunk_steps) {
+        const int64_t ns = min_i64(chunk_steps, n_steps - s0);
+        const bool has_tail = last_partial > 0 && s0 + ns == n_steps;
+        const int64_t n_full = has_tail ? ns - 1 : ns;
+        const int tail = has_tail ? last_partial : 0;
+        for (int64_t t0 = 0; t0 < n_tokens; t0 += k_tile_tokens) {
+            const int nt = static_cast<int>(min_i64(k_tile_tokens, n_tokens - t0));
+            for (int t = 0; t < nt; ++t) K::pack(xb + static_cast<size_t>(t0 + t) * x_row, n_cols, s0, ns, pack[t]);
+            float* yt = y + t0 * y_stride;
+            const bool first = s0 == 0;
+            switch (nt) {
+                case 1: sweep_rows<K, 1>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                case 2: sweep_rows<K, 2>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                case 3: sweep_rows<K, 3>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                default: sweep_rows<K, 4>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void matmul_rows_avx2(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens,
+                      float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept {
+    const auto go = [&](auto kernel) {
+        run<decltype(kernel)>(weight_type, w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end);
+    };
+    switch (weight_type) {
+        case TensorType::Q4_0: go(KernelQ4<false>{}); break;
+        case TensorType::Q4_1: go(KernelQ4<true>{}); break;
+        case TensorType::Q8_0: go(KernelQ8_0{}); break;
+        case TensorType::Q4_K: go(KernelK<KernelQ4_K>{}); break;
+        case TensorType::Q5_K: go(KernelK<KernelQ5_K>{}); break;
+        case TensorType::Q6_K: go(KernelK<KernelQ6_K>{}); break;
+        case TensorType::F16: go(KernelFloat<TensorType::F16>{}); break;
+        case TensorType::BF16: go(KernelFloat<TensorType::BF16>{}); break;
+        case TensorType::F32: go(KernelFloat<TensorType::F32>{}); break;
+        case TensorType::Q8_1:
+        case TensorType::Q8_K:
+        case TensorType::I32: break;  // not weight types, refused by the dispatcher
+    }
+}
+
+void quantize_row_q8_x86_avx2(TensorType act_type, const float* x, void* dst, int64_t n_cols) noexcept {
+    const bool with_sum = act_type == TensorType::Q8_1;
+    const size_t block_bytes = with_sum ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    auto* out = static_cast<uint8_t*>(dst);
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n_cols / 32; ++b, x += 32, out += block_bytes) {
+        __m256 v[4];
+        __m256 max_abs = _mm256_setzero_ps();
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            max_abs = _mm256_max_ps(max_abs, _mm256_andnot_ps(sign_bit, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(max_abs, 1), _mm256_castps256_ps128(max_abs));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        const float d = amax / 127.f;
+        // 127 / amax rather than 1 / d: ggml's x86 code, whose results we want to match bit for bit.
+        const __m256 mul = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+        __m256i q[4];
+        for (int i = 0; i < 4; ++i)
+            q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        const uint16_t d_bits = static_cast<uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+        std::memcpy(out, &d_bits, 2);
+        if (with_sum) {
+            const __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+            s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+            const float s = d * static_cast<float>(_mm_cvtsi128_si32(s4));
+            const uint16_t s_bits = static_cast<uint16_t>(_cvtss_sh(s, _MM_FROUND_TO_NEAREST_INT));
+            std::memcpy(out + 2, &s_bits, 2);
+        }
+        // Saturating packs interleave the 128-bit halves; the permutation restores element order.
+        const __m256i p16a = _mm256_packs_epi32(q[0], q[1]);
+        const __m256i p16b = _mm256_packs_epi32(q[2], q[3]);
+        const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b),
+                                                       _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (with_sum ? 4 : 2)), p8);
+    }
+}
+
+}  // namespace enclave::kernels::detail

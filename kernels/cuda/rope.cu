@@ -1,0 +1,69 @@
+// rope: rotary position embedding of q and k in place. One block per token: the cos/sin table of the
+// token's position is built once in shared memory, then every (head, pair) of q and k is rotated.
+// The angles are advanced by repeated float multiplication as the CPU (and ggml) do, so both land on the
+// same floats; products are not contracted into FMAs for the same reason.
+#include <cmath>
+#include <string>
+
+#include "cuda_check.h"
+#include "enclave/kernels/cuda_ops.h"
+
+namespace enclave::kernels::cuda {
+namespace {
+
+constexpr int k_threads = 256;
+constexpr int k_max_pairs = 512;
+
+__global__ void __launch_bounds__(k_threads)
+    rope_kernel(float* __restrict__ q, float* __restrict__ k, int n_head, int n_kv_head, int head_dim,
+                const int32_t* __restrict__ pos, int n_dims, float theta_scale, float freq_scale, bool neox,
+                const float* __restrict__ freq_factors) {
+    __shared__ float cos_cache[k_max_pairs];
+    __shared__ float sin_cache[k_max_pairs];
+    const int t = blockIdx.x;
+    const int n_pairs = n_dims / 2;
+    const float p = static_cast<float>(pos[t]);
+    for (int i = threadIdx.x; i < n_pairs; i += k_threads) {
+        float theta = p;
+        for (int j = 0; j < i; ++j) theta = __fmul_rn(theta, theta_scale);
+        const float ff = freq_factors ? freq_factors[i] : 1.0f;
+        const float angle = __fmul_rn(freq_scale, __fdiv_rn(theta, ff));
+        cos_cache[i] = cosf(angle);
+        sin_cache[i] = sinf(angle);
+    }
+    __syncthreads();
+    const int total = (n_head + n_kv_head) * n_pairs;
+    for (int idx = threadIdx.x; idx < total; idx += k_threads) {
+        const int h = idx / n_pairs, i = idx % n_pairs;
+        float* v = h < n_head ? q + (static_cast<int64_t>(t) * n_head + h) * head_dim
+                              : k + (static_cast<int64_t>(t) * n_kv_head + (h - n_head)) * head_dim;
+        const int a = neox ? i : 2 * i;
+        const int b = neox ? i + n_pairs : 2 * i + 1;
+        const float x0 = v[a], x1 = v[b], c = cos_cache[i], s = sin_cache[i];
+        v[a] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+        v[b] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+    }
+}
+
+}  // namespace
+
+Status rope(float* q, float* k, int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim, const int32_t* pos,
+            const RopeArgs& args, cudaStream_t stream) {
+    if (n_tok == 0) return Status::ok();
+    if (!q || !k || !pos) return Status::invalid_argument("cuda rope: null pointer");
+    if (n_tok < 0 || n_tok > 0x7fffffff || n_head <= 0 || n_kv_head <= 0 || head_dim <= 0 || args.n_dims <= 0 ||
+        args.n_dims % 2 != 0 || args.n_dims > head_dim || args.n_dims > 2 * k_max_pairs ||
+        (n_head + n_kv_head) * head_dim > 0x7fffffff)
+        return Status::invalid_argument("cuda rope: bad shape: " + std::to_string(n_tok) + " tokens, heads " +
+                                        std::to_string(n_head) + "/" + std::to_string(n_kv_head) + " of " +
+                                        std::to_string(head_dim) + ", n_dims " + std::to_string(args.n_dims));
+    // Computed on the host exactly as the CPU kernel computes it.
+    const float theta_scale = std::pow(args.freq_base, -2.0f / static_cast<float>(args.n_dims));
+    rope_kernel<<<static_cast<unsigned>(n_tok), k_threads, 0, stream>>>(
+        q, k, static_cast<int>(n_head), static_cast<int>(n_kv_head), static_cast<int>(head_dim), pos, args.n_dims,
+        theta_scale, args.freq_scale, args.neox, args.freq_factors);
+    ENCLAVE_CUDA_CHECK_LAUNCH("rope");
+    return Status::ok();
+}
+
+}  // namespace enclave::kernels::cuda

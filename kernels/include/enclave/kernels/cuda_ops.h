@@ -1,0 +1,121 @@
+// CUDA launchers of the CUDA backend (kernels/cuda/<family>.cu), one family per file.
+//
+// Contract
+// - Every pointer is device memory; shapes are explicit; work is enqueued on `stream` and the launcher
+//   returns at once (no host synchronisation, no allocation: scratch comes from the caller).
+// - Launchers validate what they can see on the host (sizes, types, null pointers) and return a Status;
+//   they never throw or abort. A launch failure is reported; a fault inside a kernel surfaces at the
+//   caller's next synchronising call.
+// - Indices that only the device sees (token ids, cache slots, block tables) are checked by the kernels:
+//   a bad one is skipped (never read or written out of bounds) and sets a bit in `error_flags` (device int,
+//   may be null), which the backend reads back with the step's results.
+// - Numerics follow the CPU kernels (cpu_ops.h, cpu_matmul.h) so both backends give the same tokens:
+//   activations of quantized matrix products are quantized to 8 bits the way the CPU does (per 32 for
+//   Q4_0/Q4_1/Q8_0, per 256 for the K-quants), f16/bf16 weights meet activations rounded to f16/bf16,
+//   the KV cache is f16 and queries are rounded to f16 before q·k.
+#pragma once
+
+#include <cuda_runtime_api.h>  // defines: cudaStream_t
+
+#include <cstddef>
+#include <cstdint>
+
+#include "enclave/kernels/status.h"
+#include "enclave/kernels/tensor_type.h"
+
+namespace enclave::kernels::cuda {
+
+// Bits of the device error flags word.
+inline constexpr int k_error_bad_row_id = 1;     // get_rows: an id outside the table
+inline constexpr int k_error_bad_plan = 2;       // attention: a slot, sequence, position or block out of range
+
+// ---- get_rows.cu -------------------------------------------------------------------------------------
+//! out[i, :] = dequantized table[ids[i], :]
+//! \param table [n_rows, n_cols] any weight type (or F32)   \param ids i32 [n_ids]   \param out f32 [n_ids, n_cols]
+Status get_rows(TensorType type, const void* table, int64_t n_rows, int64_t n_cols, const int32_t* ids, int64_t n_ids,
+                float* out, int* error_flags, cudaStream_t stream);
+
+// ---- norm.cu -----------------------------------------------------------------------------------------
+//! out = x / sqrt(mean(x²) + eps) * weight, row-wise; out may alias x.
+//! \param x, out f32 [n_rows, n_cols]   \param weight f32 [n_cols]
+Status rms_norm(const float* x, const float* weight, float eps, float* out, int64_t n_rows, int64_t n_cols,
+                cudaStream_t stream);
+
+// ---- rope.cu -----------------------------------------------------------------------------------------
+struct RopeArgs {
+    int n_dims = 0;            // rotated dims of each head (even, <= head_dim, <= 1024)
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;
+    bool neox = false;         // false: pairs (2i, 2i+1); true: pairs (i, i + n_dims/2)
+    const float* freq_factors = nullptr;  // device f32 [n_dims / 2] or null
+};
+//! Rotates q and k in place at the tokens' positions.
+//! \param q f32 [n_tok, n_head * head_dim]   \param k f32 [n_tok, n_kv_head * head_dim]   \param pos i32 [n_tok]
+Status rope(float* q, float* k, int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim, const int32_t* pos,
+            const RopeArgs& args, cudaStream_t stream);
+
+// ---- attention.cu ------------------------------------------------------------------------------------
+struct AttentionArgs {
+    const int32_t* token_seq = nullptr;     // i32 [n_tok] the token's sequence in this step
+    const int32_t* token_pos = nullptr;     // i32 [n_tok] its position; it attends to positions 0..pos
+    const int32_t* token_slot = nullptr;    // i32 [n_tok] cache slot its K/V go to
+    const int32_t* block_tables = nullptr;  // i32 [n_seqs, max_blocks_per_seq]
+    const int32_t* seq_lens = nullptr;      // i32 [n_seqs] cache length after this step
+    int64_t n_seqs = 0;
+    int64_t max_blocks_per_seq = 0;
+    int64_t block_size = 0;
+    int64_t n_slots = 0;                    // rows of the cache
+};
+//! Writes this step's k, v (rounded to f16) into the cache at token_slot, then
+//! out = softmax(q·Kᵀ · scale, causal within each sequence) · V over the token's own sequence.
+//! \param q, out f32 [n_tok, n_head * head_dim]   \param k, v f32 [n_tok, n_kv_head * head_dim]
+//! \param cache_k, cache_v f16 bits [n_slots, n_kv_head * head_dim]   head_dim <= 256
+Status attention(const float* q, const float* k, const float* v, uint16_t* cache_k, uint16_t* cache_v,
+                 const AttentionArgs& plan, int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                 float scale, float* out, int* error_flags, cudaStream_t stream);
+
+// ---- elementwise.cu ----------------------------------------------------------------------------------
+//! gate = silu(gate) * up                 \param gate, up f32 [n]
+Status swiglu(float* gate, const float* up, int64_t n, cudaStream_t stream);
+//! x += y                                  \param x, y f32 [n]
+Status add(float* x, const float* y, int64_t n, cudaStream_t stream);
+
+// ---- matmul_q.cu: y = x · Wᵀ (+ bias) for a few tokens, and the activation quantization ---------------
+// 8-bit activations for the quantized weight types, in three planes (a scratch buffer the caller owns):
+//   qs i8 [n_tok, n_in]; d f32 [n_tok, n_in / 32] scale of each group of 32; s f32 [n_tok, n_in / 32] the
+//   group's offset term (Q4_1: f16(d * sum q); K-quants: d * sum q; unused otherwise).
+struct Q8Activations {
+    int8_t* qs = nullptr;
+    float* d = nullptr;
+    float* s = nullptr;
+};
+// Bytes of scratch that q8_activations() lays the three planes out in.
+size_t q8_activation_bytes(int64_t n_tok, int64_t n_in) noexcept;
+Q8Activations q8_activations(void* scratch, int64_t n_tok, int64_t n_in) noexcept;
+
+// Weight types with a matrix product here, and which of them take 8-bit activations.
+bool matmul_supported(TensorType weight_type) noexcept;
+bool matmul_uses_q8(TensorType weight_type) noexcept;
+// Most tokens matmul_vec takes in one launch.
+inline constexpr int64_t k_matmul_vec_max_tokens = 8;
+
+//! xq = the 8-bit activations of x for products with weight_type (see matmul_uses_q8).
+//! \param x f32 [n_tok, n_in]
+Status quantize_activations(TensorType weight_type, const float* x, int64_t n_tok, int64_t n_in,
+                            const Q8Activations& xq, cudaStream_t stream);
+
+//! y = x · Wᵀ (+ bias) for n_tok <= k_matmul_vec_max_tokens: weights read once, in their own layout.
+//! \param w [n_out, n_in] weight_type   \param x f32 [n_tok, n_in] (float weight types)
+//! \param xq from quantize_activations (quantized weight types)   \param y f32 [n_tok, n_out]   \param bias f32 [n_out] or null
+Status matmul_vec(TensorType weight_type, const void* w, int64_t n_out, int64_t n_in, const float* x,
+                  const Q8Activations& xq, int64_t n_tok, float* y, const float* bias, cudaStream_t stream);
+
+// ---- matmul_gemm.cu: the same product for many tokens (prefill) on the tensor cores ------------------
+// Types with a tiled GEMM: Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K (int8 mma on 8-bit activations) and F16, BF16
+// (f16/bf16 mma with f32 accumulation). The caller runs matmul_vec over chunks of tokens for the others.
+bool matmul_gemm_supported(TensorType weight_type) noexcept;
+//! Arguments as matmul_vec, any n_tok.
+Status matmul_gemm(TensorType weight_type, const void* w, int64_t n_out, int64_t n_in, const float* x,
+                   const Q8Activations& xq, int64_t n_tok, float* y, const float* bias, cudaStream_t stream);
+
+}  // namespace enclave::kernels::cuda

@@ -1,0 +1,313 @@
+// Every CUDA backend op against the CPU backend on awkward sizes (odd row counts, partial tiles, token counts
+// either side of the matrix-vector / GEMM switch), on inputs drawn fresh each run, with the CUDA output
+// poisoned with NaN beforehand so an unwritten element fails. Skipped without a CUDA device.
+#include <algorithm>
+#include <numeric>
+
+#include "cuda_test_util.h"
+
+using namespace enclave;
+using namespace cuda_test;
+
+namespace {
+
+const TensorType k_weight_types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
+                                     TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0,
+                                     TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
+bool is_k_quant(TensorType t) { return t == TensorType::Q4_K || t == TensorType::Q5_K || t == TensorType::Q6_K; }
+bool is_float(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
+std::string tname(TensorType t) { return std::string(tensor_type_name(t)); }
+
+}  // namespace
+
+ENCLAVE_TEST(get_rows_every_type) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 1);
+    for (const TensorType t : k_weight_types) {
+        const int64_t cols = is_k_quant(t) ? 512 : is_float(t) ? 67 : 96, rows = 37;
+        const auto bytes = encode(t, random_floats(rng, static_cast<size_t>(rows * cols)), rows, cols);
+        const Tensor cpu_table = b.cpu->load_weight(bytes.data(), t, std::vector<int64_t>{cols, rows, 1, 1}.data());
+        const Tensor gpu_table = b.gpu->load_weight(bytes.data(), t, std::vector<int64_t>{cols, rows, 1, 1}.data());
+        std::vector<int32_t> ids(13);
+        for (auto& id : ids) id = static_cast<int32_t>(rng() % rows);
+        ids[3] = ids[7];  // a repeat
+        Twin id_t = twin_i32(b, ids);
+        Twin out = make_twin(b, TensorType::F32, 13, cols, nullptr);
+        poison(b, out);
+        b.cpu->get_rows(cpu_table, id_t.cpu, out.cpu);
+        b.gpu->get_rows(gpu_table, id_t.gpu, out.gpu);
+        expect_close("get_rows " + tname(t), read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), 1e-6);
+    }
+}
+
+ENCLAVE_TEST(get_rows_reports_a_bad_id) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    const std::vector<float> table(5 * 32, 1.0f);
+    Twin tab = twin_f32(b, 5, 32, table);
+    Twin ids = twin_i32(b, {0, 5});
+    Twin out = make_twin(b, TensorType::F32, 2, 32, nullptr);
+    b.gpu->get_rows(tab.gpu, ids.gpu, out.gpu);
+    std::vector<float> host(64);
+    CHECK_THROWS_WITH(b.gpu->download(host.data(), out.gpu, host.size() * 4), InvalidArgument, "outside the table");
+    b.gpu->download(host.data(), out.gpu, host.size() * 4);  // the flag was reported once and cleared
+    CHECK(host[0] == 1.0f && host[32] == 0.0f);
+}
+
+ENCLAVE_TEST(rms_norm_rows) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 2);
+    const int64_t shapes[][2] = {{1, 7}, {5, 576}, {3, 4099}, {17, 4096}};
+    for (const auto& s : shapes) {
+        const int64_t rows = s[0], cols = s[1];
+        Twin x = twin_f32(b, rows, cols, random_floats(rng, static_cast<size_t>(rows * cols), 3.0f));
+        Twin w = twin_f32(b, 1, cols, random_floats(rng, static_cast<size_t>(cols)));
+        Twin out = make_twin(b, TensorType::F32, rows, cols, nullptr);
+        poison(b, out);
+        const Tensor wc = Tensor::matrix(w.cpu.data, TensorType::F32, 1, cols), wg = Tensor::matrix(w.gpu.data, TensorType::F32, 1, cols);
+        b.cpu->rms_norm(x.cpu, wc, 1e-5f, out.cpu);
+        b.gpu->rms_norm(x.gpu, wg, 1e-5f, out.gpu);
+        expect_close("rms_norm [" + std::to_string(rows) + ", " + std::to_string(cols) + "]", read_f32(*b.gpu, out.gpu),
+                     read_f32(*b.cpu, out.cpu), 1e-6);
+        // In place, as the model normalises the logit rows.
+        b.cpu->rms_norm(x.cpu, wc, 1e-6f, x.cpu);
+        b.gpu->rms_norm(x.gpu, wg, 1e-6f, x.gpu);
+        expect_close("rms_norm in place", read_f32(*b.gpu, x.gpu), read_f32(*b.cpu, x.cpu), 1e-6);
+    }
+}
+
+namespace {
+
+void check_matmul(Backends& b, std::mt19937& rng, TensorType t, int64_t n_out, int64_t n_in, int64_t n_tok, bool with_bias) {
+    const auto bytes = encode(t, random_floats(rng, static_cast<size_t>(n_out * n_in)), n_out, n_in);
+    const int64_t ne[4] = {n_in, n_out, 1, 1};
+    const Tensor wc = b.cpu->load_weight(bytes.data(), t, ne);
+    const Tensor wg = b.gpu->load_weight(bytes.data(), t, ne);
+    Twin x = twin_f32(b, n_tok, n_in, random_floats(rng, static_cast<size_t>(n_tok * n_in)));
+    Twin bias = twin_f32(b, 1, n_out, random_floats(rng, static_cast<size_t>(n_out)));
+    Twin out = make_twin(b, TensorType::F32, n_tok, n_out, nullptr);
+    poison(b, out);
+    b.cpu->matmul(wc, x.cpu, out.cpu, with_bias ? &bias.cpu : nullptr);
+    b.gpu->matmul(wg, x.gpu, out.gpu, with_bias ? &bias.gpu : nullptr);
+    // Float weights: the same products, summed in another order. Quantized: the same integer sums per block.
+    const double tol = is_float(t) ? 1e-5 : 1e-4;
+    expect_close("matmul " + tname(t) + " w[" + std::to_string(n_out) + ", " + std::to_string(n_in) + "] x " +
+                     std::to_string(n_tok) + (with_bias ? " +bias" : ""),
+                 read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), tol);
+}
+
+}  // namespace
+
+ENCLAVE_TEST(matmul_every_type_and_shape) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 3);
+    struct Shape {
+        int64_t n_out, n_in_blocks, n_tok;
+        bool bias;
+    };
+    // n_in in blocks of the type (32 or 256 values; 1 for float types, then plus an odd tail).
+    const Shape full[] = {{37, 3, 1, false}, {129, 25, 3, true}, {300, 3, 8, false}, {37, 25, 9, true},
+                          {129, 7, 77, false}, {300, 25, 130, true}, {1, 1, 2, false}, {257, 2, 64, false}};
+    const Shape small[] = {{37, 3, 1, false}, {129, 7, 9, true}, {130, 2, 70, false}};
+    for (const TensorType t : k_weight_types) {
+        const int64_t block = is_k_quant(t) ? 256 : 32;
+        const auto run = [&](const Shape& s) {
+            const int64_t n_in = s.n_in_blocks * block + (is_float(t) ? 3 : 0);
+            check_matmul(b, rng, t, s.n_out, n_in, s.n_tok, s.bias);
+        };
+        if (quick())
+            for (const auto& s : small) run(s);
+        else
+            for (const auto& s : full) run(s);
+        if (!quick() && is_float(t)) check_matmul(b, rng, t, 70, 256, 100, true);  // aligned rows: the vector paths
+    }
+}
+
+ENCLAVE_TEST(matmul_refuses_what_it_cannot_compute) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    const std::vector<uint8_t> bytes(292 * 4, 0);
+    const int64_t ne[4] = {256, 4, 1, 1};
+    const Tensor w = b.gpu->load_weight(bytes.data(), TensorType::Q8_K, ne);  // an activation type, not a weight type
+    Twin x = twin_f32(b, 2, 256, std::vector<float>(512, 1.0f));
+    Twin out = make_twin(b, TensorType::F32, 2, 4, nullptr);
+    CHECK_THROWS_WITH(b.gpu->matmul(w, x.gpu, out.gpu, nullptr), InvalidArgument, "no matrix product for q8_k");
+    Twin wrong = make_twin(b, TensorType::F32, 2, 5, nullptr);
+    const Tensor w2 = b.gpu->load_weight(std::vector<float>(4 * 256, 0.0f).data(), TensorType::F32, ne);
+    CHECK_THROWS_WITH(b.gpu->matmul(w2, x.gpu, wrong.gpu, nullptr), InvalidArgument, "matmul");
+}
+
+ENCLAVE_TEST(rope_variants) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 4);
+    struct Case {
+        const char* name;
+        int64_t head_dim;
+        int n_dims;
+        bool neox, factors;
+        float base, scale;
+    };
+    const Case cases[] = {{"llama pairs", 64, 64, false, false, 10000.0f, 1.0f},
+                          {"neox", 128, 128, true, false, 1000000.0f, 1.0f},
+                          {"partial neox", 96, 32, true, false, 10000.0f, 1.0f},
+                          {"freq factors, linear scaling", 64, 64, false, true, 500000.0f, 0.25f}};
+    for (const auto& c : cases) {
+        const int64_t n_tok = 7, n_head = 4, n_kv = 2;
+        Twin q = twin_f32(b, n_tok, n_head * c.head_dim, random_floats(rng, static_cast<size_t>(n_tok * n_head * c.head_dim)));
+        Twin k = twin_f32(b, n_tok, n_kv * c.head_dim, random_floats(rng, static_cast<size_t>(n_tok * n_kv * c.head_dim)));
+        std::vector<int32_t> pos(n_tok);
+        for (auto& p : pos) p = static_cast<int32_t>(rng() % 5000);
+        pos[0] = 0;
+        Twin pt = twin_i32(b, pos);
+        std::vector<float> ff(static_cast<size_t>(c.n_dims / 2));
+        for (auto& f : ff) f = 1.0f + static_cast<float>(rng() % 64) / 8.0f;
+        Twin fft = twin_f32(b, 1, static_cast<int64_t>(ff.size()), ff);
+        RopeParams p;
+        p.n_dims = c.n_dims;
+        p.freq_base = c.base;
+        p.freq_scale = c.scale;
+        p.neox = c.neox;
+        p.freq_factors = c.factors ? static_cast<const float*>(fft.cpu.data) : nullptr;
+        b.cpu->rope(q.cpu, k.cpu, c.head_dim, pt.cpu, p);
+        p.freq_factors = c.factors ? static_cast<const float*>(fft.gpu.data) : nullptr;
+        b.gpu->rope(q.gpu, k.gpu, c.head_dim, pt.gpu, p);
+        expect_close(std::string("rope q ") + c.name, read_f32(*b.gpu, q.gpu), read_f32(*b.cpu, q.cpu), 1e-5);
+        expect_close(std::string("rope k ") + c.name, read_f32(*b.gpu, k.gpu), read_f32(*b.cpu, k.cpu), 1e-5);
+    }
+}
+
+namespace {
+
+// A step of several sequences over a paged cache whose blocks are handed out in shuffled order; the cache
+// already holds random keys and values for each sequence's history.
+void check_attention(Backends& b, std::mt19937& rng, int64_t n_head, int64_t n_kv, int64_t hd,
+                     const std::vector<std::pair<int, int>>& seqs /* history, new tokens */) {
+    const int64_t block_size = 16;
+    int64_t blocks_needed = 0, max_blocks = 0;
+    for (const auto& [h, n] : seqs) {
+        const int64_t nb = (h + n + block_size - 1) / block_size;
+        blocks_needed += nb;
+        max_blocks = std::max(max_blocks, nb);
+    }
+    const int64_t n_blocks = blocks_needed + 5, n_slots = n_blocks * block_size, kv_row = n_kv * hd;
+    std::vector<int32_t> perm(static_cast<size_t>(n_blocks));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    const int64_t n_seqs = static_cast<int64_t>(seqs.size());
+    std::vector<int32_t> tables(static_cast<size_t>(n_seqs * max_blocks), 0), lens, tok_seq, tok_pos, tok_slot;
+    size_t next = 0;
+    for (int64_t s = 0; s < n_seqs; ++s) {
+        const auto [h, n] = seqs[static_cast<size_t>(s)];
+        const int64_t nb = (h + n + block_size - 1) / block_size;
+        for (int64_t i = 0; i < nb; ++i) tables[static_cast<size_t>(s * max_blocks + i)] = perm[next++];
+        lens.push_back(h + n);
+        for (int i = 0; i < n; ++i) {
+            const int p = h + i;
+            tok_seq.push_back(static_cast<int32_t>(s));
+            tok_pos.push_back(p);
+            tok_slot.push_back(tables[static_cast<size_t>(s * max_blocks + p / block_size)] * static_cast<int32_t>(block_size) +
+                               p % static_cast<int32_t>(block_size));
+        }
+    }
+    const int64_t n_tok = static_cast<int64_t>(tok_seq.size());
+    std::vector<uint16_t> cache_init(static_cast<size_t>(n_slots * kv_row));
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto& h : cache_init) h = kernels::fp32_to_fp16(nd(rng));
+    Twin ck = make_twin(b, TensorType::F16, n_slots, kv_row, cache_init.data());
+    for (auto& h : cache_init) h = kernels::fp32_to_fp16(nd(rng));
+    Twin cv = make_twin(b, TensorType::F16, n_slots, kv_row, cache_init.data());
+    Twin q = twin_f32(b, n_tok, n_head * hd, random_floats(rng, static_cast<size_t>(n_tok * n_head * hd)));
+    Twin k = twin_f32(b, n_tok, kv_row, random_floats(rng, static_cast<size_t>(n_tok * kv_row)));
+    Twin v = twin_f32(b, n_tok, kv_row, random_floats(rng, static_cast<size_t>(n_tok * kv_row)));
+    Twin ts = twin_i32(b, tok_seq), tp = twin_i32(b, tok_pos), tsl = twin_i32(b, tok_slot), tl = twin_i32(b, lens);
+    Twin tt = make_twin(b, TensorType::I32, n_seqs, max_blocks, tables.data());
+    Twin out = make_twin(b, TensorType::F32, n_tok, n_head * hd, nullptr);
+    poison(b, out);
+    auto plan_of = [&](bool gpu) {
+        AttentionPlan p;
+        p.token_seq = gpu ? ts.gpu : ts.cpu;
+        p.token_pos = gpu ? tp.gpu : tp.cpu;
+        p.token_slot = gpu ? tsl.gpu : tsl.cpu;
+        p.block_tables = gpu ? tt.gpu : tt.cpu;
+        p.seq_lens = gpu ? tl.gpu : tl.cpu;
+        p.n_seqs = n_seqs;
+        p.max_blocks_per_seq = max_blocks;
+        p.block_size = block_size;
+        p.max_seq_len = *std::max_element(lens.begin(), lens.end());
+        return p;
+    };
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    b.cpu->attention(q.cpu, k.cpu, v.cpu, ck.cpu, cv.cpu, plan_of(false), n_head, n_kv, hd, scale, out.cpu);
+    b.gpu->attention(q.gpu, k.gpu, v.gpu, ck.gpu, cv.gpu, plan_of(true), n_head, n_kv, hd, scale, out.gpu);
+    const std::string what = "attention heads " + std::to_string(n_head) + "/" + std::to_string(n_kv) + " x " +
+                             std::to_string(hd) + ", " + std::to_string(n_seqs) + " seqs, " + std::to_string(n_tok) + " tokens";
+    expect_close(what, read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), 1e-5);
+    expect_close(what + " (K cache)", read_f16(*b.gpu, ck.gpu), read_f16(*b.cpu, ck.cpu), 0.0);
+    expect_close(what + " (V cache)", read_f16(*b.gpu, cv.gpu), read_f16(*b.cpu, cv.cpu), 0.0);
+}
+
+}  // namespace
+
+ENCLAVE_TEST(attention_paged_gqa_causal) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 5);
+    // Decode tokens after histories of various lengths, a prefill chunk, a continued chunk, a lone first token.
+    const std::vector<std::pair<int, int>> mixed = {{0, 1}, {21, 1}, {37, 5}, {0, 70}, {130, 3}};
+    check_attention(b, rng, 8, 2, 64, mixed);
+    check_attention(b, rng, 8, 2, 128, mixed);
+    check_attention(b, rng, 6, 3, 80, mixed);   // a head that is not a multiple of 32
+    check_attention(b, rng, 4, 4, 32, {{5, 2}, {0, 33}});
+    check_attention(b, rng, 4, 1, 256, {{300, 1}, {17, 9}});
+    if (!quick()) check_attention(b, rng, 32, 8, 128, {{0, 200}, {1000, 1}});
+}
+
+ENCLAVE_TEST(attention_reports_a_bad_slot) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    const int64_t hd = 32, n_slots = 32;
+    Twin ck = make_twin(b, TensorType::F16, n_slots, hd, nullptr), cv = make_twin(b, TensorType::F16, n_slots, hd, nullptr);
+    const std::vector<float> ones(hd, 1.0f);
+    Twin q = twin_f32(b, 1, hd, ones), k = twin_f32(b, 1, hd, ones), v = twin_f32(b, 1, hd, ones);
+    Twin ts = twin_i32(b, {0}), tp = twin_i32(b, {0}), tsl = twin_i32(b, {999}), tl = twin_i32(b, {1}), tt = twin_i32(b, {0});
+    Twin out = make_twin(b, TensorType::F32, 1, hd, nullptr);
+    AttentionPlan p;
+    p.token_seq = ts.gpu, p.token_pos = tp.gpu, p.token_slot = tsl.gpu, p.block_tables = tt.gpu, p.seq_lens = tl.gpu;
+    p.n_seqs = 1, p.max_blocks_per_seq = 1, p.block_size = 16, p.max_seq_len = 1;
+    b.gpu->attention(q.gpu, k.gpu, v.gpu, ck.gpu, cv.gpu, p, 1, 1, hd, 1.0f, out.gpu);
+    CHECK_THROWS_WITH(b.gpu->synchronize(), InvalidArgument, "invalid cache slot");
+}
+
+ENCLAVE_TEST(swiglu_and_add) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 6);
+    for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{1536}, int64_t{4099}}) {
+        const int64_t rows = 3;
+        Twin g = twin_f32(b, rows, n, random_floats(rng, static_cast<size_t>(rows * n), 4.0f));
+        Twin u = twin_f32(b, rows, n, random_floats(rng, static_cast<size_t>(rows * n)));
+        b.cpu->swiglu(g.cpu, u.cpu);
+        b.gpu->swiglu(g.gpu, u.gpu);
+        expect_close("swiglu [3, " + std::to_string(n) + "]", read_f32(*b.gpu, g.gpu), read_f32(*b.cpu, g.cpu), 1e-6);
+        b.cpu->add(g.cpu, u.cpu);
+        b.gpu->add(g.gpu, u.gpu);
+        expect_close("add [3, " + std::to_string(n) + "]", read_f32(*b.gpu, g.gpu), read_f32(*b.cpu, g.cpu), 1e-7);
+    }
+}
+
+ENCLAVE_TEST(allocation_failure_names_the_size) {
+    REQUIRE_CUDA_DEVICE();
+    auto gpu = make_cuda_backend(0);
+    CHECK_THROWS_WITH(gpu->allocate(size_t{1} << 50), ResourceExhausted, "GPU memory");
+    auto buf = gpu->allocate(1024);  // the backend is still usable
+    std::vector<uint8_t> host(1024, 7);
+    gpu->download(host.data(), Tensor::matrix(buf->data(), TensorType::F32, 1, 256), 1024);
+    CHECK(std::all_of(host.begin(), host.end(), [](uint8_t x) { return x == 0; }));  // zero-filled
+}
+
+ENCLAVE_TEST_MAIN()
