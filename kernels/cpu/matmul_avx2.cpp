@@ -20,6 +20,9 @@ namespace {
 
 // The per-step lambdas must be inlined into their loops (see matmul_avx512.cpp).
 #define ENCLAVE_INLINE __attribute__((always_inline))
+// Loops over the rows and tokens of a tile must be unrolled so the accumulators stay in registers
+// (indexed by a run-time counter they would live on the stack).
+#define ENCLAVE_UNROLL _Pragma("GCC unroll 16")
 
 constexpr int k_tile_tokens = 4;
 constexpr int64_t k_chunk_cols = 2048;
@@ -71,6 +74,7 @@ struct KernelQ4 {
             float* extra = reinterpret_cast<float*>(p + 96);  // [8]
             int32_t* corr = reinterpret_cast<int32_t*>(p + 96);
             std::memset(p, 0, 128);
+            ENCLAVE_UNROLL
             for (int k = 0; k < 2; ++k) {
                 const int64_t b = (first_step + s) * 2 + k;
                 if (b >= n_blocks) continue;
@@ -81,6 +85,7 @@ struct KernelQ4 {
                 uint16_t bits;
                 std::memcpy(&bits, blk, 2);
                 const float d = half_to_float(bits);
+                ENCLAVE_UNROLL
                 for (int i = 0; i < 4; ++i) dx[4 * k + i] = d;
                 if constexpr (q4_1) {
                     std::memcpy(&bits, blk + 2, 2);
@@ -102,12 +107,16 @@ struct KernelQ4 {
         const __m256i idx_m = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
         constexpr int qs_off = q4_1 ? 4 : 2;
         __m256 acc[R][T];
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
 
         auto step = [&](int64_t s, int n_blocks) ENCLAVE_INLINE {
             const uint8_t* ps[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 128;
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const uint8_t* p = w[r] + s * step_bytes;
                 __m256i nib;
@@ -127,6 +136,7 @@ struct KernelQ4 {
                 const __m256 dw = _mm256_permutevar8x32_ps(dm, idx_d);
                 const __m256i lo = _mm256_and_si256(nib, low4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(nib, 4), low4);
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
                     // Both halves stay within +-2*15*127 per int16 lane, so adding them cannot overflow.
                     const __m256i p16 = _mm256_add_epi16(
@@ -147,7 +157,9 @@ struct KernelQ4 {
         };
         for (int64_t s = 0; s < n_full; ++s) step(s, 2);
         if (tail_blocks > 0) step(n_full, tail_blocks);
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
     }
 };
@@ -180,16 +192,21 @@ struct KernelQ8_0 {
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
                         float (&out)[R][T]) {
         __m256 acc[R][T];
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
         for (int64_t s = 0; s < n_full; ++s) {
             const uint8_t* ps[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 64;
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const auto* blk = reinterpret_cast<const block_q8_0*>(w[r] + s * step_bytes);
                 const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
                 const __m256i abs_q = _mm256_sign_epi8(q, q);
                 const __m256 dw = _mm256_set1_ps(half_to_float(blk->d));
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
                     const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t]));
                     const __m256i isum = sum_pairs_i16(_mm256_maddubs_epi16(abs_q, _mm256_sign_epi8(x, q)));
@@ -198,7 +215,9 @@ struct KernelQ8_0 {
                 }
             }
         }
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
     }
 };
@@ -257,18 +276,22 @@ struct KernelK : KernelKBase {
                         float (&out)[R][T]) {
         static_assert(R == 1, "K-quant tiles are one row");
         __m256 acc[T];
+        ENCLAVE_UNROLL
         for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
         for (int64_t s = 0; s < n_full; ++s) {
             const uint8_t* ps[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 320;
             const uint8_t* blk = w[0] + s * step_bytes;
             typename Q::Header h;
             Q::header(blk, h);
             __m256i isum[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
             for (int j = 0; j < 8; j += 2) {
                 SliceK a, b;
                 Q::slices(blk, h, j, a, b);
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
                     const __m256i xa = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 32 * j));
                     const __m256i xb = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 32 * j + 32));
@@ -278,6 +301,7 @@ struct KernelK : KernelKBase {
             }
             const __m256 d = _mm256_set1_ps(h.d);
             const __m256 neg_dmin = _mm256_set1_ps(-h.dmin);
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) {
                 const __m256 dx = _mm256_load_ps(reinterpret_cast<const float*>(ps[t] + 256));
                 const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 288));
@@ -286,6 +310,7 @@ struct KernelK : KernelKBase {
                                          _mm256_mul_ps(neg_dmin, dx), acc[t]);
             }
         }
+        ENCLAVE_UNROLL
         for (int t = 0; t < T; ++t) out[0][t] = hsum8(acc[t]);
     }
 };
@@ -435,11 +460,15 @@ struct KernelFloat {
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_elems,
                         float (&out)[R][T]) {
         __m256 acc[R][T];
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
         auto step = [&](int64_t s, int n) ENCLAVE_INLINE {
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const __m256 wv = widen(w[r] + s * step_bytes, n);
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t)
                     acc[r][t] =
                         _mm256_fmadd_ps(wv, _mm256_load_ps(reinterpret_cast<const float*>(pk[t] + s * 32)), acc[r][t]);
@@ -447,7 +476,9 @@ struct KernelFloat {
         };
         for (int64_t s = 0; s < n_full; ++s) step(s, 8);
         if (tail_elems > 0) step(n_full, tail_elems);
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
     }
 };
@@ -460,10 +491,13 @@ template <class K, int R, int T>
 void tile(const uint8_t* w, size_t w_row, int64_t row, int64_t first_step, int64_t n_full, int tail,
           const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
     const uint8_t* wr[R];
+    ENCLAVE_UNROLL
     for (int r = 0; r < R; ++r) wr[r] = w + static_cast<size_t>(row + r) * w_row + first_step * K::step_bytes;
     float out[R][T];
     K::template compute<R, T>(wr, pk, n_full, tail, out);
+    ENCLAVE_UNROLL
     for (int t = 0; t < T; ++t)
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r) {
             float* dst = y + t * y_stride + row + r;
             *dst = first_chunk ? out[r][t] : *dst + out[r][t];
@@ -550,6 +584,7 @@ void quantize_row_q8_x86_avx2(TensorType act_type, const float* x, void* dst, in
     for (int64_t b = 0; b < n_cols / 32; ++b, x += 32, out += block_bytes) {
         __m256 v[4];
         __m256 max_abs = _mm256_setzero_ps();
+        ENCLAVE_UNROLL
         for (int i = 0; i < 4; ++i) {
             v[i] = _mm256_loadu_ps(x + 8 * i);
             max_abs = _mm256_max_ps(max_abs, _mm256_andnot_ps(sign_bit, v[i]));
@@ -562,6 +597,7 @@ void quantize_row_q8_x86_avx2(TensorType act_type, const float* x, void* dst, in
         // 127 / amax rather than 1 / d: ggml's x86 code, whose results we want to match bit for bit.
         const __m256 mul = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
         __m256i q[4];
+        ENCLAVE_UNROLL
         for (int i = 0; i < 4; ++i)
             q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         const uint16_t d_bits = static_cast<uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));

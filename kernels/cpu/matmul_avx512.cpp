@@ -38,6 +38,9 @@ namespace {
 // The per-step lambdas must be inlined into their loops: called out of line, the accumulators and unpacked
 // weights go through memory on every step.
 #define ENCLAVE_INLINE __attribute__((always_inline))
+// Loops over the rows and tokens of a tile must be unrolled so the accumulators stay in registers
+// (indexed by a run-time counter they would live on the stack).
+#define ENCLAVE_UNROLL _Pragma("GCC unroll 16")
 
 constexpr int k_tile_tokens = 4;
 constexpr int k_tile_rows = 4;
@@ -54,18 +57,39 @@ inline __m512i load_bytes(const uint8_t* p, int n) {
     return _mm512_maskz_loadu_epi8((~0ull) >> (64 - n), p);
 }
 
-// Sum of lanes 4*r .. 4*r+3 of v.
-inline float sum_quad(__m512 v, int r) {
-    __m128 q;
-    switch (r) {
-        case 0: q = _mm512_extractf32x4_ps(v, 0); break;
-        case 1: q = _mm512_extractf32x4_ps(v, 1); break;
-        case 2: q = _mm512_extractf32x4_ps(v, 2); break;
-        default: q = _mm512_extractf32x4_ps(v, 3); break;
-    }
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
+// Lanes 0..7: sums of adjacent lane pairs of a; lanes 8..15: of b.
+ENCLAVE_INLINE inline __m512 merge_pairs(__m512 a, __m512 b) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_add_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+}
+
+// Lane i of the result = the sum of the lanes of v[i] (N <= 16): a tree of pairwise merges, 15 for 16
+// vectors instead of a full horizontal reduction each.
+template <int N>
+ENCLAVE_INLINE inline __m512 lane_sums(const __m512* v) {
+    static_assert(N >= 1 && N <= 16);
+    const __m512 z = _mm512_setzero_ps();
+    constexpr int n1 = (N + 1) / 2, n2 = (n1 + 1) / 2, n3 = (n2 + 1) / 2;
+    __m512 l1[8], l2[4], l3[2];
+    ENCLAVE_UNROLL
+    for (int i = 0; i < 8; ++i) l1[i] = 2 * i < N ? merge_pairs(v[2 * i], 2 * i + 1 < N ? v[2 * i + 1] : z) : z;
+    ENCLAVE_UNROLL
+    for (int i = 0; i < 4; ++i) l2[i] = 2 * i < n1 ? merge_pairs(l1[2 * i], 2 * i + 1 < n1 ? l1[2 * i + 1] : z) : z;
+    ENCLAVE_UNROLL
+    for (int i = 0; i < 2; ++i) l3[i] = 2 * i < n2 ? merge_pairs(l2[2 * i], 2 * i + 1 < n2 ? l2[2 * i + 1] : z) : z;
+    return merge_pairs(l3[0], n3 > 1 ? l3[1] : z);
+}
+
+// out[r][t] = the sum of the lanes of acc[r][t].
+template <int R, int T>
+ENCLAVE_INLINE inline void store_sums(const __m512 (&acc)[R][T], float (&out)[R][T]) {
+    alignas(64) float sums[16];
+    _mm512_store_ps(sums, lane_sums<R * T>(&acc[0][0]));
+    ENCLAVE_UNROLL
+    for (int r = 0; r < R; ++r)
+        ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) out[r][t] = sums[r * T + t];
 }
 
 // [v lanes 4r..4r+3] repeated four times.
@@ -95,11 +119,13 @@ void pack_q4_activations(const uint8_t* x_row, int64_t n_blocks, int64_t first_s
         float* extra = reinterpret_cast<float*>(p + 192);  // [16]
         int32_t* corr = reinterpret_cast<int32_t*>(p + 192);
         std::memset(p, 0, 256);
+        ENCLAVE_UNROLL
         for (int k = 0; k < 4; ++k) {
             const int64_t b = (first_step + s) * 4 + k;
             if (b >= n_blocks) continue;  // zero bytes and zero scales: the block adds exactly 0
             const uint8_t* blk = x_row + static_cast<size_t>(b) * x_block;
             const int8_t* qs = reinterpret_cast<const int8_t*>(blk + (q4_1 ? 4 : 2));
+            ENCLAVE_UNROLL
             for (int i = 0; i < 4; ++i) {
                 std::memcpy(p + 16 * i + 4 * k, qs + 4 * i, 4);
                 std::memcpy(p + 64 + 16 * i + 4 * k, qs + 16 + 4 * i, 4);
@@ -107,11 +133,13 @@ void pack_q4_activations(const uint8_t* x_row, int64_t n_blocks, int64_t first_s
             uint16_t d_bits;
             std::memcpy(&d_bits, blk, 2);
             const float d = half_to_float(d_bits);
+            ENCLAVE_UNROLL
             for (int i = 0; i < 4; ++i) dx[4 * i + k] = d;
             if constexpr (q4_1) {
                 uint16_t s_bits;
                 std::memcpy(&s_bits, blk + 2, 2);
                 const float sx = half_to_float(s_bits);
+                ENCLAVE_UNROLL
                 for (int i = 0; i < 4; ++i) extra[4 * i + k] = sx;
             } else {
                 int32_t sum = 0;
@@ -142,8 +170,11 @@ struct KernelQ4_1 {
         const __m512i low4 = _mm512_set1_epi8(0x0F);
         __m512 acc[R][T];
         __m512 acc_m[T];  // m * s_x terms: lane 4r+k for row r, block k
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        ENCLAVE_UNROLL
         for (int t = 0; t < T; ++t) acc_m[t] = _mm512_setzero_ps();
 
         auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) ENCLAVE_INLINE {
@@ -153,20 +184,24 @@ struct KernelQ4_1 {
             const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
             const __m512 m = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
             const uint8_t* ps[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) {
                 ps[t] = pk[t] + s * 256;
                 acc_m[t] = _mm512_fmadd_ps(m, _mm512_load_ps(ps[t] + 192), acc_m[t]);
             }
+            // One token: d_w * d_x for all four rows at once (lane 4r+k of d and k of d_x agree).
+            const __m512 d_or_dx = T == 1 ? _mm512_mul_ps(d, _mm512_load_ps(ps[0] + 128)) : d;
             auto row = [&](auto rc) ENCLAVE_INLINE {
                 constexpr int r = decltype(rc)::value;
                 const __m512i nib = _mm512_permutex2var_epi32(a[r], idx_qs, b[r]);
                 const __m512i lo = _mm512_and_si512(nib, low4);
                 const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
-                const __m512 dw = quad_broadcast<r>(d);
+                const __m512 dw = quad_broadcast<r>(d_or_dx);
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
                     __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(ps[t]));
                     isum = _mm512_dpbusd_epi32(isum, hi, _mm512_load_si512(ps[t] + 64));
-                    const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(ps[t] + 128));
+                    const __m512 scale = T == 1 ? dw : _mm512_mul_ps(dw, _mm512_load_ps(ps[t] + 128));
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][t]);
                 }
             };
@@ -178,6 +213,7 @@ struct KernelQ4_1 {
 
         __m512i a[R], b[R];
         for (int64_t s = 0; s < n_full; ++s) {
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const uint8_t* p = w[r] + s * step_bytes;
                 a[r] = _mm512_loadu_si512(p);
@@ -187,6 +223,7 @@ struct KernelQ4_1 {
         }
         if (tail_blocks > 0) {
             const int n = tail_blocks * static_cast<int>(sizeof(block_q4_1));  // < 80
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const uint8_t* p = w[r] + n_full * step_bytes;
                 a[r] = load_bytes(p, n);
@@ -194,8 +231,13 @@ struct KernelQ4_1 {
             }
             step(a, b, n_full);
         }
+        // Row r's m * s_x terms are lanes 4r..4r+3 of acc_m[t].
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
-            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]) + sum_quad(acc_m[t], r);
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t)
+                acc[r][t] = _mm512_mask_add_ps(acc[r][t], static_cast<__mmask16>(0xF << (4 * r)), acc[r][t], acc_m[t]);
+        store_sums(acc, out);
     }
 };
 
@@ -224,7 +266,9 @@ struct KernelQ4_0 {
         const __m512i idx_d = _mm512_load_si512(idx_d_words);
         const __m512i low4 = _mm512_set1_epi8(0x0F);
         __m512 acc[R][T];
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
 
         auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) ENCLAVE_INLINE {
@@ -234,18 +278,21 @@ struct KernelQ4_0 {
                                                         _mm512_castsi512_si128(x23), 1);
             const __m512 d = _mm512_cvtph_ps(d16);  // lane 4r+k: d of row r block k
             const uint8_t* ps[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 256;
+            const __m512 d_or_dx = T == 1 ? _mm512_mul_ps(d, _mm512_load_ps(ps[0] + 128)) : d;
             auto row = [&](auto rc) ENCLAVE_INLINE {
                 constexpr int r = decltype(rc)::value;
                 const __m512i nib = _mm512_permutex2var_epi16(a[r], idx_qs, b[r]);
                 const __m512i lo = _mm512_and_si512(nib, low4);
                 const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
-                const __m512 dw = quad_broadcast<r>(d);
+                const __m512 dw = quad_broadcast<r>(d_or_dx);
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
                     // Starting from -8 * sum(q_x) turns sum(q * q_x) into sum((q - 8) * q_x).
                     __m512i isum = _mm512_dpbusd_epi32(_mm512_load_si512(ps[t] + 192), lo, _mm512_load_si512(ps[t]));
                     isum = _mm512_dpbusd_epi32(isum, hi, _mm512_load_si512(ps[t] + 64));
-                    const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(ps[t] + 128));
+                    const __m512 scale = T == 1 ? dw : _mm512_mul_ps(dw, _mm512_load_ps(ps[t] + 128));
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][t]);
                 }
             };
@@ -257,6 +304,7 @@ struct KernelQ4_0 {
 
         __m512i a[R], b[R];
         for (int64_t s = 0; s < n_full; ++s) {
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const uint8_t* p = w[r] + s * step_bytes;
                 a[r] = _mm512_loadu_si512(p);
@@ -266,6 +314,7 @@ struct KernelQ4_0 {
         }
         if (tail_blocks > 0) {
             const int n = tail_blocks * static_cast<int>(sizeof(block_q4_0));  // < 72
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const uint8_t* p = w[r] + n_full * step_bytes;
                 a[r] = load_bytes(p, n);
@@ -273,8 +322,7 @@ struct KernelQ4_0 {
             }
             step(a, b, n_full);
         }
-        for (int r = 0; r < R; ++r)
-            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+        store_sums(acc, out);
     }
 };
 
@@ -302,6 +350,7 @@ struct KernelQ8_0 {
             float* dx = reinterpret_cast<float*>(p + 128);       // [32]
             int32_t* corr = reinterpret_cast<int32_t*>(p + 256);  // [32]
             std::memset(p, 0, 384);
+            ENCLAVE_UNROLL
             for (int k = 0; k < 4; ++k) {
                 const int64_t b = (first_step + s) * 4 + k;
                 if (b >= n_blocks) continue;
@@ -340,7 +389,9 @@ struct KernelQ8_0 {
         const __m512i idx01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
         const __m512i idx23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
         __m512 acc[R][T];
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
 
         auto step = [&](const __m512i (&w01)[R], const __m512i (&w23)[R], const __m512i (&e)[R], int64_t s)
@@ -351,11 +402,14 @@ struct KernelQ8_0 {
                                                         _mm512_castsi512_si128(x23), 1);
             const __m512 d = _mm512_cvtph_ps(d16);  // lane 4r+k: d of row r block k
             const uint8_t* ps[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 384;
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const __m512i base = _mm512_set1_epi32(4 * r);
                 const __m512 dw01 = _mm512_permutexvar_ps(_mm512_add_epi32(idx01, base), d);
                 const __m512 dw23 = _mm512_permutexvar_ps(_mm512_add_epi32(idx23, base), d);
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
                     const __m512i i01 =
                         _mm512_dpbusd_epi32(_mm512_load_si512(ps[t] + 256), w01[r], _mm512_load_si512(ps[t]));
@@ -371,6 +425,7 @@ struct KernelQ8_0 {
 
         __m512i w01[R], w23[R], e[R];
         for (int64_t s = 0; s < n_full; ++s) {
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const uint8_t* p = w[r] + s * step_bytes;
                 w01[r] = _mm512_xor_si512(
@@ -388,13 +443,13 @@ struct KernelQ8_0 {
             step(w01, w23, e, s);
         }
         if (tail_blocks > 0) {
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r)
                 load_tail(w[r] + n_full * step_bytes, tail_blocks * static_cast<int>(sizeof(block_q8_0)), w01[r],
                           w23[r], e[r]);
             step(w01, w23, e, n_full);
         }
-        for (int r = 0; r < R; ++r)
-            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+        store_sums(acc, out);
     }
 };
 
@@ -557,6 +612,7 @@ struct KernelK {
             const block_q8_K& b = xb[first_step + s];
             uint8_t* p = dst + s * 384;
             if constexpr (Q::interleaved_halves) {
+                ENCLAVE_UNROLL
                 for (int v = 0; v < 4; ++v) {  // v0 = [0,32)+[64,96), v1 = [32,64)+[96,128), v2, v3 likewise
                     const int base = 128 * (v / 2) + 32 * (v % 2);
                     std::memcpy(p + 64 * v, b.qs + base, 32);
@@ -565,48 +621,58 @@ struct KernelK {
             } else {
                 std::memcpy(p, b.qs, 256);
             }
-            float* dx = reinterpret_cast<float*>(p + 256);
-            for (int i = 0; i < 16; ++i) dx[i] = b.d;
-            std::memcpy(p + 320, b.bsums, 32);
-            std::memset(p + 352, 0, 32);
+            float* dx = reinterpret_cast<float*>(p + 256);    // [16] d_x broadcast
+            float* bsx = reinterpret_cast<float*>(p + 320);   // [16] bsums * d_x
+            ENCLAVE_UNROLL
+            for (int i = 0; i < 16; ++i) {
+                dx[i] = b.d;
+                bsx[i] = static_cast<float>(b.bsums[i]) * b.d;
+            }
         }
     }
 
+    // Per super-block, row and token:
+    //   acc += d_x * sum_v float(dot_v) * (d * sub-block scale)     (lanes: 4-value partial sums)
+    //   acc += (-dmin * coef_j) * (bsums_j * d_x)                    (lane j: one of the 16 bsums)
+    // The lanes of acc are summed once at the end, so both terms share the accumulator.
     template <int R, int T>
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
                         float (&out)[R][T]) {
         __m512 acc[R][T];
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
         for (int64_t s = 0; s < n_full; ++s) {
             const uint8_t* ps[T];
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 384;
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 UnpackedK u;
                 Q::unpack(w[r] + s * step_bytes, u);
                 const __m512 d = _mm512_set1_ps(u.d);
-                const __m512 neg_dmin = _mm512_set1_ps(-u.dmin);
+                __m512 scale[4];
+                ENCLAVE_UNROLL
+                for (int v = 0; v < 4; ++v) scale[v] = _mm512_mul_ps(u.scale[v], d);
+                const __m512 neg_min = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(u.coef)),
+                                                     _mm512_set1_ps(-u.dmin));
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
                     __m512 sum = _mm512_mul_ps(
                         _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u.v[0], _mm512_load_si512(ps[t]))),
-                        u.scale[0]);
+                        scale[0]);
+                    ENCLAVE_UNROLL
                     for (int v = 1; v < 4; ++v)
                         sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(
                                                   _mm512_setzero_si512(), u.v[v], _mm512_load_si512(ps[t] + 64 * v))),
-                                              u.scale[v], sum);
-                    const __m512 dx = _mm512_load_ps(ps[t] + 256);
-                    acc[r][t] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, dx), acc[r][t]);
-                    const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(ps[t] + 320));
-                    const __m512 msum =
-                        _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_madd_epi16(u.coef, bsums)));
-                    // Only the low 8 lanes of msum are defined; zero the rest before accumulating.
-                    acc[r][t] = _mm512_fmadd_ps(_mm512_maskz_mov_ps(0x00ff, msum), _mm512_mul_ps(neg_dmin, dx),
-                                                acc[r][t]);
+                                              scale[v], sum);
+                    acc[r][t] = _mm512_fmadd_ps(sum, _mm512_load_ps(ps[t] + 256), acc[r][t]);
+                    acc[r][t] = _mm512_fmadd_ps(neg_min, _mm512_load_ps(ps[t] + 320), acc[r][t]);
                 }
             }
         }
-        for (int r = 0; r < R; ++r)
-            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+        store_sums(acc, out);
     }
 };
 
@@ -646,18 +712,21 @@ struct KernelFloat {
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_elems,
                         float (&out)[R][T]) {
         __m512 acc[R][T];
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r)
+            ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
         auto step = [&](int64_t s, int n) ENCLAVE_INLINE {
+            ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
                 const __m512 wv = load_weights(w[r] + s * step_bytes, n);
+                ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, _mm512_load_ps(pk[t] + s * 64), acc[r][t]);
             }
         };
         for (int64_t s = 0; s < n_full; ++s) step(s, 16);
         if (tail_elems > 0) step(n_full, tail_elems);
-        for (int r = 0; r < R; ++r)
-            for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+        store_sums(acc, out);
     }
 };
 
@@ -669,10 +738,13 @@ template <class K, int R, int T>
 void tile(const uint8_t* w, size_t w_row, int64_t row, int64_t first_step, int64_t n_full, int tail,
           const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
     const uint8_t* wr[R];
+    ENCLAVE_UNROLL
     for (int r = 0; r < R; ++r) wr[r] = w + static_cast<size_t>(row + r) * w_row + first_step * K::step_bytes;
     float out[R][T];
     K::template compute<R, T>(wr, pk, n_full, tail, out);
+    ENCLAVE_UNROLL
     for (int t = 0; t < T; ++t)
+        ENCLAVE_UNROLL
         for (int r = 0; r < R; ++r) {
             float* dst = y + t * y_stride + row + r;
             *dst = first_chunk ? out[r][t] : *dst + out[r][t];

@@ -2,6 +2,7 @@
 // plain x86-64 with target_clones, so one portable binary still uses AVX-512/AVX2 where present.
 #include "enclave/kernels/cpu_ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "enclave/kernels/half.h"
@@ -72,27 +73,49 @@ void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept {
 
 namespace {
 
+// The f16 helpers go through _Float16 so the x86-64-v3/v4 clones convert with F16C (vcvtph2ps/vcvtps2ph),
+// 8 or 16 lanes at a time; rounding is IEEE round-to-nearest-even either way, as in fp32_to_fp16().
+inline const _Float16* as_f16(const uint16_t* p) { return reinterpret_cast<const _Float16*>(p); }
+inline _Float16* as_f16(uint16_t* p) { return reinterpret_cast<_Float16*>(p); }
+
+// Σ a[i] * b[i] with 16 partial sums, so the compiler can keep them in one vector register.
 ENCLAVE_CLONES
-float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) noexcept {
+float dot_f16_f32(const uint16_t* __restrict a, const float* __restrict b, int64_t n) noexcept {
+    const _Float16* x = as_f16(a);
+    float acc[16] = {};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; ++k) acc[k] += static_cast<float>(x[i + k]) * b[i + k];
     float sum = 0.0f;
-    for (int64_t i = 0; i < n; ++i) sum += fp16_to_fp32(a[i]) * b[i];
+    for (int k = 0; k < 16; ++k) sum += acc[k];
+    for (; i < n; ++i) sum += static_cast<float>(x[i]) * b[i];
     return sum;
 }
 
 ENCLAVE_CLONES
-void axpy_f16_into_f32(float* y, const uint16_t* x, float a, int64_t n) noexcept {
-    for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
-}
-
-// y = f16(y + a * x), the accumulator itself held in f16 (ggml_vec_mad_f16)
-ENCLAVE_CLONES
-void axpy_f16_into_f16(uint16_t* y, const uint16_t* x, float a, int64_t n) noexcept {
-    for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(x[i]), a, fp16_to_fp32(y[i])));
+void axpy_f16_into_f16(uint16_t* __restrict y, const uint16_t* __restrict x, float a, int64_t n) noexcept {
+    _Float16* ys = as_f16(y);
+    const _Float16* xs = as_f16(x);
+    for (int64_t i = 0; i < n; ++i)
+        ys[i] = static_cast<_Float16>(std::fma(static_cast<float>(xs[i]), a, static_cast<float>(ys[i])));
 }
 
 ENCLAVE_CLONES
-void scale_f16(uint16_t* y, float a, int64_t n) noexcept {
-    for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * a);
+void scale_f16(uint16_t* __restrict y, float a, int64_t n) noexcept {
+    _Float16* ys = as_f16(y);
+    for (int64_t i = 0; i < n; ++i) ys[i] = static_cast<_Float16>(static_cast<float>(ys[i]) * a);
+}
+
+ENCLAVE_CLONES
+void f16_to_f32_row(const uint16_t* __restrict src, float* __restrict dst, int64_t n) noexcept {
+    const _Float16* x = as_f16(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(x[i]);
+}
+
+// scores[j] += q_d * kt_row[j]: one dimension's contribution to every key's score, vectorised over keys.
+ENCLAVE_CLONES
+void axpy_f32(float* __restrict y, const float* __restrict x, float a, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
 inline int64_t slot_of(const int32_t* block_table, int64_t block_size, int64_t j) {
@@ -148,11 +171,45 @@ void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cac
         sum += e;
     }
     const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+    float v_row[max_head_dim];  // [head_dim]
     for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
     for (int64_t j = 0; j < n_keys; ++j) {
         const int64_t slot = slot_of(block_table, block_size, j);
-        axpy_f16_into_f32(out, cache_v + slot * kv_row + kv_offset, scratch[j], head_dim);
+        f16_to_f32_row(cache_v + slot * kv_row + kv_offset, v_row, head_dim);
+        axpy_f32(out, v_row, scratch[j], head_dim);
     }
+    for (int64_t i = 0; i < head_dim; ++i) out[i] *= inv_sum;
+}
+
+void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row, int64_t kv_offset,
+                          const int32_t* block_table, int64_t block_size, int64_t n_keys, int64_t head_dim,
+                          float* keys_t, float* values) noexcept {
+    float k_row[512];  // [head_dim]
+    for (int64_t j = 0; j < n_keys; ++j) {
+        const int64_t slot = slot_of(block_table, block_size, j);
+        f16_to_f32_row(cache_k + slot * kv_row + kv_offset, k_row, head_dim);
+        for (int64_t d = 0; d < head_dim; ++d) keys_t[d * n_keys + j] = k_row[d];
+        f16_to_f32_row(cache_v + slot * kv_row + kv_offset, values + j * head_dim, head_dim);
+    }
+}
+
+void attention_query_f32(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
+                         int64_t n_keys, int64_t head_dim, float scale, float* scores, float* out) noexcept {
+    for (int64_t j = 0; j < n_keys; ++j) scores[j] = 0.0f;
+    for (int64_t d = 0; d < head_dim; ++d) axpy_f32(scores, keys_t + d * n_keys_packed, q[d], n_keys);
+    float max_score = -INFINITY;
+    for (int64_t j = 0; j < n_keys; ++j) {
+        scores[j] *= scale;
+        max_score = std::max(max_score, scores[j]);
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n_keys; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        sum += scores[j];
+    }
+    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+    for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
+    for (int64_t j = 0; j < n_keys; ++j) axpy_f32(out, values + j * head_dim, scores[j], head_dim);
     for (int64_t i = 0; i < head_dim; ++i) out[i] *= inv_sum;
 }
 

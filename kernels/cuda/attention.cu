@@ -45,7 +45,8 @@ __global__ void __launch_bounds__(k_store_threads)
 // P f16 values at p (element lane*P of a head) into floats; FULL: the head is exactly 32*P wide, so the P
 // values are contiguous, aligned and in range, and are read in one vector load.
 template <int P, bool FULL>
-__device__ __forceinline__ void load_head_part(const uint16_t* __restrict__ p, int first, int head_dim, float (&out)[P]) {
+__device__ __forceinline__ void load_head_part(const uint16_t* __restrict__ p, int first, int head_dim,
+                                               float (&out)[P]) {
     if constexpr (FULL && P >= 2) {
         uint32_t w[P / 2];
         if constexpr (P == 8) {
@@ -97,8 +98,7 @@ __global__ void __launch_bounds__(k_threads)
     {
         const float* qh = q + (static_cast<int64_t>(t) * n_head + h) * head_dim;
 #pragma unroll
-        for (int i = 0; i < P; ++i)
-            qr[i] = first + i < head_dim ? __half2float(__float2half_rn(qh[first + i])) : 0.0f;
+        for (int i = 0; i < P; ++i) qr[i] = first + i < head_dim ? __half2float(__float2half_rn(qh[first + i])) : 0.0f;
     }
 
     float m = -INFINITY, l = 0.0f;
@@ -116,8 +116,10 @@ __global__ void __launch_bounds__(k_threads)
             if (j < n_keys) {
                 const int32_t block = table[j / plan.block_size];
                 const int64_t slot = static_cast<int64_t>(block) * plan.block_size + j % plan.block_size;
-                if (block >= 0 && slot < plan.n_slots) row[g] = slot * kv_row + kv_off;
-                else if (lane == 0 && error_flags) atomicOr(error_flags, k_error_bad_plan);
+                if (block >= 0 && slot < plan.n_slots)
+                    row[g] = slot * kv_row + kv_off;
+                else if (lane == 0 && error_flags)
+                    atomicOr(error_flags, k_error_bad_plan);
             }
             float kf[P];
             if (row[g] >= 0) load_head_part<P, FULL>(cache_k + row[g] + first, first, head_dim, kf);
@@ -187,11 +189,11 @@ void launch_attention(const float* q, const uint16_t* ck, const uint16_t* cv, co
                       cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(n_tok), static_cast<unsigned>(n_head));
     if (head_dim == 32 * P)
-        attention_kernel<P, true><<<grid, k_threads, 0, stream>>>(q, ck, cv, plan, n_head, n_kv_head, head_dim, scale,
-                                                                  out, error_flags);
+        attention_kernel<P, true>
+            <<<grid, k_threads, 0, stream>>>(q, ck, cv, plan, n_head, n_kv_head, head_dim, scale, out, error_flags);
     else
-        attention_kernel<P, false><<<grid, k_threads, 0, stream>>>(q, ck, cv, plan, n_head, n_kv_head, head_dim, scale,
-                                                                   out, error_flags);
+        attention_kernel<P, false>
+            <<<grid, k_threads, 0, stream>>>(q, ck, cv, plan, n_head, n_kv_head, head_dim, scale, out, error_flags);
 }
 
 }  // namespace
@@ -211,8 +213,8 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
                                         std::to_string(head_dim) + " (at most 256), " + std::to_string(plan.n_seqs) +
                                         " sequences, block size " + std::to_string(plan.block_size));
     const int64_t kv_row = n_kv_head * head_dim;
-    kv_store_kernel<<<static_cast<unsigned>(n_tok), k_store_threads, 0, stream>>>(k, v, cache_k, cache_v, plan.token_slot,
-                                                                                  plan.n_slots, kv_row, error_flags);
+    kv_store_kernel<<<static_cast<unsigned>(n_tok), k_store_threads, 0, stream>>>(
+        k, v, cache_k, cache_v, plan.token_slot, plan.n_slots, kv_row, error_flags);
     ENCLAVE_CUDA_CHECK_LAUNCH("kv_store");
     const int nh = static_cast<int>(n_head), nkv = static_cast<int>(n_kv_head), hd = static_cast<int>(head_dim);
     if (head_dim <= 32)

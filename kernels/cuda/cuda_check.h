@@ -19,19 +19,19 @@ inline Status cuda_status(cudaError_t err, const char* what, const char* file, i
 }  // namespace enclave::kernels::cuda_detail
 
 // Returns a device_error Status from the enclosing launcher when `call` fails.
-#define ENCLAVE_CUDA_CHECK(call)                                                                              \
-    do {                                                                                                      \
-        const cudaError_t enclave_cuda_err_ = (call);                                                         \
-        if (enclave_cuda_err_ != cudaSuccess)                                                                 \
+#define ENCLAVE_CUDA_CHECK(call)                                                                               \
+    do {                                                                                                       \
+        const cudaError_t enclave_cuda_err_ = (call);                                                          \
+        if (enclave_cuda_err_ != cudaSuccess)                                                                  \
             return ::enclave::kernels::cuda_detail::cuda_status(enclave_cuda_err_, #call, __FILE__, __LINE__); \
     } while (0)
 
 // After a <<<...>>> launch: a bad configuration is reported at once (no synchronisation; faults inside the
 // kernel surface at the backend's next synchronising call).
-#define ENCLAVE_CUDA_CHECK_LAUNCH(kernel_name)                                                                  \
-    do {                                                                                                        \
-        const cudaError_t enclave_cuda_err_ = cudaGetLastError();                                               \
-        if (enclave_cuda_err_ != cudaSuccess)                                                                   \
+#define ENCLAVE_CUDA_CHECK_LAUNCH(kernel_name)                                                                         \
+    do {                                                                                                               \
+        const cudaError_t enclave_cuda_err_ = cudaGetLastError();                                                      \
+        if (enclave_cuda_err_ != cudaSuccess)                                                                          \
             return ::enclave::kernels::cuda_detail::cuda_status(enclave_cuda_err_, "launch of " kernel_name, __FILE__, \
-                                                                __LINE__);                                      \
+                                                                __LINE__);                                             \
     } while (0)

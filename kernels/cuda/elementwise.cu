@@ -13,7 +13,8 @@ constexpr int k_threads = 256;
 
 __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 
-__global__ void __launch_bounds__(k_threads) swiglu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t n, int64_t n4) {
+__global__ void __launch_bounds__(k_threads)
+    swiglu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t n, int64_t n4) {
     const int64_t stride = static_cast<int64_t>(gridDim.x) * k_threads;
     for (int64_t i = blockIdx.x * static_cast<int64_t>(k_threads) + threadIdx.x; i < n4; i += stride) {
         float4 g = reinterpret_cast<float4*>(gate)[i];
@@ -25,7 +26,8 @@ __global__ void __launch_bounds__(k_threads) swiglu_kernel(float* __restrict__ g
         gate[i] = silu_mul(gate[i], up[i]);
 }
 
-__global__ void __launch_bounds__(k_threads) add_kernel(float* __restrict__ x, const float* __restrict__ y, int64_t n, int64_t n4) {
+__global__ void __launch_bounds__(k_threads)
+    add_kernel(float* __restrict__ x, const float* __restrict__ y, int64_t n, int64_t n4) {
     const int64_t stride = static_cast<int64_t>(gridDim.x) * k_threads;
     for (int64_t i = blockIdx.x * static_cast<int64_t>(k_threads) + threadIdx.x; i < n4; i += stride) {
         float4 a = reinterpret_cast<float4*>(x)[i];

@@ -35,7 +35,8 @@ __global__ void __launch_bounds__(k_threads)
         const QUnit q = load_unit<T>(table + static_cast<size_t>(id) * row_bytes, u);
 #pragma unroll
         for (int e = 0; e < 32; e += 4) {
-            const float4 v = make_float4(unit_value(q, e), unit_value(q, e + 1), unit_value(q, e + 2), unit_value(q, e + 3));
+            const float4 v =
+                make_float4(unit_value(q, e), unit_value(q, e + 1), unit_value(q, e + 2), unit_value(q, e + 3));
             *reinterpret_cast<float4*>(dst + u * 32 + e) = v;
         }
     }
@@ -52,9 +53,12 @@ __global__ void __launch_bounds__(k_threads)
     for (int64_t i = threadIdx.x; i < n_cols; i += k_threads) {
         float v = 0.0f;
         if (ok) {
-            if constexpr (T == TensorType::F32) v = reinterpret_cast<const float*>(src)[i];
-            else if constexpr (T == TensorType::F16) v = half_bits_to_float(reinterpret_cast<const uint16_t*>(src)[i]);
-            else v = bf16_bits_to_float(reinterpret_cast<const uint16_t*>(src)[i]);
+            if constexpr (T == TensorType::F32)
+                v = reinterpret_cast<const float*>(src)[i];
+            else if constexpr (T == TensorType::F16)
+                v = half_bits_to_float(reinterpret_cast<const uint16_t*>(src)[i]);
+            else
+                v = bf16_bits_to_float(reinterpret_cast<const uint16_t*>(src)[i]);
         }
         dst[i] = v;
     }
@@ -66,11 +70,11 @@ Status launch(const void* table, int64_t n_rows, int64_t n_cols, const int32_t* 
     const size_t rb = *enclave::row_bytes(T, n_cols);
     const auto* t = static_cast<const uint8_t*>(table);
     if constexpr (quantized)
-        get_rows_quant_kernel<T><<<static_cast<unsigned>(n_ids), k_threads, 0, stream>>>(t, rb, n_rows, n_cols, ids, out,
-                                                                                           error_flags);
+        get_rows_quant_kernel<T>
+            <<<static_cast<unsigned>(n_ids), k_threads, 0, stream>>>(t, rb, n_rows, n_cols, ids, out, error_flags);
     else
-        get_rows_float_kernel<T><<<static_cast<unsigned>(n_ids), k_threads, 0, stream>>>(t, rb, n_rows, n_cols, ids, out,
-                                                                                           error_flags);
+        get_rows_float_kernel<T>
+            <<<static_cast<unsigned>(n_ids), k_threads, 0, stream>>>(t, rb, n_rows, n_cols, ids, out, error_flags);
     ENCLAVE_CUDA_CHECK_LAUNCH("get_rows");
     return Status::ok();
 }
@@ -86,16 +90,26 @@ Status get_rows(TensorType type, const void* table, int64_t n_rows, int64_t n_co
                                         std::to_string(n_rows) + ", " + std::to_string(n_cols) + "] " +
                                         std::string(tensor_type_name(type)) + " table");
     switch (type) {
-        case TensorType::F32: return launch<TensorType::F32, false>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::F16: return launch<TensorType::F16, false>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::BF16: return launch<TensorType::BF16, false>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::Q4_0: return launch<TensorType::Q4_0, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::Q4_1: return launch<TensorType::Q4_1, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::Q8_0: return launch<TensorType::Q8_0, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::Q4_K: return launch<TensorType::Q4_K, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::Q5_K: return launch<TensorType::Q5_K, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        case TensorType::Q6_K: return launch<TensorType::Q6_K, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
-        default: break;
+        case TensorType::F32:
+            return launch<TensorType::F32, false>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::F16:
+            return launch<TensorType::F16, false>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::BF16:
+            return launch<TensorType::BF16, false>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::Q4_0:
+            return launch<TensorType::Q4_0, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::Q4_1:
+            return launch<TensorType::Q4_1, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::Q8_0:
+            return launch<TensorType::Q8_0, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::Q4_K:
+            return launch<TensorType::Q4_K, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::Q5_K:
+            return launch<TensorType::Q5_K, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        case TensorType::Q6_K:
+            return launch<TensorType::Q6_K, true>(table, n_rows, n_cols, ids, n_ids, out, error_flags, stream);
+        default:
+            break;
     }
     return Status::unsupported("cuda get_rows: tables of type " + std::string(tensor_type_name(type)) +
                                " are not supported");

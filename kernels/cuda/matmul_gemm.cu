@@ -39,10 +39,9 @@ __device__ __forceinline__ void mma_k32(int (&c)[4], const int (&a)[4], int b0, 
 }
 
 __device__ __forceinline__ void mma_k16(int (&c)[4], int a0, int a1, int b0) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
-        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-        : "r"(a0), "r"(a1), "r"(b0));
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a0), "r"(a1), "r"(b0));
 }
 
 // Two blocks per multiprocessor: the register cap (128) keeps the accumulators and fragments in registers.
@@ -52,10 +51,10 @@ __global__ void __launch_bounds__(k_threads, 2)
                    const int8_t* __restrict__ xqs, const float* __restrict__ xd, const float* __restrict__ xs,
                    int64_t n_in, int n_tok, float* __restrict__ y, const float* __restrict__ bias) {
     using Tr = QTraits<T>;
-    __shared__ __align__(16) int8_t s_w[k_bm * k_row];    // [row][unit * 32 + k] weight values
-    __shared__ float2 s_wd[k_bm][k_units];                 // (scale of values 0..15, of 16..31)
-    __shared__ float s_wm[k_bm][k_units];                  // offset
-    __shared__ __align__(16) int8_t s_x[k_bn * k_row];    // [token][unit * 32 + k] activation values
+    __shared__ __align__(16) int8_t s_w[k_bm * k_row];  // [row][unit * 32 + k] weight values
+    __shared__ float2 s_wd[k_bm][k_units];              // (scale of values 0..15, of 16..31)
+    __shared__ float s_wm[k_bm][k_units];               // offset
+    __shared__ __align__(16) int8_t s_x[k_bn * k_row];  // [token][unit * 32 + k] activation values
     __shared__ float s_xd[k_bn][k_units];
     __shared__ float s_xs[k_bn][k_units];
 
@@ -160,7 +159,8 @@ __global__ void __launch_bounds__(k_threads, 2)
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const float2 d = wd[mt][e >> 1];
-                            acc[mt][nt][e] += (d.x * static_cast<float>(lo[e]) + d.y * static_cast<float>(hi[e])) * dx[e & 1];
+                            acc[mt][nt][e] +=
+                                (d.x * static_cast<float>(lo[e]) + d.y * static_cast<float>(hi[e])) * dx[e & 1];
                         }
                     } else {
                         int c[4] = {0, 0, 0, 0};
@@ -193,16 +193,20 @@ __global__ void __launch_bounds__(k_threads, 2)
 
 // ---- f16 / bf16 weights -----------------------------------------------------------------------------------
 
-constexpr int k_fk = 32;            // columns per stage
-constexpr int k_frow = k_fk + 8;    // halves of one shared row, padded (a multiple of 8, as wmma wants)
-constexpr int k_crow = k_bm + 8;    // floats of one row of the staged output [token][row]
+constexpr int k_fk = 32;          // columns per stage
+constexpr int k_frow = k_fk + 8;  // halves of one shared row, padded (a multiple of 8, as wmma wants)
+constexpr int k_crow = k_bm + 8;  // floats of one row of the staged output [token][row]
 
 template <typename H>
 __device__ __forceinline__ H to_h(float v);
 template <>
-__device__ __forceinline__ __half to_h<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half to_h<__half>(float v) {
+    return __float2half_rn(v);
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 to_h<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ __nv_bfloat16 to_h<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
 
 template <typename H, bool VEC>
 __global__ void __launch_bounds__(k_threads)
@@ -240,12 +244,14 @@ __global__ void __launch_bounds__(k_threads)
             H* dst = sm.t.a + r * k_frow + piece * 8;
             if constexpr (VEC) {
                 uint4 val = make_uint4(0, 0, 0, 0);
-                if (row < n_out && col < n_in) val = __ldg(reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * n_in + col));
+                if (row < n_out && col < n_in)
+                    val = __ldg(reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * n_in + col));
                 *reinterpret_cast<uint4*>(dst) = val;
             } else {
 #pragma unroll
                 for (int e = 0; e < 8; ++e)
-                    dst[e] = row < n_out && col + e < n_in ? w[static_cast<int64_t>(row) * n_in + col + e] : to_h<H>(0.0f);
+                    dst[e] =
+                        row < n_out && col + e < n_in ? w[static_cast<int64_t>(row) * n_in + col + e] : to_h<H>(0.0f);
             }
         }
         // Activations: 64 tokens x 32 columns, 8 per thread, rounded to H.
@@ -266,7 +272,8 @@ __global__ void __launch_bounds__(k_threads)
             } else {
 #pragma unroll
                 for (int e = 0; e < 8; ++e)
-                    vals[e] = to_h<H>(tok < n_tok && col + e < n_in ? x[static_cast<int64_t>(tok) * n_in + col + e] : 0.0f);
+                    vals[e] =
+                        to_h<H>(tok < n_tok && col + e < n_in ? x[static_cast<int64_t>(tok) * n_in + col + e] : 0.0f);
             }
             H* dst = sm.t.b + tk * k_frow + piece * 8;
 #pragma unroll
@@ -278,9 +285,11 @@ __global__ void __launch_bounds__(k_threads)
             wmma::fragment<wmma::matrix_a, 16, 16, 16, H, wmma::row_major> fa[2];
             wmma::fragment<wmma::matrix_b, 16, 16, 16, H, wmma::col_major> fb[2];
 #pragma unroll
-            for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], sm.t.a + (wm * 32 + i * 16) * k_frow + kk, k_frow);
+            for (int i = 0; i < 2; ++i)
+                wmma::load_matrix_sync(fa[i], sm.t.a + (wm * 32 + i * 16) * k_frow + kk, k_frow);
 #pragma unroll
-            for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], sm.t.b + (wn * 32 + j * 16) * k_frow + kk, k_frow);
+            for (int j = 0; j < 2; ++j)
+                wmma::load_matrix_sync(fb[j], sm.t.b + (wn * 32 + j * 16) * k_frow + kk, k_frow);
 #pragma unroll
             for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -308,8 +317,9 @@ template <TensorType T>
 void launch_q8(const void* w, size_t rb, int n_out, int64_t n_in, const Q8Activations& xq, int n_tok, float* y,
                const float* bias, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((n_out + k_bm - 1) / k_bm), static_cast<unsigned>((n_tok + k_bn - 1) / k_bn));
-    gemm_q8_kernel<T><<<grid, k_threads, 0, stream>>>(static_cast<const uint8_t*>(w), rb, n_out, static_cast<int>(n_in / 32),
-                                                        xq.qs, xq.d, xq.s, n_in, n_tok, y, bias);
+    gemm_q8_kernel<T><<<grid, k_threads, 0, stream>>>(static_cast<const uint8_t*>(w), rb, n_out,
+                                                      static_cast<int>(n_in / 32), xq.qs, xq.d, xq.s, n_in, n_tok, y,
+                                                      bias);
 }
 
 template <typename H>
@@ -317,9 +327,11 @@ void launch_f16(const void* w, int n_out, int64_t n_in, const float* x, int n_to
                 cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((n_out + k_bm - 1) / k_bm), static_cast<unsigned>((n_tok + k_bn - 1) / k_bn));
     if (n_in % 8 == 0)
-        gemm_f16_kernel<H, true><<<grid, k_threads, 0, stream>>>(static_cast<const H*>(w), n_out, n_in, x, n_tok, y, bias);
+        gemm_f16_kernel<H, true>
+            <<<grid, k_threads, 0, stream>>>(static_cast<const H*>(w), n_out, n_in, x, n_tok, y, bias);
     else
-        gemm_f16_kernel<H, false><<<grid, k_threads, 0, stream>>>(static_cast<const H*>(w), n_out, n_in, x, n_tok, y, bias);
+        gemm_f16_kernel<H, false>
+            <<<grid, k_threads, 0, stream>>>(static_cast<const H*>(w), n_out, n_in, x, n_tok, y, bias);
 }
 
 }  // namespace
@@ -333,8 +345,10 @@ bool matmul_gemm_supported(TensorType t) noexcept {
         case TensorType::Q8_0:
         case TensorType::Q4_K:
         case TensorType::Q5_K:
-        case TensorType::Q6_K: return true;
-        default: return false;
+        case TensorType::Q6_K:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -345,24 +359,42 @@ Status matmul_gemm(TensorType weight_type, const void* w, int64_t n_out, int64_t
     if (!matmul_gemm_supported(weight_type))
         return Status::unsupported("cuda matmul_gemm: weights of type " + type_name + " have no GEMM path");
     const auto rb = enclave::row_bytes(weight_type, n_in);
-    if (n_tok < 0 || n_tok > 65535 * static_cast<int64_t>(k_bn) || n_out < 0 || n_out > 0x7fffffff || n_in <= 0 || !rb ||
-        n_in > 0x7fffffff)
+    if (n_tok < 0 || n_tok > 65535 * static_cast<int64_t>(k_bn) || n_out < 0 || n_out > 0x7fffffff || n_in <= 0 ||
+        !rb || n_in > 0x7fffffff)
         return Status::invalid_argument("cuda matmul_gemm: bad shape: w [" + std::to_string(n_out) + ", " +
-                                        std::to_string(n_in) + "] " + type_name + ", " + std::to_string(n_tok) + " tokens");
+                                        std::to_string(n_in) + "] " + type_name + ", " + std::to_string(n_tok) +
+                                        " tokens");
     const bool q8 = matmul_uses_q8(weight_type);
     if (!w || !y || (q8 ? (!xq.qs || !xq.d || !xq.s) : !x))
         return Status::invalid_argument("cuda matmul_gemm: null pointer");
     const int no = static_cast<int>(n_out), nt = static_cast<int>(n_tok);
     switch (weight_type) {
-        case TensorType::F16: launch_f16<__half>(w, no, n_in, x, nt, y, bias, stream); break;
-        case TensorType::BF16: launch_f16<__nv_bfloat16>(w, no, n_in, x, nt, y, bias, stream); break;
-        case TensorType::Q4_0: launch_q8<TensorType::Q4_0>(w, *rb, no, n_in, xq, nt, y, bias, stream); break;
-        case TensorType::Q4_1: launch_q8<TensorType::Q4_1>(w, *rb, no, n_in, xq, nt, y, bias, stream); break;
-        case TensorType::Q8_0: launch_q8<TensorType::Q8_0>(w, *rb, no, n_in, xq, nt, y, bias, stream); break;
-        case TensorType::Q4_K: launch_q8<TensorType::Q4_K>(w, *rb, no, n_in, xq, nt, y, bias, stream); break;
-        case TensorType::Q5_K: launch_q8<TensorType::Q5_K>(w, *rb, no, n_in, xq, nt, y, bias, stream); break;
-        case TensorType::Q6_K: launch_q8<TensorType::Q6_K>(w, *rb, no, n_in, xq, nt, y, bias, stream); break;
-        default: break;
+        case TensorType::F16:
+            launch_f16<__half>(w, no, n_in, x, nt, y, bias, stream);
+            break;
+        case TensorType::BF16:
+            launch_f16<__nv_bfloat16>(w, no, n_in, x, nt, y, bias, stream);
+            break;
+        case TensorType::Q4_0:
+            launch_q8<TensorType::Q4_0>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            break;
+        case TensorType::Q4_1:
+            launch_q8<TensorType::Q4_1>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            break;
+        case TensorType::Q8_0:
+            launch_q8<TensorType::Q8_0>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            break;
+        case TensorType::Q4_K:
+            launch_q8<TensorType::Q4_K>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            break;
+        case TensorType::Q5_K:
+            launch_q8<TensorType::Q5_K>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            break;
+        case TensorType::Q6_K:
+            launch_q8<TensorType::Q6_K>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            break;
+        default:
+            break;
     }
     ENCLAVE_CUDA_CHECK_LAUNCH("matmul_gemm");
     return Status::ok();

@@ -131,16 +131,22 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
 // The activation as the CPU meets the weight: rounded to f16 for f16 weights, to bf16 for bf16 ones.
 template <TensorType T>
 __device__ __forceinline__ float act_as(float v) {
-    if constexpr (T == TensorType::F16) return __half2float(__float2half_rn(v));
-    else if constexpr (T == TensorType::BF16) return __bfloat162float(__float2bfloat16_rn(v));
-    else return v;
+    if constexpr (T == TensorType::F16)
+        return __half2float(__float2half_rn(v));
+    else if constexpr (T == TensorType::BF16)
+        return __bfloat162float(__float2bfloat16_rn(v));
+    else
+        return v;
 }
 
 template <TensorType T>
 __device__ __forceinline__ float weight_at(const void* row, int64_t i) {
-    if constexpr (T == TensorType::F32) return static_cast<const float*>(row)[i];
-    else if constexpr (T == TensorType::F16) return half_bits_to_float(static_cast<const uint16_t*>(row)[i]);
-    else return bf16_bits_to_float(static_cast<const uint16_t*>(row)[i]);
+    if constexpr (T == TensorType::F32)
+        return static_cast<const float*>(row)[i];
+    else if constexpr (T == TensorType::F16)
+        return half_bits_to_float(static_cast<const uint16_t*>(row)[i]);
+    else
+        return bf16_bits_to_float(static_cast<const uint16_t*>(row)[i]);
 }
 
 // 8 consecutive weights at element i of a row (16-byte aligned when VEC).
@@ -168,8 +174,8 @@ __device__ __forceinline__ void weights8(const void* row, int64_t i, float (&wv)
 
 template <TensorType T, int NCOLS, bool VEC>
 __global__ void __launch_bounds__(32 * k_rows_per_block)
-    mmv_float_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int n_out, int64_t n_in, const float* __restrict__ x,
-                     float* __restrict__ y, const float* __restrict__ bias) {
+    mmv_float_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int n_out, int64_t n_in,
+                     const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ bias) {
     const int row = blockIdx.x * k_rows_per_block + threadIdx.y;
     if (row >= n_out) return;
     const int lane = threadIdx.x;
@@ -224,26 +230,44 @@ void launch_vec(const VecArgs& a) {
     const unsigned grid = static_cast<unsigned>((a.n_out + k_rows_per_block - 1) / k_rows_per_block);
     if constexpr (T == TensorType::F32 || T == TensorType::F16 || T == TensorType::BF16) {
         if (a.n_in % 8 == 0)
-            mmv_float_kernel<T, NCOLS, true><<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, a.n_in, a.x, a.y, a.bias);
+            mmv_float_kernel<T, NCOLS, true>
+                <<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, a.n_in, a.x, a.y, a.bias);
         else
-            mmv_float_kernel<T, NCOLS, false><<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, a.n_in, a.x, a.y, a.bias);
+            mmv_float_kernel<T, NCOLS, false>
+                <<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, a.n_in, a.x, a.y, a.bias);
     } else {
         mmvq_kernel<T, NCOLS><<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, static_cast<int>(a.n_in / 32),
-                                                             a.xq.qs, a.xq.d, a.xq.s, a.n_in, a.y, a.bias);
+                                                            a.xq.qs, a.xq.d, a.xq.s, a.n_in, a.y, a.bias);
     }
 }
 
 template <TensorType T>
 void launch_vec_cols(const VecArgs& a, int64_t n_tok) {
     switch (n_tok) {
-        case 1: launch_vec<T, 1>(a); break;
-        case 2: launch_vec<T, 2>(a); break;
-        case 3: launch_vec<T, 3>(a); break;
-        case 4: launch_vec<T, 4>(a); break;
-        case 5: launch_vec<T, 5>(a); break;
-        case 6: launch_vec<T, 6>(a); break;
-        case 7: launch_vec<T, 7>(a); break;
-        default: launch_vec<T, 8>(a); break;
+        case 1:
+            launch_vec<T, 1>(a);
+            break;
+        case 2:
+            launch_vec<T, 2>(a);
+            break;
+        case 3:
+            launch_vec<T, 3>(a);
+            break;
+        case 4:
+            launch_vec<T, 4>(a);
+            break;
+        case 5:
+            launch_vec<T, 5>(a);
+            break;
+        case 6:
+            launch_vec<T, 6>(a);
+            break;
+        case 7:
+            launch_vec<T, 7>(a);
+            break;
+        default:
+            launch_vec<T, 8>(a);
+            break;
     }
 }
 
@@ -274,8 +298,10 @@ bool matmul_supported(TensorType t) noexcept {
         case TensorType::Q8_0:
         case TensorType::Q4_K:
         case TensorType::Q5_K:
-        case TensorType::Q6_K: return true;
-        default: return false;
+        case TensorType::Q6_K:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -283,14 +309,15 @@ bool matmul_uses_q8(TensorType t) noexcept {
     return matmul_supported(t) && t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16;
 }
 
-Status quantize_activations(TensorType weight_type, const float* x, int64_t n_tok, int64_t n_in, const Q8Activations& xq,
-                            cudaStream_t stream) {
+Status quantize_activations(TensorType weight_type, const float* x, int64_t n_tok, int64_t n_in,
+                            const Q8Activations& xq, cudaStream_t stream) {
     if (n_tok == 0) return Status::ok();
     if (!matmul_uses_q8(weight_type))
         return Status::invalid_argument("cuda quantize_activations: " + std::string(tensor_type_name(weight_type)) +
                                         " weights take f32 activations");
     if (!x || !xq.qs || !xq.d || !xq.s) return Status::invalid_argument("cuda quantize_activations: null pointer");
-    const bool k_quant = weight_type == TensorType::Q4_K || weight_type == TensorType::Q5_K || weight_type == TensorType::Q6_K;
+    const bool k_quant =
+        weight_type == TensorType::Q4_K || weight_type == TensorType::Q5_K || weight_type == TensorType::Q6_K;
     const int64_t group = k_quant ? 256 : 32;
     if (n_tok < 0 || n_in <= 0 || n_in % group != 0)
         return Status::invalid_argument("cuda quantize_activations: " + std::to_string(n_in) +
@@ -324,16 +351,35 @@ Status matmul_vec(TensorType weight_type, const void* w, int64_t n_out, int64_t 
         return Status::invalid_argument("cuda matmul_vec: null pointer");
     const VecArgs a{static_cast<const uint8_t*>(w), *rb, static_cast<int>(n_out), n_in, x, xq, y, bias, stream};
     switch (weight_type) {
-        case TensorType::F32: launch_vec_cols<TensorType::F32>(a, n_tok); break;
-        case TensorType::F16: launch_vec_cols<TensorType::F16>(a, n_tok); break;
-        case TensorType::BF16: launch_vec_cols<TensorType::BF16>(a, n_tok); break;
-        case TensorType::Q4_0: launch_vec_cols<TensorType::Q4_0>(a, n_tok); break;
-        case TensorType::Q4_1: launch_vec_cols<TensorType::Q4_1>(a, n_tok); break;
-        case TensorType::Q8_0: launch_vec_cols<TensorType::Q8_0>(a, n_tok); break;
-        case TensorType::Q4_K: launch_vec_cols<TensorType::Q4_K>(a, n_tok); break;
-        case TensorType::Q5_K: launch_vec_cols<TensorType::Q5_K>(a, n_tok); break;
-        case TensorType::Q6_K: launch_vec_cols<TensorType::Q6_K>(a, n_tok); break;
-        default: break;
+        case TensorType::F32:
+            launch_vec_cols<TensorType::F32>(a, n_tok);
+            break;
+        case TensorType::F16:
+            launch_vec_cols<TensorType::F16>(a, n_tok);
+            break;
+        case TensorType::BF16:
+            launch_vec_cols<TensorType::BF16>(a, n_tok);
+            break;
+        case TensorType::Q4_0:
+            launch_vec_cols<TensorType::Q4_0>(a, n_tok);
+            break;
+        case TensorType::Q4_1:
+            launch_vec_cols<TensorType::Q4_1>(a, n_tok);
+            break;
+        case TensorType::Q8_0:
+            launch_vec_cols<TensorType::Q8_0>(a, n_tok);
+            break;
+        case TensorType::Q4_K:
+            launch_vec_cols<TensorType::Q4_K>(a, n_tok);
+            break;
+        case TensorType::Q5_K:
+            launch_vec_cols<TensorType::Q5_K>(a, n_tok);
+            break;
+        case TensorType::Q6_K:
+            launch_vec_cols<TensorType::Q6_K>(a, n_tok);
+            break;
+        default:
+            break;
     }
     ENCLAVE_CUDA_CHECK_LAUNCH("matmul_vec");
     return Status::ok();

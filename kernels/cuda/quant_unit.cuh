@@ -24,23 +24,49 @@
 namespace enclave::kernels::cuda_detail {
 
 struct QUnit {
-    int q[8];      // 32 signed 8-bit values, value e in byte e % 4 of q[e / 4]
-    float d_lo;    // scale of values 0..15
-    float d_hi;    // scale of values 16..31
-    float m;       // added to every value
+    int q[8];    // 32 signed 8-bit values, value e in byte e % 4 of q[e / 4]
+    float d_lo;  // scale of values 0..15
+    float d_hi;  // scale of values 16..31
+    float m;     // added to every value
 };
 
 template <TensorType T>
 struct QTraits;
-template <> struct QTraits<TensorType::Q4_0> { static constexpr int block_elems = 32, block_bytes = 18; static constexpr bool has_min = false, split = false; };
-template <> struct QTraits<TensorType::Q4_1> { static constexpr int block_elems = 32, block_bytes = 20; static constexpr bool has_min = true, split = false; };
-template <> struct QTraits<TensorType::Q8_0> { static constexpr int block_elems = 32, block_bytes = 34; static constexpr bool has_min = false, split = false; };
-template <> struct QTraits<TensorType::Q4_K> { static constexpr int block_elems = 256, block_bytes = 144; static constexpr bool has_min = true, split = false; };
-template <> struct QTraits<TensorType::Q5_K> { static constexpr int block_elems = 256, block_bytes = 176; static constexpr bool has_min = true, split = false; };
-template <> struct QTraits<TensorType::Q6_K> { static constexpr int block_elems = 256, block_bytes = 210; static constexpr bool has_min = false, split = true; };
+template <>
+struct QTraits<TensorType::Q4_0> {
+    static constexpr int block_elems = 32, block_bytes = 18;
+    static constexpr bool has_min = false, split = false;
+};
+template <>
+struct QTraits<TensorType::Q4_1> {
+    static constexpr int block_elems = 32, block_bytes = 20;
+    static constexpr bool has_min = true, split = false;
+};
+template <>
+struct QTraits<TensorType::Q8_0> {
+    static constexpr int block_elems = 32, block_bytes = 34;
+    static constexpr bool has_min = false, split = false;
+};
+template <>
+struct QTraits<TensorType::Q4_K> {
+    static constexpr int block_elems = 256, block_bytes = 144;
+    static constexpr bool has_min = true, split = false;
+};
+template <>
+struct QTraits<TensorType::Q5_K> {
+    static constexpr int block_elems = 256, block_bytes = 176;
+    static constexpr bool has_min = true, split = false;
+};
+template <>
+struct QTraits<TensorType::Q6_K> {
+    static constexpr int block_elems = 256, block_bytes = 210;
+    static constexpr bool has_min = false, split = true;
+};
 
 __device__ __forceinline__ float half_bits_to_float(uint16_t h) { return __half2float(__ushort_as_half(h)); }
-__device__ __forceinline__ float bf16_bits_to_float(uint16_t h) { return __uint_as_float(static_cast<uint32_t>(h) << 16); }
+__device__ __forceinline__ float bf16_bits_to_float(uint16_t h) {
+    return __uint_as_float(static_cast<uint32_t>(h) << 16);
+}
 
 __device__ __forceinline__ uint16_t load_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
 // Four bytes from a 2-byte aligned address.

@@ -52,11 +52,11 @@ std::vector<int32_t> some_tokens(size_t n, uint32_t seed, int32_t n_vocab) {
     return t;
 }
 
-void check_against_reference(TinySpec spec, double tolerance, const char* label) {
+void check_against_reference(TinySpec spec, double tolerance, const char* label, size_t prompt_len = 13) {
     const auto path = temp_path(label);
     const auto tiny = enclave_test::make_tiny_model(spec, path);
     Loaded l = load(path);
-    const auto tokens = some_tokens(13, spec.seed + 1, static_cast<int32_t>(spec.n_vocab));
+    const auto tokens = some_tokens(prompt_len, spec.seed + 1, static_cast<int32_t>(spec.n_vocab));
     const auto got = last_logits(l, tokens);
     const auto want = enclave_test::reference_logits(tiny, tokens);
     const double err = enclave_check::normalised_error(got, want);
@@ -68,6 +68,15 @@ void check_against_reference(TinySpec spec, double tolerance, const char* label)
 
 // f32 weights: the only approximations left are the f16 KV cache and f16 queries (as llama.cpp), ~1e-3.
 ENCLAVE_TEST(llama_f32_matches_reference) { check_against_reference(TinySpec{}, 5e-3, "llama_f32"); }
+
+// 90 tokens in one step take the f32 attention path (packed keys, many queries per KV head).
+ENCLAVE_TEST(long_prompt_f32_attention_matches_reference) {
+    TinySpec s;
+    s.seed = 13;
+    check_against_reference(s, 5e-3, "llama_f32_long", 90);
+    s.arch = "qwen2";
+    check_against_reference(s, 5e-3, "qwen2_f32_long", 90);
+}
 
 ENCLAVE_TEST(qwen2_f32_with_bias_and_neox_rope_matches_reference) {
     TinySpec s;

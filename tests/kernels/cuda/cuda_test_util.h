@@ -35,8 +35,8 @@ inline uint32_t run_seed() {
 
 inline bool quick() { return std::getenv("ENCLAVE_TEST_QUICK") != nullptr; }
 
-#define REQUIRE_CUDA_DEVICE() \
-    do {                      \
+#define REQUIRE_CUDA_DEVICE()                                            \
+    do {                                                                 \
         if (::enclave::cuda_device_count() == 0) SKIP("no CUDA device"); \
     } while (0)
 
@@ -106,7 +106,8 @@ inline std::vector<uint8_t> encode(TensorType type, const std::vector<float>& v,
     const size_t rb = *row_bytes(type, cols);
     std::vector<uint8_t> out(rb * static_cast<size_t>(rows));
     for (int64_t r = 0; r < rows; ++r) {
-        const auto st = kernels::quantize_row_ref(type, v.data() + r * cols, out.data() + static_cast<size_t>(r) * rb, cols);
+        const auto st =
+            kernels::quantize_row_ref(type, v.data() + r * cols, out.data() + static_cast<size_t>(r) * rb, cols);
         if (!st) throw Error("encode: " + st.message());
     }
     return out;

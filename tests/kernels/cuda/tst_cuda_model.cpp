@@ -2,8 +2,9 @@
 // models of every weight type (tiny_model.h), a prefill (GEMM path) then decode steps (matrix-vector path),
 // logits within 1e-2 normalised error; and batched steps of several sequences of different lengths equal to
 // running each alone. Skipped without a CUDA device.
-#include <filesystem>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "core/gguf/gguf_file.h"
 #include "core/model/model.h"
@@ -219,8 +220,8 @@ ENCLAVE_TEST(batched_decode_equals_decode_alone) {
         }
         std::fprintf(stderr, "  batched decode %s: worst normalised error %.3g over %d steps of %zu sequences\n",
                      std::string(tensor_type_name(t)).c_str(), worst, n_steps, sb.size());
-        CHECK_MSG(worst <= 1e-5, std::string(tensor_type_name(t)) + ": batched decode differs from alone by " +
-                                     std::to_string(worst));
+        CHECK_MSG(worst <= 1e-5,
+                  std::string(tensor_type_name(t)) + ": batched decode differs from alone by " + std::to_string(worst));
         std::filesystem::remove(path);
     }
 }

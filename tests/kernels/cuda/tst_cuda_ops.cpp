@@ -33,11 +33,11 @@ ENCLAVE_TEST(get_rows_every_type) {
         std::vector<int32_t> ids(13);
         for (auto& id : ids) id = static_cast<int32_t>(rng() % rows);
         ids[3] = ids[7];  // a repeat
-        Twin id_t = twin_i32(b, ids);
+        Twin id_twin = twin_i32(b, ids);
         Twin out = make_twin(b, TensorType::F32, 13, cols, nullptr);
         poison(b, out);
-        b.cpu->get_rows(cpu_table, id_t.cpu, out.cpu);
-        b.gpu->get_rows(gpu_table, id_t.gpu, out.gpu);
+        b.cpu->get_rows(cpu_table, id_twin.cpu, out.cpu);
+        b.gpu->get_rows(gpu_table, id_twin.gpu, out.gpu);
         expect_close("get_rows " + tname(t), read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), 1e-6);
     }
 }
@@ -67,7 +67,8 @@ ENCLAVE_TEST(rms_norm_rows) {
         Twin w = twin_f32(b, 1, cols, random_floats(rng, static_cast<size_t>(cols)));
         Twin out = make_twin(b, TensorType::F32, rows, cols, nullptr);
         poison(b, out);
-        const Tensor wc = Tensor::matrix(w.cpu.data, TensorType::F32, 1, cols), wg = Tensor::matrix(w.gpu.data, TensorType::F32, 1, cols);
+        const Tensor wc = Tensor::matrix(w.cpu.data, TensorType::F32, 1, cols),
+                     wg = Tensor::matrix(w.gpu.data, TensorType::F32, 1, cols);
         b.cpu->rms_norm(x.cpu, wc, 1e-5f, out.cpu);
         b.gpu->rms_norm(x.gpu, wg, 1e-5f, out.gpu);
         expect_close("rms_norm [" + std::to_string(rows) + ", " + std::to_string(cols) + "]", read_f32(*b.gpu, out.gpu),
@@ -81,7 +82,8 @@ ENCLAVE_TEST(rms_norm_rows) {
 
 namespace {
 
-void check_matmul(Backends& b, std::mt19937& rng, TensorType t, int64_t n_out, int64_t n_in, int64_t n_tok, bool with_bias) {
+void check_matmul(Backends& b, std::mt19937& rng, TensorType t, int64_t n_out, int64_t n_in, int64_t n_tok,
+                  bool with_bias) {
     const auto bytes = encode(t, random_floats(rng, static_cast<size_t>(n_out * n_in)), n_out, n_in);
     const int64_t ne[4] = {n_in, n_out, 1, 1};
     const Tensor wc = b.cpu->load_weight(bytes.data(), t, ne);
@@ -110,8 +112,8 @@ ENCLAVE_TEST(matmul_every_type_and_shape) {
         bool bias;
     };
     // n_in in blocks of the type (32 or 256 values; 1 for float types, then plus an odd tail).
-    const Shape full[] = {{37, 3, 1, false}, {129, 25, 3, true}, {300, 3, 8, false}, {37, 25, 9, true},
-                          {129, 7, 77, false}, {300, 25, 130, true}, {1, 1, 2, false}, {257, 2, 64, false}};
+    const Shape full[] = {{37, 3, 1, false},   {129, 25, 3, true},   {300, 3, 8, false}, {37, 25, 9, true},
+                          {129, 7, 77, false}, {300, 25, 130, true}, {1, 1, 2, false},   {257, 2, 64, false}};
     const Shape small[] = {{37, 3, 1, false}, {129, 7, 9, true}, {130, 2, 70, false}};
     for (const TensorType t : k_weight_types) {
         const int64_t block = is_k_quant(t) ? 256 : 32;
@@ -158,8 +160,10 @@ ENCLAVE_TEST(rope_variants) {
                           {"freq factors, linear scaling", 64, 64, false, true, 500000.0f, 0.25f}};
     for (const auto& c : cases) {
         const int64_t n_tok = 7, n_head = 4, n_kv = 2;
-        Twin q = twin_f32(b, n_tok, n_head * c.head_dim, random_floats(rng, static_cast<size_t>(n_tok * n_head * c.head_dim)));
-        Twin k = twin_f32(b, n_tok, n_kv * c.head_dim, random_floats(rng, static_cast<size_t>(n_tok * n_kv * c.head_dim)));
+        Twin q = twin_f32(b, n_tok, n_head * c.head_dim,
+                          random_floats(rng, static_cast<size_t>(n_tok * n_head * c.head_dim)));
+        Twin k =
+            twin_f32(b, n_tok, n_kv * c.head_dim, random_floats(rng, static_cast<size_t>(n_tok * n_kv * c.head_dim)));
         std::vector<int32_t> pos(n_tok);
         for (auto& p : pos) p = static_cast<int32_t>(rng() % 5000);
         pos[0] = 0;
@@ -210,7 +214,8 @@ void check_attention(Backends& b, std::mt19937& rng, int64_t n_head, int64_t n_k
             const int p = h + i;
             tok_seq.push_back(static_cast<int32_t>(s));
             tok_pos.push_back(p);
-            tok_slot.push_back(tables[static_cast<size_t>(s * max_blocks + p / block_size)] * static_cast<int32_t>(block_size) +
+            tok_slot.push_back(tables[static_cast<size_t>(s * max_blocks + p / block_size)] *
+                                   static_cast<int32_t>(block_size) +
                                p % static_cast<int32_t>(block_size));
         }
     }
@@ -245,7 +250,8 @@ void check_attention(Backends& b, std::mt19937& rng, int64_t n_head, int64_t n_k
     b.cpu->attention(q.cpu, k.cpu, v.cpu, ck.cpu, cv.cpu, plan_of(false), n_head, n_kv, hd, scale, out.cpu);
     b.gpu->attention(q.gpu, k.gpu, v.gpu, ck.gpu, cv.gpu, plan_of(true), n_head, n_kv, hd, scale, out.gpu);
     const std::string what = "attention heads " + std::to_string(n_head) + "/" + std::to_string(n_kv) + " x " +
-                             std::to_string(hd) + ", " + std::to_string(n_seqs) + " seqs, " + std::to_string(n_tok) + " tokens";
+                             std::to_string(hd) + ", " + std::to_string(n_seqs) + " seqs, " + std::to_string(n_tok) +
+                             " tokens";
     expect_close(what, read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), 1e-5);
     expect_close(what + " (K cache)", read_f16(*b.gpu, ck.gpu), read_f16(*b.cpu, ck.cpu), 0.0);
     expect_close(what + " (V cache)", read_f16(*b.gpu, cv.gpu), read_f16(*b.cpu, cv.cpu), 0.0);
@@ -261,7 +267,7 @@ ENCLAVE_TEST(attention_paged_gqa_causal) {
     const std::vector<std::pair<int, int>> mixed = {{0, 1}, {21, 1}, {37, 5}, {0, 70}, {130, 3}};
     check_attention(b, rng, 8, 2, 64, mixed);
     check_attention(b, rng, 8, 2, 128, mixed);
-    check_attention(b, rng, 6, 3, 80, mixed);   // a head that is not a multiple of 32
+    check_attention(b, rng, 6, 3, 80, mixed);  // a head that is not a multiple of 32
     check_attention(b, rng, 4, 4, 32, {{5, 2}, {0, 33}});
     check_attention(b, rng, 4, 1, 256, {{300, 1}, {17, 9}});
     if (!quick()) check_attention(b, rng, 32, 8, 128, {{0, 200}, {1000, 1}});
@@ -271,10 +277,12 @@ ENCLAVE_TEST(attention_reports_a_bad_slot) {
     REQUIRE_CUDA_DEVICE();
     Backends b;
     const int64_t hd = 32, n_slots = 32;
-    Twin ck = make_twin(b, TensorType::F16, n_slots, hd, nullptr), cv = make_twin(b, TensorType::F16, n_slots, hd, nullptr);
+    Twin ck = make_twin(b, TensorType::F16, n_slots, hd, nullptr),
+         cv = make_twin(b, TensorType::F16, n_slots, hd, nullptr);
     const std::vector<float> ones(hd, 1.0f);
     Twin q = twin_f32(b, 1, hd, ones), k = twin_f32(b, 1, hd, ones), v = twin_f32(b, 1, hd, ones);
-    Twin ts = twin_i32(b, {0}), tp = twin_i32(b, {0}), tsl = twin_i32(b, {999}), tl = twin_i32(b, {1}), tt = twin_i32(b, {0});
+    Twin ts = twin_i32(b, {0}), tp = twin_i32(b, {0}), tsl = twin_i32(b, {999}), tl = twin_i32(b, {1}),
+         tt = twin_i32(b, {0});
     Twin out = make_twin(b, TensorType::F32, 1, hd, nullptr);
     AttentionPlan p;
     p.token_seq = ts.gpu, p.token_pos = tp.gpu, p.token_slot = tsl.gpu, p.block_tables = tt.gpu, p.seq_lens = tl.gpu;

@@ -190,19 +190,54 @@ public:
                 kernels::fp32_to_fp16_row(row_f32(v, t), cv + static_cast<int64_t>(slot[t]) * kv_row, kv_row);
             }
         });
-        const size_t per_thread = static_cast<size_t>(plan.max_seq_len) + 16;
-        auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
         const int64_t group = n_head / n_kv_head;
-        const auto precision = n_tok >= kernels::attention_f32_min_rows ? kernels::AttentionPrecision::f32
-                                                                        : kernels::AttentionPrecision::f16_accumulate;
-        pool_.parallel_for(n_tok * n_head, [&](int64_t b, int64_t e, int thread) {
-            float* sc = scratch_all + per_thread * static_cast<size_t>(thread);
+        if (n_tok < kernels::attention_f32_min_rows) {
+            const size_t per_thread = static_cast<size_t>(plan.max_seq_len) + 16;
+            auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
+            pool_.parallel_for(n_tok * n_head, [&](int64_t b, int64_t e, int thread) {
+                float* sc = scratch_all + per_thread * static_cast<size_t>(thread);
+                for (int64_t i = b; i < e; ++i) {
+                    const int64_t t = i / n_head, h = i % n_head;
+                    const int32_t* table = tables + static_cast<int64_t>(seq[t]) * plan.max_blocks_per_seq;
+                    kernels::attention_head(row_f32(q, t) + h * head_dim, ck, cv, kv_row, (h / group) * head_dim, table,
+                                            plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale,
+                                            kernels::AttentionPrecision::f16_accumulate, sc, row_f32(out, t) + h * head_dim);
+                }
+            });
+            return;
+        }
+        // Many rows: work items of up to 32 consecutive tokens of one sequence and one KV head; each unpacks
+        // that head's keys and values once and serves every query head of its group.
+        struct Item {
+            int64_t first, count, kv_head;
+        };
+        std::vector<Item> items;
+        constexpr int64_t rows_per_item = 32;
+        for (int64_t t = 0; t < n_tok;) {
+            int64_t end = t + 1;
+            while (end < n_tok && seq[end] == seq[t] && end - t < rows_per_item) ++end;
+            for (int64_t kh = 0; kh < n_kv_head; ++kh) items.push_back({t, end - t, kh});
+            t = end;
+        }
+        const size_t keys = static_cast<size_t>(plan.max_seq_len);
+        const size_t per_thread = 2 * keys * static_cast<size_t>(head_dim) + keys + 64;
+        auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
+        pool_.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t b, int64_t e, int thread) {
+            float* keys_t = scratch_all + per_thread * static_cast<size_t>(thread);
+            float* values = keys_t + keys * static_cast<size_t>(head_dim);
+            float* scores = values + keys * static_cast<size_t>(head_dim);
             for (int64_t i = b; i < e; ++i) {
-                const int64_t t = i / n_head, h = i % n_head;
-                const int32_t* table = tables + static_cast<int64_t>(seq[t]) * plan.max_blocks_per_seq;
-                kernels::attention_head(row_f32(q, t) + h * head_dim, ck, cv, kv_row, (h / group) * head_dim, table,
-                                        plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale, precision, sc,
-                                        row_f32(out, t) + h * head_dim);
+                const Item& it = items[static_cast<size_t>(i)];
+                const int64_t last = it.first + it.count - 1;
+                const int64_t n_keys = static_cast<int64_t>(pos[last]) + 1;  // positions rise within a sequence
+                const int32_t* table = tables + static_cast<int64_t>(seq[it.first]) * plan.max_blocks_per_seq;
+                kernels::pack_keys_values_f32(ck, cv, kv_row, it.kv_head * head_dim, table, plan.block_size, n_keys,
+                                              head_dim, keys_t, values);
+                for (int64_t t = it.first; t <= last; ++t)
+                    for (int64_t h = it.kv_head * group; h < (it.kv_head + 1) * group; ++h)
+                        kernels::attention_query_f32(row_f32(q, t) + h * head_dim, keys_t, values, n_keys,
+                                                     static_cast<int64_t>(pos[t]) + 1, head_dim, scale, scores,
+                                                     row_f32(out, t) + h * head_dim);
             }
         });
     }

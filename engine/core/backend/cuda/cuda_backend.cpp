@@ -25,22 +25,26 @@ namespace kc = kernels::cuda;
     throw Error(msg);
 }
 
-#define ENCLAVE_CUDA_THROW(call)                                                   \
-    do {                                                                           \
-        const cudaError_t enclave_err_ = (call);                                   \
+#define ENCLAVE_CUDA_THROW(call)                                                              \
+    do {                                                                                      \
+        const cudaError_t enclave_err_ = (call);                                              \
         if (enclave_err_ != cudaSuccess) throw_cuda(enclave_err_, #call, __FILE__, __LINE__); \
     } while (0)
 
-void check(bool ok, const char* op, const std::string& what) {
-    if (!ok) throw InvalidArgument(std::string(op) + ": " + what);
+// The message is built only on failure: these checks run for every op of every step.
+template <class MakeMessage>
+void check(bool ok, const char* op, MakeMessage&& what) {
+    if (!ok) throw InvalidArgument(std::string(op) + ": " + std::string(what()));
 }
 
 void check_status(const kernels::Status& s, const char* op) {
     if (s.is_ok()) return;
     switch (s.code()) {
         case kernels::Status::Code::invalid_argument:
-        case kernels::Status::Code::unsupported: throw InvalidArgument(std::string(op) + ": " + s.message());
-        default: throw Error(std::string(op) + ": " + s.message());
+        case kernels::Status::Code::unsupported:
+            throw InvalidArgument(std::string(op) + ": " + s.message());
+        default:
+            throw Error(std::string(op) + ": " + s.message());
     }
 }
 
@@ -153,6 +157,7 @@ public:
     std::string_view name() const override { return "cuda"; }
 
     std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override {
+        q8_last_.valid = false;
         ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
         return std::make_unique<CudaBuffer>(ctx_, bytes);
     }
@@ -164,7 +169,8 @@ public:
         const size_t bytes = t.n_bytes();
         ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
         auto buf = std::make_unique<CudaBuffer>(ctx_, bytes);
-        if (bytes) ENCLAVE_CUDA_THROW(cudaMemcpyAsync(buf->data(), host_bytes, bytes, cudaMemcpyHostToDevice, ctx_->stream));
+        if (bytes)
+            ENCLAVE_CUDA_THROW(cudaMemcpyAsync(buf->data(), host_bytes, bytes, cudaMemcpyHostToDevice, ctx_->stream));
         // The host bytes are the caller's (a mapped file); the copy must be done before we return.
         ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
         t.data = buf->data();
@@ -173,8 +179,9 @@ public:
     }
 
     void upload(const Tensor& dst, const void* src, size_t bytes) override {
+        q8_last_.valid = false;
         if (bytes == 0) return;
-        check(dst.data != nullptr, "upload", "null destination");
+        check(dst.data != nullptr, "upload", [&] { return "null destination"; });
         const size_t need = (bytes + 255) / 256 * 256;
         if (upload_offset_ + need > upload_staging_.capacity()) {
             // Every staged copy must have run before its memory is reused or freed.
@@ -189,9 +196,10 @@ public:
     }
 
     void download(void* dst, const Tensor& src, size_t bytes) override {
-        check(bytes == 0 || src.data != nullptr, "download", "null source");
+        check(bytes == 0 || src.data != nullptr, "download", [&] { return "null source"; });
         download_staging_.reserve(bytes);  // only download() uses it, and it is idle between calls
-        ENCLAVE_CUDA_THROW(cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
+        ENCLAVE_CUDA_THROW(
+            cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
         if (bytes)
             ENCLAVE_CUDA_THROW(
                 cudaMemcpyAsync(download_staging_.data(), src.data, bytes, cudaMemcpyDeviceToHost, ctx_->stream));
@@ -202,49 +210,70 @@ public:
     }
 
     void synchronize() override {
-        ENCLAVE_CUDA_THROW(cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
+        ENCLAVE_CUDA_THROW(
+            cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
         ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
         upload_offset_ = 0;
         check_flags();
     }
 
     void get_rows(const Tensor& table, const Tensor& ids, const Tensor& out) override {
-        check(ids.type == TensorType::I32, "get_rows", "ids must be i32");
+        q8_last_.valid = false;
+        check(ids.type == TensorType::I32, "get_rows", [&] { return "ids must be i32"; });
         check(out.type == TensorType::F32 && out.cols() == table.cols() && out.rows() == ids.n_elements(), "get_rows",
-              "out " + out.shape_string() + " does not fit table " + table.shape_string());
-        check_status(kc::get_rows(table.type, table.data, table.rows(), table.cols(), static_cast<const int32_t*>(ids.data),
-                                  ids.n_elements(), f32(out), flags(), stream()),
+              [&] { return "out " + out.shape_string() + " does not fit table " + table.shape_string(); });
+        check_status(kc::get_rows(table.type, table.data, table.rows(), table.cols(),
+                                  static_cast<const int32_t*>(ids.data), ids.n_elements(), f32(out), flags(), stream()),
                      "get_rows");
     }
 
     void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override {
+        q8_last_.valid = false;
         check(x.type == TensorType::F32 && out.type == TensorType::F32 && weight.type == TensorType::F32 &&
                   weight.n_elements() == x.cols() && out.cols() == x.cols() && out.rows() == x.rows(),
-              "rms_norm", "x " + x.shape_string() + ", weight " + weight.shape_string() + ", out " + out.shape_string());
+              "rms_norm", [&] {
+                  return "x " + x.shape_string() + ", weight " + weight.shape_string() + ", out " + out.shape_string();
+              });
         check_status(kc::rms_norm(f32(x), f32(weight), eps, f32(out), x.rows(), x.cols(), stream()), "rms_norm");
     }
 
     void matmul(const Tensor& w, const Tensor& x, const Tensor& out, const Tensor* bias) override {
         check(x.type == TensorType::F32 && out.type == TensorType::F32 && x.cols() == w.cols() &&
                   out.cols() == w.rows() && out.rows() == x.rows(),
-              "matmul", "w " + w.shape_string() + ", x " + x.shape_string() + ", out " + out.shape_string());
+              "matmul",
+              [&] { return "w " + w.shape_string() + ", x " + x.shape_string() + ", out " + out.shape_string(); });
         check(!bias || (bias->type == TensorType::F32 && bias->n_elements() == w.rows()), "matmul",
-              "bias does not match w " + w.shape_string());
-        check(kc::matmul_supported(w.type), "matmul",
-              "the CUDA backend has no matrix product for " + std::string(tensor_type_name(w.type)) + " weights");
+              [&] { return "bias does not match w " + w.shape_string(); });
+        check(kc::matmul_supported(w.type), "matmul", [&] {
+            return "the CUDA backend has no matrix product for " + std::string(tensor_type_name(w.type)) + " weights";
+        });
         (void)w.row_bytes();  // throws when the rows are not whole blocks
         const int64_t n_in = w.cols(), n_out = w.rows(), n_tok = x.rows();
         if (n_tok == 0) return;
         const float* b = bias ? f32(*bias) : nullptr;
         kc::Q8Activations xq;
         if (kc::matmul_uses_q8(w.type)) {
-            xq = kc::q8_activations(scratch(kc::q8_activation_bytes(n_tok, n_in)), n_tok, n_in);
-            check_status(kc::quantize_activations(w.type, f32(x), n_tok, n_in, xq, stream()), "matmul");
+            // Q, K, V (and gate, up) multiply the same activations one after another: quantize them once.
+            const int group = q8_group(w.type);
+            const bool reuse = q8_last_.valid && q8_last_.x == x.data && q8_last_.n_tok == n_tok &&
+                               q8_last_.n_in == n_in && q8_last_.group == group;
+            if (!reuse) {
+                q8_last_.valid = false;
+                xq = kc::q8_activations(scratch(kc::q8_activation_bytes(n_tok, n_in)), n_tok, n_in);
+                check_status(kc::quantize_activations(w.type, f32(x), n_tok, n_in, xq, stream()), "matmul");
+            } else {
+                xq = kc::q8_activations(scratch_->data(), n_tok, n_in);
+            }
+            q8_last_ = {x.data, n_tok, n_in, group, true};
+        } else {
+            q8_last_.valid = false;
         }
         if (n_tok <= kc::k_matmul_vec_max_tokens) {
-            check_status(kc::matmul_vec(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()), "matmul");
+            check_status(kc::matmul_vec(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()),
+                         "matmul");
         } else if (kc::matmul_gemm_supported(w.type)) {
-            check_status(kc::matmul_gemm(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()), "matmul");
+            check_status(kc::matmul_gemm(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()),
+                         "matmul");
         } else {
             // No GEMM for this type (F32): the matrix-vector kernel over chunks of tokens.
             for (int64_t t0 = 0; t0 < n_tok; t0 += kc::k_matmul_vec_max_tokens) {
@@ -260,14 +289,20 @@ public:
                              "matmul");
             }
         }
+        const auto* xb = static_cast<const uint8_t*>(x.data);
+        const auto* ob = static_cast<const uint8_t*>(out.data);
+        if (ob < xb + x.n_bytes() && xb < ob + out.n_bytes()) q8_last_.valid = false;  // out overwrote x
     }
 
     void rope(const Tensor& q, const Tensor& k, int64_t head_dim, const Tensor& pos, const RopeParams& p) override {
+        q8_last_.valid = false;
         check(q.type == TensorType::F32 && k.type == TensorType::F32 && pos.type == TensorType::I32 &&
                   q.rows() == pos.n_elements() && k.rows() == pos.n_elements() && head_dim > 0 &&
                   q.cols() % head_dim == 0 && k.cols() % head_dim == 0 && p.n_dims > 0 && p.n_dims <= head_dim &&
                   p.n_dims % 2 == 0 && p.n_dims <= 1024,
-              "rope", "q " + q.shape_string() + ", k " + k.shape_string() + ", n_dims " + std::to_string(p.n_dims));
+              "rope", [&] {
+                  return "q " + q.shape_string() + ", k " + k.shape_string() + ", n_dims " + std::to_string(p.n_dims);
+              });
         kc::RopeArgs a;
         a.n_dims = p.n_dims;
         a.freq_base = p.freq_base;
@@ -283,24 +318,30 @@ public:
                    const AttentionPlan& plan, int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale,
                    const Tensor& out) override {
         const int64_t n_tok = q.rows();
+        q8_last_.valid = false;
         const int64_t kv_row = n_kv_head * head_dim;
         check(n_head > 0 && n_kv_head > 0 && n_head % n_kv_head == 0 && head_dim > 0 && head_dim <= 256, "attention",
-              "heads " + std::to_string(n_head) + "/" + std::to_string(n_kv_head) + " of " + std::to_string(head_dim) +
-                  " (the CUDA backend supports heads of at most 256)");
+              [&] {
+                  return "heads " + std::to_string(n_head) + "/" + std::to_string(n_kv_head) + " of " +
+                         std::to_string(head_dim) + " (the CUDA backend supports heads of at most 256)";
+              });
         check(q.type == TensorType::F32 && k.type == TensorType::F32 && v.type == TensorType::F32 &&
                   out.type == TensorType::F32 && q.cols() == n_head * head_dim && out.cols() == q.cols() &&
                   out.rows() == n_tok && k.cols() == kv_row && v.cols() == kv_row && k.rows() == n_tok &&
                   v.rows() == n_tok,
-              "attention", "q " + q.shape_string() + ", k " + k.shape_string() + ", v " + v.shape_string());
+              "attention",
+              [&] { return "q " + q.shape_string() + ", k " + k.shape_string() + ", v " + v.shape_string(); });
         check(cache_k.type == TensorType::F16 && cache_v.type == TensorType::F16 && cache_k.cols() == kv_row &&
                   cache_v.cols() == kv_row && cache_k.rows() == cache_v.rows(),
-              "attention", "cache " + cache_k.shape_string());
+              "attention", [&] { return "cache " + cache_k.shape_string(); });
         check(plan.n_seqs > 0 && plan.block_size > 0 && plan.max_blocks_per_seq > 0 &&
                   plan.token_seq.n_elements() >= n_tok && plan.token_pos.n_elements() >= n_tok &&
                   plan.token_slot.n_elements() >= n_tok && plan.seq_lens.n_elements() >= plan.n_seqs,
-              "attention", "inconsistent plan: " + std::to_string(plan.n_seqs) + " sequences, block size " +
-                               std::to_string(plan.block_size) + ", " + std::to_string(plan.max_blocks_per_seq) +
-                               " blocks per sequence");
+              "attention", [&] {
+                  return "inconsistent plan: " + std::to_string(plan.n_seqs) + " sequences, block size " +
+                         std::to_string(plan.block_size) + ", " + std::to_string(plan.max_blocks_per_seq) +
+                         " blocks per sequence";
+              });
         kc::AttentionArgs a;
         a.token_seq = static_cast<const int32_t*>(plan.token_seq.data);
         a.token_pos = static_cast<const int32_t*>(plan.token_pos.data);
@@ -318,15 +359,17 @@ public:
     }
 
     void swiglu(const Tensor& gate, const Tensor& up) override {
+        q8_last_.valid = false;
         check(gate.type == TensorType::F32 && up.type == TensorType::F32 && gate.cols() == up.cols() &&
                   gate.rows() == up.rows(),
-              "swiglu", "gate " + gate.shape_string() + ", up " + up.shape_string());
+              "swiglu", [&] { return "gate " + gate.shape_string() + ", up " + up.shape_string(); });
         check_status(kc::swiglu(f32(gate), f32(up), gate.n_elements(), stream()), "swiglu");
     }
 
     void add(const Tensor& x, const Tensor& y) override {
+        q8_last_.valid = false;
         check(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
-              "add", "x " + x.shape_string() + ", y " + y.shape_string());
+              "add", [&] { return "x " + x.shape_string() + ", y " + y.shape_string(); });
         check_status(kc::add(f32(x), f32(y), x.n_elements(), stream()), "add");
     }
 
@@ -334,6 +377,13 @@ private:
     static float* f32(const Tensor& t) { return static_cast<float*>(t.data); }
     cudaStream_t stream() const { return ctx_->stream; }
     int* flags() const { return static_cast<int*>(flags_->data()); }
+
+    // Activations quantized the same way share a group.
+    static int q8_group(TensorType t) {
+        if (t == TensorType::Q4_1) return 1;
+        if (t == TensorType::Q4_K || t == TensorType::Q5_K || t == TensorType::Q6_K) return 2;
+        return 0;
+    }
 
     void* scratch(size_t bytes) {
         if (!scratch_ || scratch_->size() < bytes) {
@@ -352,20 +402,29 @@ private:
         ENCLAVE_CUDA_THROW(cudaMemsetAsync(flags_->data(), 0, sizeof(int), ctx_->stream));
         std::string what;
         if (f & kc::k_error_bad_row_id) what += "get_rows: an id was outside the table; ";
-        if (f & kc::k_error_bad_plan) what += "attention: a token had an invalid cache slot, sequence, position or block; ";
+        if (f & kc::k_error_bad_plan)
+            what += "attention: a token had an invalid cache slot, sequence, position or block; ";
         throw InvalidArgument("cuda backend: " + what + "the affected rows were left zero");
     }
 
     std::shared_ptr<CudaContext> ctx_;
     std::string device_name_;
-    std::unique_ptr<CudaBuffer> flags_;        // int: k_error_* bits set by kernels
-    int* host_flags_ = nullptr;                // pinned copy of flags_
+    std::unique_ptr<CudaBuffer> flags_;  // int: k_error_* bits set by kernels
+    int* host_flags_ = nullptr;          // pinned copy of flags_
     std::vector<std::unique_ptr<CudaBuffer>> weights_;
-    std::unique_ptr<CudaBuffer> scratch_;      // [n_tok, n_in] 8-bit activations of the current matmul
+    std::unique_ptr<CudaBuffer> scratch_;  // [n_tok, n_in] 8-bit activations of the current matmul
     size_t scratch_size_ = 0;
-    PinnedBuffer upload_staging_;              // host copies of uploads since the last stream synchronisation
+    PinnedBuffer upload_staging_;  // host copies of uploads since the last stream synchronisation
     size_t upload_offset_ = 0;
     PinnedBuffer download_staging_;
+    // What scratch_ holds: the 8-bit activations of x, valid while no other op has run since (any op may
+    // have written x).
+    struct {
+        const void* x = nullptr;
+        int64_t n_tok = 0, n_in = 0;
+        int group = 0;
+        bool valid = false;
+    } q8_last_;
 };
 
 }  // namespace
@@ -383,8 +442,8 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
     const int n = cuda_device_count();
     if (n == 0) throw Error("CUDA backend: no CUDA device is available (no driver, or no GPU visible to this process)");
     if (device < 0 || device >= n)
-        throw InvalidArgument("CUDA backend: device " + std::to_string(device) + " does not exist (" + std::to_string(n) +
-                              " device" + (n == 1 ? "" : "s") + " found)");
+        throw InvalidArgument("CUDA backend: device " + std::to_string(device) + " does not exist (" +
+                              std::to_string(n) + " device" + (n == 1 ? "" : "s") + " found)");
     return std::make_unique<CudaBackend>(device);
 }
 

@@ -49,4 +49,15 @@ void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cac
                     int64_t head_dim, float scale, AttentionPrecision precision, float* scratch,
                     float* out) noexcept;
 
+// The f32 path for many queries of one sequence: the keys and values of one KV head are unpacked once to
+// f32, keys transposed so a query's scores are computed as head_dim vector updates over all keys.
+//   keys_t [head_dim, n_keys] f32, values [n_keys, head_dim] f32
+void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row, int64_t kv_offset,
+                          const int32_t* block_table, int64_t block_size, int64_t n_keys, int64_t head_dim,
+                          float* keys_t, float* values) noexcept;
+// out = softmax(q·K[0..n_keys) * scale)·V over the packed keys (n_keys <= n_keys_packed, the causal limit).
+//   q, out [head_dim]; scores [n_keys] scratch
+void attention_query_f32(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
+                         int64_t n_keys, int64_t head_dim, float scale, float* scores, float* out) noexcept;
+
 }  // namespace enclave::kernels

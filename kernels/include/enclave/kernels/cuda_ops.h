@@ -26,8 +26,8 @@
 namespace enclave::kernels::cuda {
 
 // Bits of the device error flags word.
-inline constexpr int k_error_bad_row_id = 1;     // get_rows: an id outside the table
-inline constexpr int k_error_bad_plan = 2;       // attention: a slot, sequence, position or block out of range
+inline constexpr int k_error_bad_row_id = 1;  // get_rows: an id outside the table
+inline constexpr int k_error_bad_plan = 2;    // attention: a slot, sequence, position or block out of range
 
 // ---- get_rows.cu -------------------------------------------------------------------------------------
 //! out[i, :] = dequantized table[ids[i], :]
@@ -43,10 +43,10 @@ Status rms_norm(const float* x, const float* weight, float eps, float* out, int6
 
 // ---- rope.cu -----------------------------------------------------------------------------------------
 struct RopeArgs {
-    int n_dims = 0;            // rotated dims of each head (even, <= head_dim, <= 1024)
+    int n_dims = 0;  // rotated dims of each head (even, <= head_dim, <= 1024)
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;
-    bool neox = false;         // false: pairs (2i, 2i+1); true: pairs (i, i + n_dims/2)
+    bool neox = false;                    // false: pairs (2i, 2i+1); true: pairs (i, i + n_dims/2)
     const float* freq_factors = nullptr;  // device f32 [n_dims / 2] or null
 };
 //! Rotates q and k in place at the tokens' positions.
@@ -64,7 +64,7 @@ struct AttentionArgs {
     int64_t n_seqs = 0;
     int64_t max_blocks_per_seq = 0;
     int64_t block_size = 0;
-    int64_t n_slots = 0;                    // rows of the cache
+    int64_t n_slots = 0;  // rows of the cache
 };
 //! Writes this step's k, v (rounded to f16) into the cache at token_slot, then
 //! out = softmax(q·Kᵀ · scale, causal within each sequence) · V over the token's own sequence.
@@ -106,7 +106,8 @@ Status quantize_activations(TensorType weight_type, const float* x, int64_t n_to
 
 //! y = x · Wᵀ (+ bias) for n_tok <= k_matmul_vec_max_tokens: weights read once, in their own layout.
 //! \param w [n_out, n_in] weight_type   \param x f32 [n_tok, n_in] (float weight types)
-//! \param xq from quantize_activations (quantized weight types)   \param y f32 [n_tok, n_out]   \param bias f32 [n_out] or null
+//! \param xq from quantize_activations (quantized weight types)   \param y f32 [n_tok, n_out]   \param bias f32 [n_out]
+//! or null
 Status matmul_vec(TensorType weight_type, const void* w, int64_t n_out, int64_t n_in, const float* x,
                   const Q8Activations& xq, int64_t n_tok, float* y, const float* bias, cudaStream_t stream);
 
