@@ -731,6 +731,344 @@ struct KernelFloat {
 };
 
 // =========================================================================================================
+// Panel GEMM for many tokens (prefill). The kernels above put columns in the vector lanes, so every
+// (row, token) pair pays for converting its block sums and applying block scales; with hundreds of tokens
+// that overhead, not the int8 products, sets the speed. Here the lanes are 16 weight rows instead:
+//   - a panel of 16 rows x up to 512 columns is unpacked once into unsigned 8-bit codes, transposed so that
+//     each 64-byte vector holds 4 consecutive columns of all 16 rows, with its block scales as vectors;
+//   - each activation dword (4 columns of one token) is broadcast from memory straight into vpdpbusd, so one
+//     instruction does 64 multiply-adds for 16 rows; a block's scale work is then one convert and two FMAs
+//     per token for all 16 rows;
+//   - the panel is reused by every token of the call (tiles of 8 tokens, 8 int32 + 8 float accumulators).
+// The integer sums are the same as in the kernels above (and ggml's); only float rounding order differs.
+// =========================================================================================================
+
+constexpr int k_panel_rows = 16;
+constexpr int64_t k_panel_cols = 512;  // columns per chunk: a multiple of the K-quants' 256
+constexpr int k_panel_token_block = 64;
+constexpr int k_panel_tile = 8;
+constexpr int64_t k_panel_min_tokens = 1000000;  // below this the per-(row, token) kernels win
+
+// One panel of unpacked weights: 16 rows x k_panel_cols columns.
+struct Panel {
+    alignas(64) uint8_t q[k_panel_cols / 4][64];    // [column group][row * 4 + j]: codes of columns 4g+j
+    alignas(64) float scale[k_panel_cols / 16][16];  // [block or sub-block][row]: d, or d * sub-block scale
+    alignas(64) float extra[k_panel_cols / 16][16];  // [block or bsums slot][row]: Q4_1 m; K-quants -dmin * m
+};
+
+// Per-token scales of a token block for one column chunk.
+struct PanelActs {
+    alignas(64) float dx[k_panel_token_block][k_panel_cols / 32];     // [token][block or super-block]
+    alignas(64) float extra[k_panel_token_block][k_panel_cols / 16];  // [token][block or bsums slot]
+    alignas(64) int32_t corr[k_panel_token_block][k_panel_cols / 32];  // [token][block]: -8 or -128 * sum(q_x)
+};
+
+// 16 x 16 transpose of 32-bit elements: out[c] lane r = in[r] lane c.
+ENCLAVE_INLINE inline void transpose16(__m512i (&m)[16]) {
+    __m512i t[16], u[16];
+    ENCLAVE_UNROLL
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_epi32(m[2 * i], m[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(m[2 * i], m[2 * i + 1]);
+    }
+    // u[4g + i], lane L: column 4L + i of rows 4g..4g+3.
+    ENCLAVE_UNROLL
+    for (int g = 0; g < 4; ++g) {
+        u[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    ENCLAVE_UNROLL
+    for (int i = 0; i < 4; ++i) {
+        const __m512i a = _mm512_shuffle_i32x4(u[i], u[4 + i], 0x88);      // row groups 0,1: lanes 0, 2
+        const __m512i b = _mm512_shuffle_i32x4(u[i], u[4 + i], 0xDD);      // lanes 1, 3
+        const __m512i c = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0x88);  // row groups 2,3
+        const __m512i d = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0xDD);
+        m[i] = _mm512_shuffle_i32x4(a, c, 0x88);
+        m[8 + i] = _mm512_shuffle_i32x4(a, c, 0xDD);
+        m[4 + i] = _mm512_shuffle_i32x4(b, d, 0x88);
+        m[12 + i] = _mm512_shuffle_i32x4(b, d, 0xDD);
+    }
+}
+
+// codes [16][k_panel_cols] row-major -> panel.q, for the first n_cols columns (a multiple of 64).
+void transpose_codes(const uint8_t (&codes)[k_panel_rows][k_panel_cols], int64_t n_cols, Panel& panel) {
+    for (int64_t c = 0; c < n_cols; c += 64) {
+        __m512i m[16];
+        ENCLAVE_UNROLL
+        for (int r = 0; r < 16; ++r) m[r] = _mm512_load_si512(&codes[r][c]);
+        transpose16(m);
+        ENCLAVE_UNROLL
+        for (int i = 0; i < 16; ++i) _mm512_store_si512(panel.q[c / 4 + i], m[i]);
+    }
+}
+
+// Block-32 weights (Q4_0, Q4_1, Q8_0). Codes are unsigned: Q4 nibbles as stored, Q8_0 + 128; the
+// activation side supplies -8 * sum(q_x) or -128 * sum(q_x) per block.
+template <TensorType type>
+struct PanelB32 {
+    static constexpr size_t w_block = type == TensorType::Q4_0 ? sizeof(block_q4_0)
+                                      : type == TensorType::Q4_1 ? sizeof(block_q4_1)
+                                                                 : sizeof(block_q8_0);
+    static constexpr size_t x_block = type == TensorType::Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    static constexpr int x_qs = type == TensorType::Q4_1 ? 4 : 2;  // offset of qs in an activation block
+    static constexpr int64_t unit = 32;                              // columns per block
+
+    // Row r's blocks [b0, b0 + nb) -> codes[r][0 .. 32 nb), scales.
+    static void unpack_row(const uint8_t* w_row, int64_t b0, int64_t nb, int r, uint8_t (&codes)[k_panel_rows][k_panel_cols],
+                           Panel& panel) {
+        const __m128i low4 = _mm_set1_epi8(0x0F);
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* blk = w_row + static_cast<size_t>(b0 + b) * w_block;
+            uint16_t d_bits;
+            std::memcpy(&d_bits, blk, 2);
+            panel.scale[b][r] = half_to_float(d_bits);
+            uint8_t* dst = &codes[r][32 * b];
+            if constexpr (type == TensorType::Q8_0) {
+                const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))));
+            } else {
+                const int qs = type == TensorType::Q4_1 ? 4 : 2;
+                const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + qs));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_and_si128(q, low4));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_and_si128(_mm_srli_epi16(q, 4), low4));
+                if constexpr (type == TensorType::Q4_1) {
+                    uint16_t m_bits;
+                    std::memcpy(&m_bits, blk + 2, 2);
+                    panel.extra[b][r] = half_to_float(m_bits);
+                }
+            }
+        }
+    }
+
+    // Token t's blocks [b0, b0 + nb): d_x, and s_x (Q4_1) or the correction (Q4_0, Q8_0).
+    static void unpack_acts(const uint8_t* x_row, int64_t b0, int64_t nb, int t, PanelActs& acts) {
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* blk = x_row + static_cast<size_t>(b0 + b) * x_block;
+            uint16_t bits;
+            std::memcpy(&bits, blk, 2);
+            acts.dx[t][b] = half_to_float(bits);
+            if constexpr (type == TensorType::Q4_1) {
+                std::memcpy(&bits, blk + 2, 2);
+                acts.extra[t][b] = half_to_float(bits);
+            } else {
+                const __m256i q = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+                const __m256i q2 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18)));
+                const __m256i s32 = _mm256_madd_epi16(_mm256_add_epi16(q, q2), _mm256_set1_epi16(1));
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+                s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+                acts.corr[t][b] = (type == TensorType::Q8_0 ? -128 : -8) * _mm_cvtsi128_si32(s4);
+            }
+        }
+    }
+
+    // acc[t] lanes (rows) += the products of nb blocks for T tokens. x[t]: token t's row at block b0.
+    template <int T>
+    ENCLAVE_INLINE static void tile(const Panel& panel, const PanelActs& acts, int t0, const uint8_t* const* x,
+                                    int64_t nb, __m512 (&acc)[T]) {
+        for (int64_t b = 0; b < nb; ++b) {
+            __m512i isum[T];
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) {
+                if constexpr (type == TensorType::Q4_1) isum[t] = _mm512_setzero_si512();
+                else isum[t] = _mm512_set1_epi32(acts.corr[t0 + t][b]);
+            }
+            ENCLAVE_UNROLL
+            for (int g = 0; g < 8; ++g) {
+                const __m512i wq = _mm512_load_si512(panel.q[8 * b + g]);
+                ENCLAVE_UNROLL
+                for (int t = 0; t < T; ++t) {
+                    int32_t xd;
+                    std::memcpy(&xd, x[t] + static_cast<size_t>(b) * x_block + x_qs + 4 * g, 4);
+                    isum[t] = _mm512_dpbusd_epi32(isum[t], wq, _mm512_set1_epi32(xd));
+                }
+            }
+            const __m512 dw = _mm512_load_ps(panel.scale[b]);
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) {
+                const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(acts.dx[t0 + t][b]));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, acc[t]);
+                if constexpr (type == TensorType::Q4_1)
+                    acc[t] = _mm512_fmadd_ps(_mm512_load_ps(panel.extra[b]), _mm512_set1_ps(acts.extra[t0 + t][b]), acc[t]);
+            }
+        }
+    }
+};
+
+// K-quant weights. Codes are the unpacked values (Q6_K stored + 32); per sub-block (32 columns, Q6_K 16)
+// the panel holds d * scale, per bsums slot -dmin * min (Q6_K: -32 * d * scale); the activation side holds
+// d_x per super-block and (bsums * d_x) per slot.
+template <class Q, int sub>
+struct PanelK {
+    static constexpr int64_t unit = 256;
+    static constexpr int n_sub = 256 / sub;             // sub-blocks per super-block
+    static constexpr int n_slots = sub == 32 ? 8 : 16;  // bsums terms per super-block
+
+    static void unpack_row(const uint8_t* w_row, int64_t s0, int64_t ns, int r, uint8_t (&codes)[k_panel_rows][k_panel_cols],
+                           Panel& panel) {
+        for (int64_t s = 0; s < ns; ++s) {
+            const uint8_t* blk = w_row + static_cast<size_t>(s0 + s) * Q::step_bytes;
+            UnpackedK u;
+            Q::unpack(blk, u);
+            uint8_t* dst = &codes[r][256 * s];
+            for (int v = 0; v < 4; ++v) {
+                // Q4_K/Q5_K: register v holds columns [64(v/2)*2 + 32(v%2)) and +64 (see KernelQ4_K).
+                const int lo = Q::interleaved_halves ? 128 * (v / 2) + 32 * (v % 2) : 64 * v;
+                const int hi = Q::interleaved_halves ? lo + 64 : lo + 32;
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + lo), _mm512_castsi512_si256(u.v[v]));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + hi), _mm512_extracti64x4_epi64(u.v[v], 1));
+            }
+            float* sc = &panel.scale[s * n_sub][0];
+            float* ex = &panel.extra[s * n_slots][0];
+            if constexpr (sub == 32) {
+                uint64_t scales, mins;
+                unpack_k4_scales(reinterpret_cast<const uint8_t*>(blk) + 4, &scales, &mins);
+                for (int j = 0; j < 8; ++j) {
+                    sc[16 * j + r] = u.d * static_cast<float>((scales >> (8 * j)) & 0xFF);
+                    ex[16 * j + r] = -u.dmin * static_cast<float>((mins >> (8 * j)) & 0xFF);
+                }
+            } else {
+                const auto* q6 = reinterpret_cast<const block_q6_K*>(blk);
+                for (int j = 0; j < 16; ++j) {
+                    sc[16 * j + r] = u.d * static_cast<float>(q6->scales[j]);
+                    ex[16 * j + r] = -u.dmin * static_cast<float>(q6->scales[j]);  // dmin = 32 d
+                }
+            }
+        }
+    }
+
+    static void unpack_acts(const uint8_t* x_row, int64_t s0, int64_t ns, int t, PanelActs& acts) {
+        const auto* xb = reinterpret_cast<const block_q8_K*>(x_row);
+        for (int64_t s = 0; s < ns; ++s) {
+            const block_q8_K& b = xb[s0 + s];
+            acts.dx[t][s] = b.d;
+            for (int j = 0; j < n_slots; ++j) {
+                const int bs = sub == 32 ? b.bsums[2 * j] + b.bsums[2 * j + 1] : b.bsums[j];
+                acts.extra[t][s * n_slots + j] = static_cast<float>(bs) * b.d;
+            }
+        }
+    }
+
+    template <int T>
+    ENCLAVE_INLINE static void tile(const Panel& panel, const PanelActs& acts, int t0, const uint8_t* const* x,
+                                    int64_t ns, __m512 (&acc)[T]) {
+        for (int64_t s = 0; s < ns; ++s) {
+            __m512 part[T];
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) part[t] = _mm512_setzero_ps();
+            for (int j = 0; j < n_sub; ++j) {
+                __m512i isum[T];
+                ENCLAVE_UNROLL
+                for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+                const int64_t col = 256 * s + sub * j;
+                ENCLAVE_UNROLL
+                for (int g = 0; g < sub / 4; ++g) {
+                    const __m512i wq = _mm512_load_si512(panel.q[col / 4 + g]);
+                    ENCLAVE_UNROLL
+                    for (int t = 0; t < T; ++t) {
+                        int32_t xd;
+                        std::memcpy(&xd, x[t] + static_cast<size_t>(s) * sizeof(block_q8_K) + 4 + sub * j + 4 * g, 4);
+                        isum[t] = _mm512_dpbusd_epi32(isum[t], wq, _mm512_set1_epi32(xd));
+                    }
+                }
+                const __m512 sc = _mm512_load_ps(panel.scale[s * n_sub + j]);
+                ENCLAVE_UNROLL
+                for (int t = 0; t < T; ++t) part[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), sc, part[t]);
+            }
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) {
+                acc[t] = _mm512_fmadd_ps(part[t], _mm512_set1_ps(acts.dx[t0 + t][s]), acc[t]);
+                ENCLAVE_UNROLL
+                for (int j = 0; j < n_slots; ++j)
+                    acc[t] = _mm512_fmadd_ps(_mm512_load_ps(panel.extra[s * n_slots + j]),
+                                             _mm512_set1_ps(acts.extra[t0 + t][s * n_slots + j]), acc[t]);
+            }
+        }
+    }
+};
+
+// y(t, rows) (+)= panel x tokens [t0, t0 + T) over the chunk's nu units.
+template <class P, int T>
+void panel_tile(const Panel& panel, const PanelActs& acts, int t_in_block, const uint8_t* const* x, int64_t nu,
+                float* y, int64_t y_stride, __mmask16 rows, bool first_chunk) {
+    __m512 acc[T];
+    ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    P::template tile<T>(panel, acts, t_in_block, x, nu, acc);
+    ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) {
+        float* dst = y + t * y_stride;
+        const __m512 v = first_chunk ? acc[t] : _mm512_add_ps(acc[t], _mm512_maskz_loadu_ps(rows, dst));
+        _mm512_mask_storeu_ps(dst, rows, v);
+    }
+}
+
+template <class P>
+void run_panels(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y,
+                int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    const size_t w_row = *row_bytes(weight_type, n_cols);
+    const size_t x_row = *row_bytes(activation_type(weight_type), n_cols);
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    // Units are blocks of 32 (or super-blocks of 256); unit byte offsets are unit_index * unit bytes.
+    const size_t w_unit = w_row / static_cast<size_t>(n_cols / P::unit);
+    const size_t x_unit = x_row / static_cast<size_t>(n_cols / P::unit);
+    constexpr int64_t units_per_chunk = k_panel_cols / P::unit;
+    const int64_t n_units = n_cols / P::unit;
+
+    alignas(64) Panel panel;
+    alignas(64) PanelActs acts;
+    alignas(64) uint8_t codes[k_panel_rows][k_panel_cols];
+
+    for (int64_t tb = 0; tb < n_tokens; tb += k_panel_token_block) {
+        const int ntb = static_cast<int>(min_i64(k_panel_token_block, n_tokens - tb));
+        for (int64_t u0 = 0; u0 < n_units; u0 += units_per_chunk) {
+            const int64_t nu = min_i64(units_per_chunk, n_units - u0);
+            const int64_t chunk_cols = nu * P::unit;
+            const bool first_chunk = u0 == 0;
+            for (int t = 0; t < ntb; ++t) P::unpack_acts(xb + static_cast<size_t>(tb + t) * x_row, u0, nu, t, acts);
+            for (int64_t r0 = row_begin; r0 < row_end; r0 += k_panel_rows) {
+                const int nr = static_cast<int>(min_i64(k_panel_rows, row_end - r0));
+                for (int r = 0; r < k_panel_rows; ++r) {
+                    if (r < nr) {
+                        P::unpack_row(wb + static_cast<size_t>(r0 + r) * w_row, u0, nu, r, codes, panel);
+                    } else {  // missing rows: zero codes and scales give exact zeros, never stored
+                        std::memset(codes[r], 0, static_cast<size_t>(chunk_cols));
+                        for (int64_t i = 0; i < k_panel_cols / 16; ++i) panel.scale[i][r] = panel.extra[i][r] = 0.0f;
+                    }
+                }
+                // The transpose works in groups of 64 columns; pad a 32-column tail with zeros.
+                const int64_t padded = (chunk_cols + 63) / 64 * 64;
+                if (padded != chunk_cols)
+                    for (int r = 0; r < k_panel_rows; ++r) std::memset(&codes[r][chunk_cols], 0, static_cast<size_t>(padded - chunk_cols));
+                transpose_codes(codes, padded, panel);
+                const __mmask16 rows = static_cast<__mmask16>((1u << nr) - 1);
+                for (int t = 0; t < ntb; t += k_panel_tile) {
+                    const int nt = min_i64(k_panel_tile, ntb - t) > 0 ? static_cast<int>(min_i64(k_panel_tile, ntb - t)) : 0;
+                    const uint8_t* x[k_panel_tile];
+                    for (int i = 0; i < nt; ++i)
+                        x[i] = xb + static_cast<size_t>(tb + t + i) * x_row + static_cast<size_t>(u0) * x_unit;
+                    float* yt = y + (tb + t) * y_stride + r0;
+                    switch (nt) {
+                        case 1: panel_tile<P, 1>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        case 2: panel_tile<P, 2>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        case 3: panel_tile<P, 3>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        case 4: panel_tile<P, 4>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        case 5: panel_tile<P, 5>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        case 6: panel_tile<P, 6>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        case 7: panel_tile<P, 7>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        default: panel_tile<P, 8>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                    }
+                }
+            }
+        }
+    }
+    (void)w_unit;
+}
+
+// =========================================================================================================
 // Driver: chunks of columns, tiles of tokens, rows in groups of 4.
 // =========================================================================================================
 
@@ -808,13 +1146,17 @@ void matmul_rows_avx512(TensorType weight_type, const void* w, int64_t n_cols, c
     const auto go = [&](auto kernel) {
         run<decltype(kernel)>(weight_type, w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end);
     };
+    const auto panels = [&](auto kernel) {
+        run_panels<decltype(kernel)>(weight_type, w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end);
+    };
+    const bool many = n_tokens >= k_panel_min_tokens;
     switch (weight_type) {
-        case TensorType::Q4_0: go(KernelQ4_0{}); break;
-        case TensorType::Q4_1: go(KernelQ4_1{}); break;
-        case TensorType::Q8_0: go(KernelQ8_0{}); break;
-        case TensorType::Q4_K: go(KernelK<KernelQ4_K>{}); break;
-        case TensorType::Q5_K: go(KernelK<KernelQ5_K>{}); break;
-        case TensorType::Q6_K: go(KernelK<KernelQ6_K>{}); break;
+        case TensorType::Q4_0: many ? panels(PanelB32<TensorType::Q4_0>{}) : go(KernelQ4_0{}); break;
+        case TensorType::Q4_1: many ? panels(PanelB32<TensorType::Q4_1>{}) : go(KernelQ4_1{}); break;
+        case TensorType::Q8_0: many ? panels(PanelB32<TensorType::Q8_0>{}) : go(KernelQ8_0{}); break;
+        case TensorType::Q4_K: many ? panels(PanelK<KernelQ4_K, 32>{}) : go(KernelK<KernelQ4_K>{}); break;
+        case TensorType::Q5_K: many ? panels(PanelK<KernelQ5_K, 32>{}) : go(KernelK<KernelQ5_K>{}); break;
+        case TensorType::Q6_K: many ? panels(PanelK<KernelQ6_K, 16>{}) : go(KernelK<KernelQ6_K>{}); break;
         case TensorType::F16: go(KernelFloat<TensorType::F16>{}); break;
         case TensorType::BF16: go(KernelFloat<TensorType::BF16>{}); break;
         case TensorType::F32: go(KernelFloat<TensorType::F32>{}); break;

@@ -93,17 +93,20 @@ float dot_f16_f32(const uint16_t* __restrict a, const float* __restrict b, int64
 }
 
 ENCLAVE_CLONES
-void axpy_f16_into_f16(uint16_t* __restrict y, const uint16_t* __restrict x, float a, int64_t n) noexcept {
-    _Float16* ys = as_f16(y);
-    const _Float16* xs = as_f16(x);
-    for (int64_t i = 0; i < n; ++i)
-        ys[i] = static_cast<_Float16>(std::fma(static_cast<float>(xs[i]), a, static_cast<float>(ys[i])));
+void round_to_f16(const float* __restrict src, float* __restrict dst, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<_Float16>(src[i]));
 }
 
-ENCLAVE_CLONES
-void scale_f16(uint16_t* __restrict y, float a, int64_t n) noexcept {
-    _Float16* ys = as_f16(y);
-    for (int64_t i = 0; i < n; ++i) ys[i] = static_cast<_Float16>(static_cast<float>(ys[i]) * a);
+// p = f16(exp(s - max) / Σ exp(s - max)), the sum in double, as ggml's soft_max followed by the f16
+// conversion of the probabilities for the product with f16 values.
+void softmax_rounded_to_f16(float* s, int64_t n, float max_score) noexcept {
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+        s[j] = std::exp(s[j] - max_score);
+        sum += s[j];
+    }
+    const float inv = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
+    for (int64_t j = 0; j < n; ++j) s[j] = static_cast<float>(static_cast<_Float16>(s[j] * inv));
 }
 
 ENCLAVE_CLONES
@@ -126,51 +129,18 @@ inline int64_t slot_of(const int32_t* block_table, int64_t block_size, int64_t j
 
 void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
                     int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
-                    int64_t head_dim, float scale, AttentionPrecision precision, float* scratch, float* out) noexcept {
+                    int64_t head_dim, float scale, float* scratch, float* out) noexcept {
     constexpr int64_t max_head_dim = 512;
-    if (precision == AttentionPrecision::f16_accumulate) {
-        // ggml's one-row flash attention: q rounded to f16, online softmax, V accumulated in f16.
-        float q_rounded[max_head_dim];  // [head_dim]
-        uint16_t acc[max_head_dim];     // [head_dim] f16
-        for (int64_t i = 0; i < head_dim; ++i) {
-            q_rounded[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
-            acc[i] = 0;
-        }
-        float m = -INFINITY, sum = 0.0f;
-        for (int64_t j = 0; j < n_keys; ++j) {
-            const int64_t slot = slot_of(block_table, block_size, j);
-            const float s = dot_f16_f32(cache_k + slot * kv_row + kv_offset, q_rounded, head_dim) * scale;
-            float ms = 1.0f, vs = 1.0f;
-            if (s > m) {
-                const float m_old = m;
-                m = s;
-                ms = std::exp(m_old - m);
-                scale_f16(acc, ms, head_dim);
-            } else {
-                vs = std::exp(s - m);
-            }
-            axpy_f16_into_f16(acc, cache_v + slot * kv_row + kv_offset, vs, head_dim);
-            sum = sum * ms + vs;
-        }
-        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-        for (int64_t i = 0; i < head_dim; ++i) out[i] = fp16_to_fp32(acc[i]) * inv;
-        return;
-    }
-    // f32: q as it is, scores and the weighted sum of V in f32 (ggml's tiled flash attention).
+    float q_rounded[max_head_dim];  // [head_dim] q as f16 holds it
+    round_to_f16(q, q_rounded, head_dim);
     float max_score = -INFINITY;
     for (int64_t j = 0; j < n_keys; ++j) {
         const int64_t slot = slot_of(block_table, block_size, j);
-        const float s = dot_f16_f32(cache_k + slot * kv_row + kv_offset, q, head_dim) * scale;
+        const float s = dot_f16_f32(cache_k + slot * kv_row + kv_offset, q_rounded, head_dim) * scale;
         scratch[j] = s;
-        if (s > max_score) max_score = s;
+        max_score = std::max(max_score, s);
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < n_keys; ++j) {
-        const float e = std::exp(scratch[j] - max_score);
-        scratch[j] = e;
-        sum += e;
-    }
-    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+    softmax_rounded_to_f16(scratch, n_keys, max_score);
     float v_row[max_head_dim];  // [head_dim]
     for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
     for (int64_t j = 0; j < n_keys; ++j) {
@@ -178,7 +148,6 @@ void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cac
         f16_to_f32_row(cache_v + slot * kv_row + kv_offset, v_row, head_dim);
         axpy_f32(out, v_row, scratch[j], head_dim);
     }
-    for (int64_t i = 0; i < head_dim; ++i) out[i] *= inv_sum;
 }
 
 void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row, int64_t kv_offset,
@@ -193,24 +162,20 @@ void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int6
     }
 }
 
-void attention_query_f32(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
-                         int64_t n_keys, int64_t head_dim, float scale, float* scores, float* out) noexcept {
+void attention_query_packed(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
+                            int64_t n_keys, int64_t head_dim, float scale, float* scores, float* out) noexcept {
+    float q_rounded[512];  // [head_dim]
+    round_to_f16(q, q_rounded, head_dim);
     for (int64_t j = 0; j < n_keys; ++j) scores[j] = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) axpy_f32(scores, keys_t + d * n_keys_packed, q[d], n_keys);
+    for (int64_t d = 0; d < head_dim; ++d) axpy_f32(scores, keys_t + d * n_keys_packed, q_rounded[d], n_keys);
     float max_score = -INFINITY;
     for (int64_t j = 0; j < n_keys; ++j) {
         scores[j] *= scale;
         max_score = std::max(max_score, scores[j]);
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < n_keys; ++j) {
-        scores[j] = std::exp(scores[j] - max_score);
-        sum += scores[j];
-    }
-    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+    softmax_rounded_to_f16(scores, n_keys, max_score);
     for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.0f;
     for (int64_t j = 0; j < n_keys; ++j) axpy_f32(out, values + j * head_dim, scores[j], head_dim);
-    for (int64_t i = 0; i < head_dim; ++i) out[i] *= inv_sum;
 }
 
 }  // namespace enclave::kernels

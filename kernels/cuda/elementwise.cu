@@ -5,13 +5,17 @@
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
+#include "libm.cuh"
 
 namespace enclave::kernels::cuda {
 namespace {
 
 constexpr int k_threads = 256;
 
-__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+// As the CPU's swiglu_row, bit for bit: glibc's expf, no contraction.
+__device__ __forceinline__ float silu_mul(float g, float u) {
+    return __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, cuda_detail::expf_glibc(-g))), u);
+}
 
 __global__ void __launch_bounds__(k_threads)
     swiglu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t n, int64_t n4) {

@@ -1,5 +1,6 @@
-// rms_norm: one block per row; the sum of squares is reduced in float across the block (the CPU sums in
-// double; the difference is far below f32 rounding of the result for rows of a few thousand values).
+// rms_norm: one block per row. As the CPU (and ggml): the squares are rounded to f32 and summed in double,
+// the mean is rounded to f32; the double sum's order differs from the CPU's sequential one by far less than
+// the f32 rounding of the mean, so both backends get the same scale.
 #include <string>
 
 #include "cuda_check.h"
@@ -9,8 +10,6 @@
 namespace enclave::kernels::cuda {
 namespace {
 
-using cuda_detail::warp_sum;
-
 constexpr int k_threads = 256;
 
 // `out` may alias `x`: every thread reads the values it later writes, and writes only after the
@@ -19,17 +18,19 @@ __global__ void __launch_bounds__(k_threads)
     rms_norm_kernel(const float* x, const float* __restrict__ w, float eps, float* out, int64_t n_cols) {
     const float* xr = x + static_cast<int64_t>(blockIdx.x) * n_cols;
     float* yr = out + static_cast<int64_t>(blockIdx.x) * n_cols;
-    float sum = 0.0f;
-    for (int64_t i = threadIdx.x; i < n_cols; i += k_threads) sum += xr[i] * xr[i];
-    __shared__ float partial[k_threads / 32];
-    sum = warp_sum(sum);
+    double sum = 0.0;
+    for (int64_t i = threadIdx.x; i < n_cols; i += k_threads) sum += static_cast<double>(__fmul_rn(xr[i], xr[i]));
+    __shared__ double partial[k_threads / 32];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
     if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
     __syncthreads();
-    float total = 0.0f;
+    double total = 0.0;
 #pragma unroll
     for (int i = 0; i < k_threads / 32; ++i) total += partial[i];
-    const float scale = 1.0f / sqrtf(total / static_cast<float>(n_cols) + eps);
-    for (int64_t i = threadIdx.x; i < n_cols; i += k_threads) yr[i] = (xr[i] * scale) * w[i];
+    const float mean = static_cast<float>(total / static_cast<double>(n_cols));
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = threadIdx.x; i < n_cols; i += k_threads) yr[i] = __fmul_rn(__fmul_rn(xr[i], scale), w[i]);
 }
 
 }  // namespace

@@ -125,7 +125,7 @@ std::vector<int64_t> col_cases(TensorType t) {
     return {32, 96, 160, 576, 2080};
 }
 
-const int64_t k_token_cases[] = {1, 2, 3, 7, 16, 33};
+const int64_t k_token_cases[] = {1, 2, 3, 7, 16, 33, 70};
 
 struct Range {
     int64_t n_rows, row_begin, row_end, y_stride;

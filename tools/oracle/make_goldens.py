@@ -1303,7 +1303,7 @@ GEN_PROMPTS = [
     ("shell", [{"role": "user", "content": "How do I list all files, including hidden ones, in a Linux directory?"}]),
 ]
 GEN_SETTINGS = dict(n_ctx=4096, n_batch=512, n_ubatch=512, n_predict=64, sampling="greedy (argmax of the logits)",
-                    type_k="f16", type_v="f16", flash_attn_type="auto (llama_context_default_params)",
+                    type_k="f16", type_v="f16", flash_attn_type="disabled",
                     add_special=True, parse_special=True)
 
 
@@ -1331,6 +1331,9 @@ def write_generate(oracle: Oracle, strings, model_path: Path, threads: int) -> N
     cp.n_ctx, cp.n_batch, cp.n_ubatch = GEN_SETTINGS["n_ctx"], GEN_SETTINGS["n_batch"], GEN_SETTINGS["n_ubatch"]
     cp.n_threads = cp.n_threads_batch = threads
     cp.n_seq_max = 1
+    # Flash attention off: llama.cpp's fused CPU kernel accumulates V in f16, which moves the logits of
+    # small models by 1-5% between runs of different batching; the unfused path rounds each value once.
+    cp.flash_attn_type = FLASH_ATTN_DISABLED
     fa_default = cp.flash_attn_type
     oracle.log.clear()
     ctx = ll.llama_init_from_model(model, cp)
@@ -1392,6 +1395,9 @@ SYNTH_VOCAB = {"llama": "bpe-llama3", "qwen2": "bpe-qwen2"}
 LOGITS_PROMPT = "The quick brown fox jumps over the lazy dog. 你好，世界！ def f(x): return x * 2"
 
 
+FLASH_ATTN_DISABLED = 0  # llama_flash_attn_type: -1 auto, 0 disabled, 1 enabled
+
+
 def write_logits(oracle: Oracle, synth: Path, seed: int, threads: int, archs: list[str], types: list[str]) -> None:
     import numpy as np
 
@@ -1413,6 +1419,7 @@ def write_logits(oracle: Oracle, synth: Path, seed: int, threads: int, archs: li
             cp = ll.llama_context_default_params()
             cp.n_ctx, cp.n_batch, cp.n_ubatch = 512, 512, 512
             cp.n_threads = cp.n_threads_batch = threads
+            cp.flash_attn_type = FLASH_ATTN_DISABLED  # see write_generate
             ctx = ll.llama_init_from_model(model, cp)
             assert ctx, "".join(oracle.log[-20:])
             arr = (ll.llama_token * len(pids))(*pids)
@@ -1425,7 +1432,7 @@ def write_logits(oracle: Oracle, synth: Path, seed: int, threads: int, archs: li
                 "synth_args": ["OUT"] + args,
                 "fingerprint": fingerprint(out),
                 "oracle": oracle.info(),
-                "settings": {"n_ctx": 512, "n_batch": 512, "threads": threads, "flash_attn_type": "auto",
+                "settings": {"n_ctx": 512, "n_batch": 512, "threads": threads, "flash_attn_type": "disabled",
                              "prompt": LOGITS_PROMPT, "add_special": True, "parse_special": False},
                 "prompt_ids": pids,
                 "argmax": int(np.argmax(logits)),

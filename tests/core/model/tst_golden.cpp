@@ -50,10 +50,14 @@ void logits_goldens() {
         const auto model_path = std::filesystem::temp_directory_path() /
                                 ("enclave_golden_" + std::to_string(getpid()) + "_" + entry.path().stem().string() + ".gguf");
         std::string cmd = shell_quote(g_synth) + " " + shell_quote(model_path.string());
+        // The recorded arguments: "OUT" stands for the output path; files under tests/golden/ are recorded
+        // relative to the repository root.
+        const std::string golden_prefix = "tests/golden/";
         for (const auto& a : g["synth_args"].items) {
             std::string arg = a.str;
-            // Vocabulary paths are recorded relative to the golden folder.
-            if (arg.rfind("vocab/", 0) == 0) arg = (std::filesystem::path(g_golden_dir) / arg).string();
+            if (arg == "OUT") continue;
+            if (arg.rfind(golden_prefix, 0) == 0)
+                arg = (std::filesystem::path(g_golden_dir) / arg.substr(golden_prefix.size())).string();
             cmd += " " + shell_quote(arg);
         }
         REQUIRE_MSG(std::system(cmd.c_str()) == 0, "enclave-synth failed: " + cmd);

@@ -191,7 +191,7 @@ public:
             }
         });
         const int64_t group = n_head / n_kv_head;
-        if (n_tok < kernels::attention_f32_min_rows) {
+        if (n_tok < kernels::attention_packed_min_rows) {
             const size_t per_thread = static_cast<size_t>(plan.max_seq_len) + 16;
             auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
             pool_.parallel_for(n_tok * n_head, [&](int64_t b, int64_t e, int thread) {
@@ -200,8 +200,8 @@ public:
                     const int64_t t = i / n_head, h = i % n_head;
                     const int32_t* table = tables + static_cast<int64_t>(seq[t]) * plan.max_blocks_per_seq;
                     kernels::attention_head(row_f32(q, t) + h * head_dim, ck, cv, kv_row, (h / group) * head_dim, table,
-                                            plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale,
-                                            kernels::AttentionPrecision::f16_accumulate, sc, row_f32(out, t) + h * head_dim);
+                                            plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale, sc,
+                                            row_f32(out, t) + h * head_dim);
                 }
             });
             return;
@@ -235,7 +235,7 @@ public:
                                               head_dim, keys_t, values);
                 for (int64_t t = it.first; t <= last; ++t)
                     for (int64_t h = it.kv_head * group; h < (it.kv_head + 1) * group; ++h)
-                        kernels::attention_query_f32(row_f32(q, t) + h * head_dim, keys_t, values, n_keys,
+                        kernels::attention_query_packed(row_f32(q, t) + h * head_dim, keys_t, values, n_keys,
                                                      static_cast<int64_t>(pos[t]) + 1, head_dim, scale, scores,
                                                      row_f32(out, t) + h * head_dim);
             }

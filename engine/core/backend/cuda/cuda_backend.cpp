@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "enclave/kernels/cpu_ops.h"  // defines: attention_f32_min_rows
 #include "enclave/kernels/cuda_ops.h"
 
 namespace enclave {
@@ -352,6 +353,7 @@ public:
         a.max_blocks_per_seq = plan.max_blocks_per_seq;
         a.block_size = plan.block_size;
         a.n_slots = cache_k.rows();
+        a.f16_accumulate = n_tok < kernels::attention_f32_min_rows;  // as the CPU backend decides
         check_status(kc::attention(f32(q), f32(k), f32(v), static_cast<uint16_t*>(cache_k.data),
                                    static_cast<uint16_t*>(cache_v.data), a, n_tok, n_head, n_kv_head, head_dim, scale,
                                    f32(out), flags(), stream()),

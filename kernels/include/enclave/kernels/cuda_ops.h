@@ -11,8 +11,10 @@
 //   may be null), which the backend reads back with the step's results.
 // - Numerics follow the CPU kernels (cpu_ops.h, cpu_matmul.h) so both backends give the same tokens:
 //   activations of quantized matrix products are quantized to 8 bits the way the CPU does (per 32 for
-//   Q4_0/Q4_1/Q8_0, per 256 for the K-quants), f16/bf16 weights meet activations rounded to f16/bf16,
-//   the KV cache is f16 and queries are rounded to f16 before q·k.
+//   Q4_0/Q4_1/Q8_0, per 256 for the K-quants) so the integer sums are equal, f16/bf16 weights meet
+//   activations rounded to f16/bf16, the KV cache is f16, attention and swiglu round as the CPU does
+//   (glibc's expf, the CPU's summation orders) and rms_norm sums in double. Float sums of matrix products
+//   differ from the CPU's in order only.
 #pragma once
 
 #include <cuda_runtime_api.h>  // defines: cudaStream_t
@@ -65,9 +67,13 @@ struct AttentionArgs {
     int64_t max_blocks_per_seq = 0;
     int64_t block_size = 0;
     int64_t n_slots = 0;  // rows of the cache
+    // The CPU's two roundings (cpu_ops.h, AttentionPrecision): true: q rounded to f16 and the weighted values
+    // accumulated in f16 (steps of fewer than attention_f32_min_rows tokens); false: all in f32.
+    bool f16_accumulate = true;
 };
 //! Writes this step's k, v (rounded to f16) into the cache at token_slot, then
-//! out = softmax(q·Kᵀ · scale, causal within each sequence) · V over the token's own sequence.
+//! out = softmax(q·Kᵀ · scale, causal within each sequence) · V over the token's own sequence, rounded
+//! exactly as the CPU kernel rounds (same summation orders, glibc's expf), per plan.f16_accumulate.
 //! \param q, out f32 [n_tok, n_head * head_dim]   \param k, v f32 [n_tok, n_kv_head * head_dim]
 //! \param cache_k, cache_v f16 bits [n_slots, n_kv_head * head_dim]   head_dim <= 256
 Status attention(const float* q, const float* k, const float* v, uint16_t* cache_k, uint16_t* cache_v,
