@@ -35,8 +35,8 @@ IsaSupport probe() noexcept {
     if (!osxsave || !avx) return s;
     unsigned xcr0_lo = 0, xcr0_hi = 0;
     __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    const bool ymm_state = (xcr0_lo & 0x6u) == 0x6u;     // SSE + AVX state
-    const bool zmm_state = (xcr0_lo & 0xe6u) == 0xe6u;   // + opmask, ZMM_Hi256, Hi16_ZMM
+    const bool ymm_state = (xcr0_lo & 0x6u) == 0x6u;    // SSE + AVX state
+    const bool zmm_state = (xcr0_lo & 0xe6u) == 0xe6u;  // + opmask, ZMM_Hi256, Hi16_ZMM
     __get_cpuid_count(7, 0, &a, &b, &c, &d);
     const bool avx2 = (b >> 5) & 1;
     const bool avx512f = (b >> 16) & 1;
@@ -67,22 +67,30 @@ int supported_mask() noexcept {
 
 int isa_bit(CpuIsa isa) noexcept {
     switch (isa) {
-        case CpuIsa::scalar: return 1;
-        case CpuIsa::avx2: return 2;
-        case CpuIsa::avx512: return 4;
+        case CpuIsa::scalar:
+            return 1;
+        case CpuIsa::avx2:
+            return 2;
+        case CpuIsa::avx512:
+            return 4;
     }
     return 0;
 }
 
 }  // namespace
 
-bool cpu_isa_supported(CpuIsa isa) noexcept { return (supported_mask() & isa_bit(isa)) != 0; }
+bool cpu_isa_supported(CpuIsa isa) noexcept {
+    return (supported_mask() & isa_bit(isa)) != 0;
+}
 
 std::string_view cpu_isa_name(CpuIsa isa) noexcept {
     switch (isa) {
-        case CpuIsa::scalar: return "scalar";
-        case CpuIsa::avx2: return "avx2";
-        case CpuIsa::avx512: return "avx512";
+        case CpuIsa::scalar:
+            return "scalar";
+        case CpuIsa::avx2:
+            return "avx2";
+        case CpuIsa::avx512:
+            return "avx512";
     }
     return "unknown";
 }
@@ -96,8 +104,10 @@ CpuIsa detect_cpu_isa() noexcept {
         // The override may only lower the choice: asking for AVX-512 on an AVX2 machine keeps AVX2.
         if (const char* env = std::getenv("ENCLAVE_CPU_ISA")) {
             const std::string_view want(env);
-            if (want == "scalar") best = CpuIsa::scalar;
-            else if (want == "avx2" && best == CpuIsa::avx512) best = CpuIsa::avx2;
+            if (want == "scalar")
+                best = CpuIsa::scalar;
+            else if (want == "avx2" && best == CpuIsa::avx512)
+                best = CpuIsa::avx2;
         }
         cached = static_cast<int>(best);
         g_detected.store(cached, std::memory_order_relaxed);

@@ -19,15 +19,19 @@ bool is_matmul_weight(TensorType t) {
         case TensorType::Q8_0:
         case TensorType::Q4_K:
         case TensorType::Q5_K:
-        case TensorType::Q6_K: return true;
+        case TensorType::Q6_K:
+            return true;
         case TensorType::Q8_1:
         case TensorType::Q8_K:
-        case TensorType::I32: return false;
+        case TensorType::I32:
+            return false;
     }
     return false;
 }
 
-std::string type_str(TensorType t) { return std::string(tensor_type_name(t)); }
+std::string type_str(TensorType t) {
+    return std::string(tensor_type_name(t));
+}
 
 Status check_common(const char* fn, CpuIsa isa, TensorType weight_type, int64_t n_cols) {
     if (!cpu_isa_supported(isa))
@@ -46,17 +50,23 @@ Status check_common(const char* fn, CpuIsa isa, TensorType weight_type, int64_t 
 TensorType activation_type(TensorType weight_type) noexcept {
     switch (weight_type) {
         case TensorType::Q4_0:
-        case TensorType::Q8_0: return TensorType::Q8_0;
-        case TensorType::Q4_1: return TensorType::Q8_1;
+        case TensorType::Q8_0:
+            return TensorType::Q8_0;
+        case TensorType::Q4_1:
+            return TensorType::Q8_1;
         case TensorType::Q4_K:
         case TensorType::Q5_K:
-        case TensorType::Q6_K: return TensorType::Q8_K;
-        case TensorType::F16: return TensorType::F16;
-        case TensorType::BF16: return TensorType::BF16;
+        case TensorType::Q6_K:
+            return TensorType::Q8_K;
+        case TensorType::F16:
+            return TensorType::F16;
+        case TensorType::BF16:
+            return TensorType::BF16;
         case TensorType::F32:
         case TensorType::Q8_1:
         case TensorType::Q8_K:
-        case TensorType::I32: return TensorType::F32;
+        case TensorType::I32:
+            return TensorType::F32;
     }
     return TensorType::F32;
 }
@@ -88,8 +98,8 @@ Status convert_activations(CpuIsa isa, TensorType weight_type, const float* x, i
     return Status::ok();
 }
 
-Status matmul_rows(CpuIsa isa, TensorType weight_type, const void* w, int64_t n_cols, const void* xq,
-                   int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept {
+Status matmul_rows(CpuIsa isa, TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens,
+                   float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept {
     if (Status s = check_common("matmul_rows", isa, weight_type, n_cols); !s) return s;
     if (n_tokens < 0) return Status::invalid_argument("matmul_rows: n_tokens " + std::to_string(n_tokens) + " < 0");
     if (row_begin < 0 || row_end < row_begin)

@@ -27,8 +27,12 @@ namespace {
 constexpr int k_tile_tokens = 4;
 constexpr int64_t k_chunk_cols = 2048;
 
-inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+inline int64_t min_i64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
+inline float half_to_float(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 inline float hsum8(__m256 v) {
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -45,7 +49,9 @@ inline __m256i load_bytes32(const uint8_t* p, int n) {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(tmp));
 }
 
-inline __m256i sum_pairs_i16(__m256i v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+inline __m256i sum_pairs_i16(__m256i v) {
+    return _mm256_madd_epi16(v, _mm256_set1_epi16(1));
+}
 
 // =========================================================================================================
 // Q4_1 x Q8_1 and Q4_0 x Q8_0: a step is 2 blocks. The 16 nibble bytes of both blocks form one register;
@@ -108,9 +114,8 @@ struct KernelQ4 {
         constexpr int qs_off = q4_1 ? 4 : 2;
         __m256 acc[R][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
 
         auto step = [&](int64_t s, int n_blocks) ENCLAVE_INLINE {
             const uint8_t* ps[T];
@@ -158,9 +163,8 @@ struct KernelQ4 {
         for (int64_t s = 0; s < n_full; ++s) step(s, 2);
         if (tail_blocks > 0) step(n_full, tail_blocks);
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
     }
 };
 
@@ -189,13 +193,11 @@ struct KernelQ8_0 {
     }
 
     template <int R, int T>
-    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
-                        float (&out)[R][T]) {
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int, float (&out)[R][T]) {
         __m256 acc[R][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
         for (int64_t s = 0; s < n_full; ++s) {
             const uint8_t* ps[T];
             ENCLAVE_UNROLL
@@ -216,9 +218,8 @@ struct KernelQ8_0 {
             }
         }
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
     }
 };
 
@@ -272,8 +273,7 @@ struct KernelK : KernelKBase {
     static constexpr size_t step_bytes = Q::step_bytes;
 
     template <int R, int T>
-    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
-                        float (&out)[R][T]) {
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int, float (&out)[R][T]) {
         static_assert(R == 1, "K-quant tiles are one row");
         __m256 acc[T];
         ENCLAVE_UNROLL
@@ -461,9 +461,8 @@ struct KernelFloat {
                         float (&out)[R][T]) {
         __m256 acc[R][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
         auto step = [&](int64_t s, int n) ENCLAVE_INLINE {
             ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
@@ -477,9 +476,8 @@ struct KernelFloat {
         for (int64_t s = 0; s < n_full; ++s) step(s, 8);
         if (tail_elems > 0) step(n_full, tail_elems);
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) out[r][t] = hsum8(acc[r][t]);
     }
 };
 
@@ -496,23 +494,44 @@ void tile(const uint8_t* w, size_t w_row, int64_t row, int64_t first_step, int64
     float out[R][T];
     K::template compute<R, T>(wr, pk, n_full, tail, out);
     ENCLAVE_UNROLL
-    for (int t = 0; t < T; ++t)
-        ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r) {
-            float* dst = y + t * y_stride + row + r;
-            *dst = first_chunk ? out[r][t] : *dst + out[r][t];
-        }
+    for (int t = 0; t < T; ++t) ENCLAVE_UNROLL
+    for (int r = 0; r < R; ++r) {
+        float* dst = y + t * y_stride + row + r;
+        *dst = first_chunk ? out[r][t] : *dst + out[r][t];
+    }
+}
+
+constexpr int64_t k_prefetch_rows = 8;
+
+// Prefetches the chunk's bytes (offset .. offset + n_bytes) of rows [r0, r1).
+inline void prefetch_rows(const uint8_t* w, size_t w_row, int64_t r0, int64_t r1, size_t offset, size_t n_bytes) {
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* p = w + static_cast<size_t>(r) * w_row + offset;
+        for (size_t b = 0; b < n_bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(p + b), _MM_HINT_T0);
+    }
 }
 
 template <class K, int T>
-void sweep_rows(const uint8_t* w, size_t w_row, int64_t row_begin, int64_t row_end, int64_t first_step,
-                int64_t n_full, int tail, const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
+void sweep_rows(const uint8_t* w, size_t w_row, int64_t row_begin, int64_t row_end, int64_t first_step, int64_t n_full,
+                int tail, const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
     // Decode keeps 4 rows in flight; with several tokens the accumulators of 2 rows fill the registers.
     // The K-quant kernels always work on one row.
     constexpr int rows = K::tile_rows_prefill == 1 ? 1 : (T == 1 ? 4 : K::tile_rows_prefill);
+    // Decode streams the weights once from L3 or DRAM; request the rows k_prefetch_rows ahead (see
+    // matmul_avx512.cpp).
+    constexpr bool prefetch = T == 1;
+    const size_t offset = static_cast<size_t>(first_step) * K::step_bytes;
+    const size_t n_bytes = static_cast<size_t>(n_full + (tail > 0 ? 1 : 0)) * K::step_bytes;
     int64_t r = row_begin;
-    for (; r + rows <= row_end; r += rows)
+    if constexpr (prefetch)
+        prefetch_rows(w, w_row, r, r + k_prefetch_rows < row_end ? r + k_prefetch_rows : row_end, offset, n_bytes);
+    for (; r + rows <= row_end; r += rows) {
+        if constexpr (prefetch) {
+            const int64_t p0 = r + k_prefetch_rows, p1 = p0 + rows;
+            if (p0 < row_end) prefetch_rows(w, w_row, p0, p1 < row_end ? p1 : row_end, offset, n_bytes);
+        }
         tile<K, rows, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+    }
     if constexpr (rows > 1) {
         for (; r < row_end; ++r) tile<K, 1, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
     }
@@ -544,10 +563,18 @@ void run(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, 
             float* yt = y + t0 * y_stride;
             const bool first = s0 == 0;
             switch (nt) {
-                case 1: sweep_rows<K, 1>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
-                case 2: sweep_rows<K, 2>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
-                case 3: sweep_rows<K, 3>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
-                default: sweep_rows<K, 4>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                case 1:
+                    sweep_rows<K, 1>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
+                case 2:
+                    sweep_rows<K, 2>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
+                case 3:
+                    sweep_rows<K, 3>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
+                default:
+                    sweep_rows<K, 4>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
             }
         }
     }
@@ -555,24 +582,43 @@ void run(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, 
 
 }  // namespace
 
-void matmul_rows_avx2(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens,
-                      float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept {
+void matmul_rows_avx2(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y,
+                      int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept {
     const auto go = [&](auto kernel) {
         run<decltype(kernel)>(weight_type, w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end);
     };
     switch (weight_type) {
-        case TensorType::Q4_0: go(KernelQ4<false>{}); break;
-        case TensorType::Q4_1: go(KernelQ4<true>{}); break;
-        case TensorType::Q8_0: go(KernelQ8_0{}); break;
-        case TensorType::Q4_K: go(KernelK<KernelQ4_K>{}); break;
-        case TensorType::Q5_K: go(KernelK<KernelQ5_K>{}); break;
-        case TensorType::Q6_K: go(KernelK<KernelQ6_K>{}); break;
-        case TensorType::F16: go(KernelFloat<TensorType::F16>{}); break;
-        case TensorType::BF16: go(KernelFloat<TensorType::BF16>{}); break;
-        case TensorType::F32: go(KernelFloat<TensorType::F32>{}); break;
+        case TensorType::Q4_0:
+            go(KernelQ4<false>{});
+            break;
+        case TensorType::Q4_1:
+            go(KernelQ4<true>{});
+            break;
+        case TensorType::Q8_0:
+            go(KernelQ8_0{});
+            break;
+        case TensorType::Q4_K:
+            go(KernelK<KernelQ4_K>{});
+            break;
+        case TensorType::Q5_K:
+            go(KernelK<KernelQ5_K>{});
+            break;
+        case TensorType::Q6_K:
+            go(KernelK<KernelQ6_K>{});
+            break;
+        case TensorType::F16:
+            go(KernelFloat<TensorType::F16>{});
+            break;
+        case TensorType::BF16:
+            go(KernelFloat<TensorType::BF16>{});
+            break;
+        case TensorType::F32:
+            go(KernelFloat<TensorType::F32>{});
+            break;
         case TensorType::Q8_1:
         case TensorType::Q8_K:
-        case TensorType::I32: break;  // not weight types, refused by the dispatcher
+        case TensorType::I32:
+            break;  // not weight types, refused by the dispatcher
     }
 }
 
@@ -599,7 +645,8 @@ void quantize_row_q8_x86_avx2(TensorType act_type, const float* x, void* dst, in
         __m256i q[4];
         ENCLAVE_UNROLL
         for (int i = 0; i < 4; ++i)
-            q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            q[i] = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(v[i], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         const uint16_t d_bits = static_cast<uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
         std::memcpy(out, &d_bits, 2);
         if (with_sum) {
@@ -614,8 +661,8 @@ void quantize_row_q8_x86_avx2(TensorType act_type, const float* x, void* dst, in
         // Saturating packs interleave the 128-bit halves; the permutation restores element order.
         const __m256i p16a = _mm256_packs_epi32(q[0], q[1]);
         const __m256i p16b = _mm256_packs_epi32(q[2], q[3]);
-        const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b),
-                                                       _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        const __m256i p8 =
+            _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (with_sum ? 4 : 2)), p8);
     }
 }

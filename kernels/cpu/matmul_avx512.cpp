@@ -46,8 +46,12 @@ constexpr int k_tile_tokens = 4;
 constexpr int k_tile_rows = 4;
 constexpr int64_t k_chunk_cols = 2048;
 
-inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+inline int64_t min_i64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
+inline float half_to_float(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 // Loads n bytes (0..64) from p without touching memory past p + n: the tail of the last row of a
 // matrix may end at an unmapped page.
@@ -87,9 +91,8 @@ ENCLAVE_INLINE inline void store_sums(const __m512 (&acc)[R][T], float (&out)[R]
     alignas(64) float sums[16];
     _mm512_store_ps(sums, lane_sums<R * T>(&acc[0][0]));
     ENCLAVE_UNROLL
-    for (int r = 0; r < R; ++r)
-        ENCLAVE_UNROLL
-        for (int t = 0; t < T; ++t) out[r][t] = sums[r * T + t];
+    for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) out[r][t] = sums[r * T + t];
 }
 
 // [v lanes 4r..4r+3] repeated four times.
@@ -171,13 +174,12 @@ struct KernelQ4_1 {
         __m512 acc[R][T];
         __m512 acc_m[T];  // m * s_x terms: lane 4r+k for row r, block k
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
         ENCLAVE_UNROLL
         for (int t = 0; t < T; ++t) acc_m[t] = _mm512_setzero_ps();
 
-        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) ENCLAVE_INLINE {
+        auto step = [&](const __m512i(&a)[R], const __m512i(&b)[R], int64_t s) ENCLAVE_INLINE {
             const __m512i x01 = _mm512_permutex2var_epi32(a[0], idx_dm, a[R > 1 ? 1 : 0]);
             const __m512i x23 = _mm512_permutex2var_epi32(a[R > 2 ? 2 : 0], idx_dm, a[R > 3 ? 3 : 0]);
             const __m512i dm = _mm512_shuffle_i32x4(x01, x23, 0x44);  // lane 4r+k: d | m << 16 of row r block k
@@ -233,10 +235,9 @@ struct KernelQ4_1 {
         }
         // Row r's m * s_x terms are lanes 4r..4r+3 of acc_m[t].
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t)
-                acc[r][t] = _mm512_mask_add_ps(acc[r][t], static_cast<__mmask16>(0xF << (4 * r)), acc[r][t], acc_m[t]);
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t)
+            acc[r][t] = _mm512_mask_add_ps(acc[r][t], static_cast<__mmask16>(0xF << (4 * r)), acc[r][t], acc_m[t]);
         store_sums(acc, out);
     }
 };
@@ -257,21 +258,20 @@ struct KernelQ4_0 {
         // Blocks are 18 bytes, so a step's words are: d of block k at word 9k, its qs at words 9k+1..9k+8.
         // a = bytes [0, 64) (words 0..31), b = bytes [56, 72) (words 28..35 -> indices 32..39): block 3's
         // qs are b's first 8 words. Dword lane 4i+k takes qs words 2i, 2i+1 of block k.
-        alignas(64) static constexpr int16_t idx_qs_words[32] = {
-            1,  2,  10, 11, 19, 20, 32, 33, 3,  4,  12, 13, 21, 22, 34, 35,
-            5,  6,  14, 15, 23, 24, 36, 37, 7,  8,  16, 17, 25, 26, 38, 39};
+        alignas(64) static constexpr int16_t idx_qs_words[32] = {1,  2,  10, 11, 19, 20, 32, 33, 3,  4,  12,
+                                                                 13, 21, 22, 34, 35, 5,  6,  14, 15, 23, 24,
+                                                                 36, 37, 7,  8,  16, 17, 25, 26, 38, 39};
         alignas(64) static constexpr int16_t idx_d_words[32] = {0, 9, 18, 27, 32, 41, 50, 59, 0, 0, 0, 0, 0, 0, 0, 0,
-                                                                 0, 0, 0,  0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0};
+                                                                0, 0, 0,  0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0};
         const __m512i idx_qs = _mm512_load_si512(idx_qs_words);
         const __m512i idx_d = _mm512_load_si512(idx_d_words);
         const __m512i low4 = _mm512_set1_epi8(0x0F);
         __m512 acc[R][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
 
-        auto step = [&](const __m512i (&a)[R], const __m512i (&b)[R], int64_t s) ENCLAVE_INLINE {
+        auto step = [&](const __m512i(&a)[R], const __m512i(&b)[R], int64_t s) ENCLAVE_INLINE {
             const __m512i x01 = _mm512_permutex2var_epi16(a[0], idx_d, a[R > 1 ? 1 : 0]);
             const __m512i x23 = _mm512_permutex2var_epi16(a[R > 2 ? 2 : 0], idx_d, a[R > 3 ? 3 : 0]);
             const __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_castsi512_si128(x01)),
@@ -347,7 +347,7 @@ struct KernelQ8_0 {
         const auto* xb = reinterpret_cast<const block_q8_0*>(x_row);
         for (int64_t s = 0; s < n_steps; ++s) {
             uint8_t* p = dst + s * 384;
-            float* dx = reinterpret_cast<float*>(p + 128);       // [32]
+            float* dx = reinterpret_cast<float*>(p + 128);        // [32]
             int32_t* corr = reinterpret_cast<int32_t*>(p + 256);  // [32]
             std::memset(p, 0, 384);
             ENCLAVE_UNROLL
@@ -382,7 +382,7 @@ struct KernelQ8_0 {
         // The four d's of a step are words 0, 17, 34, 51; e = bytes [0,64) with words 2 and 19 taken from
         // bytes [64,128) holds them at words 0, 17, 2, 19.
         alignas(64) static constexpr int16_t idx_d_words[32] = {0, 17, 2, 19, 32, 49, 34, 51, 0, 0, 0, 0, 0, 0, 0, 0,
-                                                                 0, 0,  0, 0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0};
+                                                                0, 0,  0, 0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0};
         const __m512i idx_d = _mm512_load_si512(idx_d_words);
         const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
         // Lane l of [b0 | b1] uses block l / 8; of [b2 | b3] block 2 + l / 8.
@@ -390,12 +390,11 @@ struct KernelQ8_0 {
         const __m512i idx23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
         __m512 acc[R][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
 
-        auto step = [&](const __m512i (&w01)[R], const __m512i (&w23)[R], const __m512i (&e)[R], int64_t s)
-                        ENCLAVE_INLINE {
+        auto step = [&](const __m512i(&w01)[R], const __m512i(&w23)[R], const __m512i(&e)[R],
+                        int64_t s) ENCLAVE_INLINE {
             const __m512i x01 = _mm512_permutex2var_epi16(e[0], idx_d, e[R > 1 ? 1 : 0]);
             const __m512i x23 = _mm512_permutex2var_epi16(e[R > 2 ? 2 : 0], idx_d, e[R > 3 ? 3 : 0]);
             const __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_castsi512_si128(x01)),
@@ -537,12 +536,13 @@ struct KernelQ5_K {
         // qh[l] bit 2c is the fifth bit of the low nibble of qs[32c + l], bit 2c+1 of its high nibble.
         // Both register halves see qh; shifting the second half by 2 more lines its chunk's bits up.
         const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh)));
-        const __m512i h01 = _mm512_srlv_epi16(qh, _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002ll, 0x0002000200020002ll,
-                                                                    0x0002000200020002ll, 0x0002000200020002ll));
-        const __m512i h23 = _mm512_srlv_epi16(qh, _mm512_setr_epi64(0x0004000400040004ll, 0x0004000400040004ll,
-                                                                    0x0004000400040004ll, 0x0004000400040004ll,
-                                                                    0x0006000600060006ll, 0x0006000600060006ll,
-                                                                    0x0006000600060006ll, 0x0006000600060006ll));
+        const __m512i h01 =
+            _mm512_srlv_epi16(qh, _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002ll, 0x0002000200020002ll,
+                                                    0x0002000200020002ll, 0x0002000200020002ll));
+        const __m512i h23 =
+            _mm512_srlv_epi16(qh, _mm512_setr_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0x0004000400040004ll,
+                                                    0x0004000400040004ll, 0x0006000600060006ll, 0x0006000600060006ll,
+                                                    0x0006000600060006ll, 0x0006000600060006ll));
         u.v[0] = _mm512_or_si512(_mm512_and_si512(q0, low4), _mm512_and_si512(_mm512_slli_epi16(h01, 4), bit4));
         u.v[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q0, 4), low4),
                                  _mm512_and_si512(_mm512_slli_epi16(h01, 3), bit4));
@@ -569,9 +569,9 @@ struct KernelQ6_K {
         const __m512i two = _mm512_set1_epi8(0x03);
         const __m512i shift_lo = _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002ll, 0x0002000200020002ll,
                                                    0x0002000200020002ll, 0x0002000200020002ll);
-        const __m512i shift_hi = _mm512_setr_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0x0004000400040004ll,
-                                                   0x0004000400040004ll, 0x0006000600060006ll, 0x0006000600060006ll,
-                                                   0x0006000600060006ll, 0x0006000600060006ll);
+        const __m512i shift_hi =
+            _mm512_setr_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0x0004000400040004ll, 0x0004000400040004ll,
+                              0x0006000600060006ll, 0x0006000600060006ll, 0x0006000600060006ll, 0x0006000600060006ll);
         for (int half = 0; half < 2; ++half) {
             // ql[64 half + l] low nibble + qh[32 half + l] bits 0-1 -> value l; ql[64 half + 32 + l] low
             // nibble + bits 2-3 -> value 32 + l; the high nibbles with bits 4-5 / 6-7 -> 64 + l / 96 + l.
@@ -589,9 +589,10 @@ struct KernelQ6_K {
         const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc8));
         u.scale[0] = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), sc);
         u.scale[1] = _mm512_permutexvar_ps(_mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7), sc);
-        u.scale[2] = _mm512_permutexvar_ps(_mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11), sc);
-        u.scale[3] =
-            _mm512_permutexvar_ps(_mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15), sc);
+        u.scale[2] =
+            _mm512_permutexvar_ps(_mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11), sc);
+        u.scale[3] = _mm512_permutexvar_ps(
+            _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15), sc);
         // Values are stored as q + 32: subtract 32 * sum_j scale_j * bsum_j.
         u.coef = _mm256_cvtepi8_epi16(sc8);
         u.d = half_to_float(blk->d);
@@ -621,8 +622,8 @@ struct KernelK {
             } else {
                 std::memcpy(p, b.qs, 256);
             }
-            float* dx = reinterpret_cast<float*>(p + 256);    // [16] d_x broadcast
-            float* bsx = reinterpret_cast<float*>(p + 320);   // [16] bsums * d_x
+            float* dx = reinterpret_cast<float*>(p + 256);   // [16] d_x broadcast
+            float* bsx = reinterpret_cast<float*>(p + 320);  // [16] bsums * d_x
             ENCLAVE_UNROLL
             for (int i = 0; i < 16; ++i) {
                 dx[i] = b.d;
@@ -636,13 +637,11 @@ struct KernelK {
     //   acc += (-dmin * coef_j) * (bsums_j * d_x)                    (lane j: one of the 16 bsums)
     // The lanes of acc are summed once at the end, so both terms share the accumulator.
     template <int R, int T>
-    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int,
-                        float (&out)[R][T]) {
+    static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int, float (&out)[R][T]) {
         __m512 acc[R][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
         for (int64_t s = 0; s < n_full; ++s) {
             const uint8_t* ps[T];
             ENCLAVE_UNROLL
@@ -655,13 +654,13 @@ struct KernelK {
                 __m512 scale[4];
                 ENCLAVE_UNROLL
                 for (int v = 0; v < 4; ++v) scale[v] = _mm512_mul_ps(u.scale[v], d);
-                const __m512 neg_min = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(u.coef)),
-                                                     _mm512_set1_ps(-u.dmin));
+                const __m512 neg_min =
+                    _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(u.coef)), _mm512_set1_ps(-u.dmin));
                 ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
-                    __m512 sum = _mm512_mul_ps(
-                        _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u.v[0], _mm512_load_si512(ps[t]))),
-                        scale[0]);
+                    __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u.v[0],
+                                                                                      _mm512_load_si512(ps[t]))),
+                                               scale[0]);
                     ENCLAVE_UNROLL
                     for (int v = 1; v < 4; ++v)
                         sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(
@@ -713,9 +712,8 @@ struct KernelFloat {
                         float (&out)[R][T]) {
         __m512 acc[R][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r)
-            ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
         auto step = [&](int64_t s, int n) ENCLAVE_INLINE {
             ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
@@ -747,19 +745,19 @@ constexpr int k_panel_rows = 16;
 constexpr int64_t k_panel_cols = 512;  // columns per chunk: a multiple of the K-quants' 256
 constexpr int k_panel_token_block = 64;
 constexpr int k_panel_tile = 8;
-constexpr int64_t k_panel_min_tokens = 1000000;  // below this the per-(row, token) kernels win
+constexpr int64_t k_panel_min_tokens = 6;  // measured crossover with the per-(row, token) kernels
 
 // One panel of unpacked weights: 16 rows x k_panel_cols columns.
 struct Panel {
-    alignas(64) uint8_t q[k_panel_cols / 4][64];    // [column group][row * 4 + j]: codes of columns 4g+j
+    alignas(64) uint8_t q[k_panel_cols / 4][64];     // [column group][row * 4 + j]: codes of columns 4g+j
     alignas(64) float scale[k_panel_cols / 16][16];  // [block or sub-block][row]: d, or d * sub-block scale
     alignas(64) float extra[k_panel_cols / 16][16];  // [block or bsums slot][row]: Q4_1 m; K-quants -dmin * m
 };
 
 // Per-token scales of a token block for one column chunk.
 struct PanelActs {
-    alignas(64) float dx[k_panel_token_block][k_panel_cols / 32];     // [token][block or super-block]
-    alignas(64) float extra[k_panel_token_block][k_panel_cols / 16];  // [token][block or bsums slot]
+    alignas(64) float dx[k_panel_token_block][k_panel_cols / 32];      // [token][block or super-block]
+    alignas(64) float extra[k_panel_token_block][k_panel_cols / 16];   // [token][block or bsums slot]
     alignas(64) int32_t corr[k_panel_token_block][k_panel_cols / 32];  // [token][block]: -8 or -128 * sum(q_x)
 };
 
@@ -781,8 +779,8 @@ ENCLAVE_INLINE inline void transpose16(__m512i (&m)[16]) {
     }
     ENCLAVE_UNROLL
     for (int i = 0; i < 4; ++i) {
-        const __m512i a = _mm512_shuffle_i32x4(u[i], u[4 + i], 0x88);      // row groups 0,1: lanes 0, 2
-        const __m512i b = _mm512_shuffle_i32x4(u[i], u[4 + i], 0xDD);      // lanes 1, 3
+        const __m512i a = _mm512_shuffle_i32x4(u[i], u[4 + i], 0x88);       // row groups 0,1: lanes 0, 2
+        const __m512i b = _mm512_shuffle_i32x4(u[i], u[4 + i], 0xDD);       // lanes 1, 3
         const __m512i c = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0x88);  // row groups 2,3
         const __m512i d = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0xDD);
         m[i] = _mm512_shuffle_i32x4(a, c, 0x88);
@@ -808,16 +806,16 @@ void transpose_codes(const uint8_t (&codes)[k_panel_rows][k_panel_cols], int64_t
 // activation side supplies -8 * sum(q_x) or -128 * sum(q_x) per block.
 template <TensorType type>
 struct PanelB32 {
-    static constexpr size_t w_block = type == TensorType::Q4_0 ? sizeof(block_q4_0)
+    static constexpr size_t w_block = type == TensorType::Q4_0   ? sizeof(block_q4_0)
                                       : type == TensorType::Q4_1 ? sizeof(block_q4_1)
                                                                  : sizeof(block_q8_0);
     static constexpr size_t x_block = type == TensorType::Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
     static constexpr int x_qs = type == TensorType::Q4_1 ? 4 : 2;  // offset of qs in an activation block
-    static constexpr int64_t unit = 32;                              // columns per block
+    static constexpr int64_t unit = 32;                            // columns per block
 
     // Row r's blocks [b0, b0 + nb) -> codes[r][0 .. 32 nb), scales.
-    static void unpack_row(const uint8_t* w_row, int64_t b0, int64_t nb, int r, uint8_t (&codes)[k_panel_rows][k_panel_cols],
-                           Panel& panel) {
+    static void unpack_row(const uint8_t* w_row, int64_t b0, int64_t nb, int r,
+                           uint8_t (&codes)[k_panel_rows][k_panel_cols], Panel& panel) {
         const __m128i low4 = _mm_set1_epi8(0x0F);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* blk = w_row + static_cast<size_t>(b0 + b) * w_block;
@@ -827,7 +825,8 @@ struct PanelB32 {
             uint8_t* dst = &codes[r][32 * b];
             if constexpr (type == TensorType::Q8_0) {
                 const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                                    _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))));
             } else {
                 const int qs = type == TensorType::Q4_1 ? 4 : 2;
                 const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + qs));
@@ -872,8 +871,10 @@ struct PanelB32 {
             __m512i isum[T];
             ENCLAVE_UNROLL
             for (int t = 0; t < T; ++t) {
-                if constexpr (type == TensorType::Q4_1) isum[t] = _mm512_setzero_si512();
-                else isum[t] = _mm512_set1_epi32(acts.corr[t0 + t][b]);
+                if constexpr (type == TensorType::Q4_1)
+                    isum[t] = _mm512_setzero_si512();
+                else
+                    isum[t] = _mm512_set1_epi32(acts.corr[t0 + t][b]);
             }
             ENCLAVE_UNROLL
             for (int g = 0; g < 8; ++g) {
@@ -891,7 +892,8 @@ struct PanelB32 {
                 const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(acts.dx[t0 + t][b]));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, acc[t]);
                 if constexpr (type == TensorType::Q4_1)
-                    acc[t] = _mm512_fmadd_ps(_mm512_load_ps(panel.extra[b]), _mm512_set1_ps(acts.extra[t0 + t][b]), acc[t]);
+                    acc[t] =
+                        _mm512_fmadd_ps(_mm512_load_ps(panel.extra[b]), _mm512_set1_ps(acts.extra[t0 + t][b]), acc[t]);
             }
         }
     }
@@ -906,8 +908,8 @@ struct PanelK {
     static constexpr int n_sub = 256 / sub;             // sub-blocks per super-block
     static constexpr int n_slots = sub == 32 ? 8 : 16;  // bsums terms per super-block
 
-    static void unpack_row(const uint8_t* w_row, int64_t s0, int64_t ns, int r, uint8_t (&codes)[k_panel_rows][k_panel_cols],
-                           Panel& panel) {
+    static void unpack_row(const uint8_t* w_row, int64_t s0, int64_t ns, int r,
+                           uint8_t (&codes)[k_panel_rows][k_panel_cols], Panel& panel) {
         for (int64_t s = 0; s < ns; ++s) {
             const uint8_t* blk = w_row + static_cast<size_t>(s0 + s) * Q::step_bytes;
             UnpackedK u;
@@ -1042,24 +1044,42 @@ void run_panels(TensorType weight_type, const void* w, int64_t n_cols, const voi
                 // The transpose works in groups of 64 columns; pad a 32-column tail with zeros.
                 const int64_t padded = (chunk_cols + 63) / 64 * 64;
                 if (padded != chunk_cols)
-                    for (int r = 0; r < k_panel_rows; ++r) std::memset(&codes[r][chunk_cols], 0, static_cast<size_t>(padded - chunk_cols));
+                    for (int r = 0; r < k_panel_rows; ++r)
+                        std::memset(&codes[r][chunk_cols], 0, static_cast<size_t>(padded - chunk_cols));
                 transpose_codes(codes, padded, panel);
                 const __mmask16 rows = static_cast<__mmask16>((1u << nr) - 1);
                 for (int t = 0; t < ntb; t += k_panel_tile) {
-                    const int nt = min_i64(k_panel_tile, ntb - t) > 0 ? static_cast<int>(min_i64(k_panel_tile, ntb - t)) : 0;
+                    const int nt =
+                        min_i64(k_panel_tile, ntb - t) > 0 ? static_cast<int>(min_i64(k_panel_tile, ntb - t)) : 0;
                     const uint8_t* x[k_panel_tile];
                     for (int i = 0; i < nt; ++i)
                         x[i] = xb + static_cast<size_t>(tb + t + i) * x_row + static_cast<size_t>(u0) * x_unit;
                     float* yt = y + (tb + t) * y_stride + r0;
                     switch (nt) {
-                        case 1: panel_tile<P, 1>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
-                        case 2: panel_tile<P, 2>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
-                        case 3: panel_tile<P, 3>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
-                        case 4: panel_tile<P, 4>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
-                        case 5: panel_tile<P, 5>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
-                        case 6: panel_tile<P, 6>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
-                        case 7: panel_tile<P, 7>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
-                        default: panel_tile<P, 8>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk); break;
+                        case 1:
+                            panel_tile<P, 1>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
+                        case 2:
+                            panel_tile<P, 2>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
+                        case 3:
+                            panel_tile<P, 3>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
+                        case 4:
+                            panel_tile<P, 4>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
+                        case 5:
+                            panel_tile<P, 5>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
+                        case 6:
+                            panel_tile<P, 6>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
+                        case 7:
+                            panel_tile<P, 7>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
+                        default:
+                            panel_tile<P, 8>(panel, acts, t, x, nu, yt, y_stride, rows, first_chunk);
+                            break;
                     }
                 }
             }
@@ -1081,25 +1101,53 @@ void tile(const uint8_t* w, size_t w_row, int64_t row, int64_t first_step, int64
     float out[R][T];
     K::template compute<R, T>(wr, pk, n_full, tail, out);
     ENCLAVE_UNROLL
-    for (int t = 0; t < T; ++t)
-        ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r) {
-            float* dst = y + t * y_stride + row + r;
-            *dst = first_chunk ? out[r][t] : *dst + out[r][t];
-        }
+    for (int t = 0; t < T; ++t) ENCLAVE_UNROLL
+    for (int r = 0; r < R; ++r) {
+        float* dst = y + t * y_stride + row + r;
+        *dst = first_chunk ? out[r][t] : *dst + out[r][t];
+    }
+}
+
+// Decode streams each weight byte once, from L3 or DRAM: small matrices are over before the hardware
+// prefetchers ramp up, so the rows k_prefetch_rows ahead are requested explicitly.
+constexpr int64_t k_prefetch_rows = 8;
+
+// Prefetches the chunk's bytes (first_step .. + n_bytes) of rows [r0, r1).
+inline void prefetch_rows(const uint8_t* w, size_t w_row, int64_t r0, int64_t r1, size_t offset, size_t n_bytes) {
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* p = w + static_cast<size_t>(r) * w_row + offset;
+        for (size_t b = 0; b < n_bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(p + b), _MM_HINT_T0);
+    }
 }
 
 template <class K, int T>
-void sweep_rows(const uint8_t* w, size_t w_row, int64_t row_begin, int64_t row_end, int64_t first_step,
-                int64_t n_full, int tail, const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
+void sweep_rows(const uint8_t* w, size_t w_row, int64_t row_begin, int64_t row_end, int64_t first_step, int64_t n_full,
+                int tail, const uint8_t* const* pk, float* y, int64_t y_stride, bool first_chunk) {
     int64_t r = row_begin;
-    for (; r + k_tile_rows <= row_end; r += k_tile_rows)
+    const size_t offset = static_cast<size_t>(first_step) * K::step_bytes;
+    const size_t n_bytes = static_cast<size_t>(n_full + (tail > 0 ? 1 : 0)) * K::step_bytes;
+    constexpr bool prefetch = T == 1;
+    if constexpr (prefetch)
+        prefetch_rows(w, w_row, r, r + k_prefetch_rows < row_end ? r + k_prefetch_rows : row_end, offset, n_bytes);
+    for (; r + k_tile_rows <= row_end; r += k_tile_rows) {
+        if constexpr (prefetch) {
+            const int64_t p0 = r + k_prefetch_rows, p1 = p0 + k_tile_rows;
+            if (p0 < row_end) prefetch_rows(w, w_row, p0, p1 < row_end ? p1 : row_end, offset, n_bytes);
+        }
         tile<K, k_tile_rows, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+    }
     switch (row_end - r) {
-        case 3: tile<K, 3, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk); break;
-        case 2: tile<K, 2, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk); break;
-        case 1: tile<K, 1, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk); break;
-        default: break;
+        case 3:
+            tile<K, 3, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+            break;
+        case 2:
+            tile<K, 2, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+            break;
+        case 1:
+            tile<K, 1, T>(w, w_row, r, first_step, n_full, tail, pk, y, y_stride, first_chunk);
+            break;
+        default:
+            break;
     }
 }
 
@@ -1130,10 +1178,18 @@ void run(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, 
             float* yt = y + t0 * y_stride;
             const bool first = s0 == 0;
             switch (nt) {
-                case 1: sweep_rows<K, 1>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
-                case 2: sweep_rows<K, 2>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
-                case 3: sweep_rows<K, 3>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
-                default: sweep_rows<K, 4>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first); break;
+                case 1:
+                    sweep_rows<K, 1>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
+                case 2:
+                    sweep_rows<K, 2>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
+                case 3:
+                    sweep_rows<K, 3>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
+                default:
+                    sweep_rows<K, 4>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+                    break;
             }
         }
     }
@@ -1151,18 +1207,37 @@ void matmul_rows_avx512(TensorType weight_type, const void* w, int64_t n_cols, c
     };
     const bool many = n_tokens >= k_panel_min_tokens;
     switch (weight_type) {
-        case TensorType::Q4_0: many ? panels(PanelB32<TensorType::Q4_0>{}) : go(KernelQ4_0{}); break;
-        case TensorType::Q4_1: many ? panels(PanelB32<TensorType::Q4_1>{}) : go(KernelQ4_1{}); break;
-        case TensorType::Q8_0: many ? panels(PanelB32<TensorType::Q8_0>{}) : go(KernelQ8_0{}); break;
-        case TensorType::Q4_K: many ? panels(PanelK<KernelQ4_K, 32>{}) : go(KernelK<KernelQ4_K>{}); break;
-        case TensorType::Q5_K: many ? panels(PanelK<KernelQ5_K, 32>{}) : go(KernelK<KernelQ5_K>{}); break;
-        case TensorType::Q6_K: many ? panels(PanelK<KernelQ6_K, 16>{}) : go(KernelK<KernelQ6_K>{}); break;
-        case TensorType::F16: go(KernelFloat<TensorType::F16>{}); break;
-        case TensorType::BF16: go(KernelFloat<TensorType::BF16>{}); break;
-        case TensorType::F32: go(KernelFloat<TensorType::F32>{}); break;
+        case TensorType::Q4_0:
+            many ? panels(PanelB32<TensorType::Q4_0>{}) : go(KernelQ4_0{});
+            break;
+        case TensorType::Q4_1:
+            many ? panels(PanelB32<TensorType::Q4_1>{}) : go(KernelQ4_1{});
+            break;
+        case TensorType::Q8_0:
+            many ? panels(PanelB32<TensorType::Q8_0>{}) : go(KernelQ8_0{});
+            break;
+        case TensorType::Q4_K:
+            many ? panels(PanelK<KernelQ4_K, 32>{}) : go(KernelK<KernelQ4_K>{});
+            break;
+        case TensorType::Q5_K:
+            many ? panels(PanelK<KernelQ5_K, 32>{}) : go(KernelK<KernelQ5_K>{});
+            break;
+        case TensorType::Q6_K:
+            many ? panels(PanelK<KernelQ6_K, 16>{}) : go(KernelK<KernelQ6_K>{});
+            break;
+        case TensorType::F16:
+            go(KernelFloat<TensorType::F16>{});
+            break;
+        case TensorType::BF16:
+            go(KernelFloat<TensorType::BF16>{});
+            break;
+        case TensorType::F32:
+            go(KernelFloat<TensorType::F32>{});
+            break;
         case TensorType::Q8_1:
         case TensorType::Q8_K:
-        case TensorType::I32: break;  // not weight types, refused by the dispatcher
+        case TensorType::I32:
+            break;  // not weight types, refused by the dispatcher
     }
 }
 

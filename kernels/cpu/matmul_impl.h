@@ -16,8 +16,8 @@ namespace enclave::kernels::detail {
 //   y  [n_tokens, y_stride] float, columns [row_begin, row_end) written
 void matmul_rows_scalar(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens,
                         float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept;
-void matmul_rows_avx2(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens,
-                      float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept;
+void matmul_rows_avx2(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y,
+                      int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept;
 void matmul_rows_avx512(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens,
                         float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) noexcept;
 

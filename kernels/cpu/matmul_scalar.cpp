@@ -10,7 +10,9 @@
 namespace enclave::kernels::detail {
 namespace {
 
-float h2f(uint16_t h) { return fp16_to_fp32(h); }
+float h2f(uint16_t h) {
+    return fp16_to_fp32(h);
+}
 
 // The eight 6-bit scales and mins of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4 for all j).
 void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
@@ -157,18 +159,22 @@ float dot_row(TensorType type, const void* w, const void* x, int64_t n_cols) {
             return dot_q4_1(static_cast<const block_q4_1*>(w), static_cast<const block_q8_1*>(x), n_cols / QK4_1);
         case TensorType::Q8_0:
             return dot_q8_0(static_cast<const block_q8_0*>(w), static_cast<const block_q8_0*>(x), n_cols / QK8_0);
-        case TensorType::Q4_K: return dot_qk45<false>(w, static_cast<const block_q8_K*>(x), n_cols / QK_K);
-        case TensorType::Q5_K: return dot_qk45<true>(w, static_cast<const block_q8_K*>(x), n_cols / QK_K);
+        case TensorType::Q4_K:
+            return dot_qk45<false>(w, static_cast<const block_q8_K*>(x), n_cols / QK_K);
+        case TensorType::Q5_K:
+            return dot_qk45<true>(w, static_cast<const block_q8_K*>(x), n_cols / QK_K);
         case TensorType::Q6_K:
             return dot_q6_k(static_cast<const block_q6_K*>(w), static_cast<const block_q8_K*>(x), n_cols / QK_K);
         case TensorType::F16:
             return dot_f16(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n_cols);
         case TensorType::BF16:
             return dot_bf16(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n_cols);
-        case TensorType::F32: return dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n_cols);
+        case TensorType::F32:
+            return dot_f32(static_cast<const float*>(w), static_cast<const float*>(x), n_cols);
         case TensorType::Q8_1:
         case TensorType::Q8_K:
-        case TensorType::I32: break;  // not weight types, refused by the dispatcher
+        case TensorType::I32:
+            break;  // not weight types, refused by the dispatcher
     }
     return 0.0f;
 }
@@ -183,8 +189,8 @@ void matmul_rows_scalar(TensorType weight_type, const void* w, int64_t n_cols, c
     const auto* xb = static_cast<const uint8_t*>(xq);
     for (int64_t r = row_begin; r < row_end; ++r)
         for (int64_t t = 0; t < n_tokens; ++t)
-            y[t * y_stride + r] = dot_row(weight_type, wb + static_cast<size_t>(r) * w_row,
-                                          xb + static_cast<size_t>(t) * x_row, n_cols);
+            y[t * y_stride + r] =
+                dot_row(weight_type, wb + static_cast<size_t>(r) * w_row, xb + static_cast<size_t>(t) * x_row, n_cols);
 }
 
 }  // namespace enclave::kernels::detail

@@ -28,8 +28,12 @@ inline int nearest_int(float f) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
-inline float h2f(uint16_t h) { return fp16_to_fp32(h); }
-inline uint16_t f2h(float f) { return fp32_to_fp16(f); }
+inline float h2f(uint16_t h) {
+    return fp16_to_fp32(h);
+}
+inline uint16_t f2h(float f) {
+    return fp32_to_fp16(f);
+}
 
 template <class T>
 inline T min_of(T a, T b) {
@@ -245,8 +249,8 @@ void quantize_q8_1(const float* x, block_q8_1* y, int64_t n) {
 
 // ggml's make_qkx2_quants: a scale and a (non-positive) min for n values with nmax+1 levels, found by a
 // weighted least-squares fit over nstep+1 candidate scales.
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep) {
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux,
+                       float rmin, float rdelta, int nstep) {
     float min = x[0], max = x[0];
     float sum_w = weights[0];
     float sum_x = sum_w * x[0];
@@ -551,8 +555,9 @@ void quantize_q8_k(const float* x, block_q8_K* y, int64_t n) {
 Status check_row(TensorType type, int64_t n, const void* src, const void* dst, const char* what) {
     if (!src || !dst) return Status::invalid_argument(std::string(what) + ": null pointer");
     if (!row_bytes(type, n))
-        return Status::invalid_argument(std::string(what) + ": " + std::to_string(n) + " elements is not a whole number of " +
-                                        std::string(tensor_type_name(type)) + " blocks");
+        return Status::invalid_argument(std::string(what) + ": " + std::to_string(n) +
+                                        " elements is not a whole number of " + std::string(tensor_type_name(type)) +
+                                        " blocks");
     return Status::ok();
 }
 
@@ -574,14 +579,30 @@ Status dequantize_row(TensorType type, const void* src, float* dst, int64_t n) n
             for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(h[i]);
             return Status::ok();
         }
-        case TensorType::Q4_0: dequantize_q4_0(static_cast<const block_q4_0*>(src), dst, n); return Status::ok();
-        case TensorType::Q4_1: dequantize_q4_1(static_cast<const block_q4_1*>(src), dst, n); return Status::ok();
-        case TensorType::Q8_0: dequantize_q8_0(static_cast<const block_q8_0*>(src), dst, n); return Status::ok();
-        case TensorType::Q8_1: dequantize_q8_1(static_cast<const block_q8_1*>(src), dst, n); return Status::ok();
-        case TensorType::Q4_K: dequantize_q4_k(static_cast<const block_q4_K*>(src), dst, n); return Status::ok();
-        case TensorType::Q5_K: dequantize_q5_k(static_cast<const block_q5_K*>(src), dst, n); return Status::ok();
-        case TensorType::Q6_K: dequantize_q6_k(static_cast<const block_q6_K*>(src), dst, n); return Status::ok();
-        case TensorType::Q8_K: dequantize_q8_k(static_cast<const block_q8_K*>(src), dst, n); return Status::ok();
+        case TensorType::Q4_0:
+            dequantize_q4_0(static_cast<const block_q4_0*>(src), dst, n);
+            return Status::ok();
+        case TensorType::Q4_1:
+            dequantize_q4_1(static_cast<const block_q4_1*>(src), dst, n);
+            return Status::ok();
+        case TensorType::Q8_0:
+            dequantize_q8_0(static_cast<const block_q8_0*>(src), dst, n);
+            return Status::ok();
+        case TensorType::Q8_1:
+            dequantize_q8_1(static_cast<const block_q8_1*>(src), dst, n);
+            return Status::ok();
+        case TensorType::Q4_K:
+            dequantize_q4_k(static_cast<const block_q4_K*>(src), dst, n);
+            return Status::ok();
+        case TensorType::Q5_K:
+            dequantize_q5_k(static_cast<const block_q5_K*>(src), dst, n);
+            return Status::ok();
+        case TensorType::Q6_K:
+            dequantize_q6_k(static_cast<const block_q6_K*>(src), dst, n);
+            return Status::ok();
+        case TensorType::Q8_K:
+            dequantize_q8_k(static_cast<const block_q8_K*>(src), dst, n);
+            return Status::ok();
         case TensorType::I32: {
             const auto* v = static_cast<const int32_t*>(src);
             for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(v[i]);
@@ -607,15 +628,32 @@ Status quantize_row_ref(TensorType type, const float* src, void* dst, int64_t n)
             for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_bf16(src[i]);
             return Status::ok();
         }
-        case TensorType::Q4_0: quantize_q4_0(src, static_cast<block_q4_0*>(dst), n); return Status::ok();
-        case TensorType::Q4_1: quantize_q4_1(src, static_cast<block_q4_1*>(dst), n); return Status::ok();
-        case TensorType::Q8_0: quantize_q8_0(src, static_cast<block_q8_0*>(dst), n); return Status::ok();
-        case TensorType::Q8_1: quantize_q8_1(src, static_cast<block_q8_1*>(dst), n); return Status::ok();
-        case TensorType::Q4_K: quantize_q4_k(src, static_cast<block_q4_K*>(dst), n); return Status::ok();
-        case TensorType::Q5_K: quantize_q5_k(src, static_cast<block_q5_K*>(dst), n); return Status::ok();
-        case TensorType::Q6_K: quantize_q6_k(src, static_cast<block_q6_K*>(dst), n); return Status::ok();
-        case TensorType::Q8_K: quantize_q8_k(src, static_cast<block_q8_K*>(dst), n); return Status::ok();
-        case TensorType::I32: break;  // integers are not a quantization of floats
+        case TensorType::Q4_0:
+            quantize_q4_0(src, static_cast<block_q4_0*>(dst), n);
+            return Status::ok();
+        case TensorType::Q4_1:
+            quantize_q4_1(src, static_cast<block_q4_1*>(dst), n);
+            return Status::ok();
+        case TensorType::Q8_0:
+            quantize_q8_0(src, static_cast<block_q8_0*>(dst), n);
+            return Status::ok();
+        case TensorType::Q8_1:
+            quantize_q8_1(src, static_cast<block_q8_1*>(dst), n);
+            return Status::ok();
+        case TensorType::Q4_K:
+            quantize_q4_k(src, static_cast<block_q4_K*>(dst), n);
+            return Status::ok();
+        case TensorType::Q5_K:
+            quantize_q5_k(src, static_cast<block_q5_K*>(dst), n);
+            return Status::ok();
+        case TensorType::Q6_K:
+            quantize_q6_k(src, static_cast<block_q6_K*>(dst), n);
+            return Status::ok();
+        case TensorType::Q8_K:
+            quantize_q8_k(src, static_cast<block_q8_K*>(dst), n);
+            return Status::ok();
+        case TensorType::I32:
+            break;  // integers are not a quantization of floats
     }
     return Status::unsupported("quantize_row_ref: no reference quantization to " + std::string(tensor_type_name(type)));
 }

@@ -46,7 +46,9 @@ TensorTypeInfo tensor_type_info(TensorType type) noexcept {
     return *info;
 }
 
-std::string_view tensor_type_name(TensorType type) noexcept { return tensor_type_info(type).name; }
+std::string_view tensor_type_name(TensorType type) noexcept {
+    return tensor_type_info(type).name;
+}
 
 std::optional<TensorType> tensor_type_from_name(std::string_view name) noexcept {
     for (const auto& info : k_types)

@@ -19,13 +19,17 @@ using namespace cuda_detail;
 
 constexpr int k_rows_per_block = 4;  // warps per block, one output row each
 
-size_t align256(size_t b) { return (b + 255) / 256 * 256; }
+size_t align256(size_t b) {
+    return (b + 255) / 256 * 256;
+}
 
 // ---- activation quantization --------------------------------------------------------------------------
 
 enum class Q8Mode { q8_0, q8_1, q8_k };
 
-__device__ __forceinline__ float round_to_half(float f) { return __half2float(__float2half_rn(f)); }
+__device__ __forceinline__ float round_to_half(float f) {
+    return __half2float(__float2half_rn(f));
+}
 
 // One warp per group: 32 values (q8_0, q8_1) or 256 values (q8_k; written as 8 groups of 32 sharing d).
 template <Q8Mode M>

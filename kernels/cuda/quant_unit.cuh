@@ -63,18 +63,24 @@ struct QTraits<TensorType::Q6_K> {
     static constexpr bool has_min = false, split = true;
 };
 
-__device__ __forceinline__ float half_bits_to_float(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__device__ __forceinline__ float half_bits_to_float(uint16_t h) {
+    return __half2float(__ushort_as_half(h));
+}
 __device__ __forceinline__ float bf16_bits_to_float(uint16_t h) {
     return __uint_as_float(static_cast<uint32_t>(h) << 16);
 }
 
-__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
+__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) {
+    return *reinterpret_cast<const uint16_t*>(p);
+}
 // Four bytes from a 2-byte aligned address.
 __device__ __forceinline__ int load_int_b2(const uint8_t* p) {
     const auto* h = reinterpret_cast<const uint16_t*>(p);
     return static_cast<int>(static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 16));
 }
-__device__ __forceinline__ int load_int_b4(const uint8_t* p) { return *reinterpret_cast<const int*>(p); }
+__device__ __forceinline__ int load_int_b4(const uint8_t* p) {
+    return *reinterpret_cast<const int*>(p);
+}
 
 // The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4).
 __device__ __forceinline__ void scale_min_k4(int j, const uint8_t* scales, int& sc, int& mn) {

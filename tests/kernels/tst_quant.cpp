@@ -87,11 +87,11 @@ ENCLAVE_TEST(bad_rows_are_refused) {
 
 ENCLAVE_TEST(q8_0_and_q8_1_hand_block) {
     // amax = 127, so d = 1 exactly (fp16 0x3c00) and the quants are round(x), halves away from zero.
-    const float x[32] = {-127.0f, 2.5f, -2.5f, 0.5f,  -0.5f, 1.5f,  3.49f, -3.51f, 100.4f, -99.6f, 0.0f,
-                         126.5f,  64.25f, -7.75f, 12.0f, 33.3f, 0.0f,  1.5f,  3.0f,   4.5f,   6.0f,  7.5f,
-                         9.0f,    10.5f, 12.0f,  13.5f, 15.0f, 16.5f, 18.0f, 19.5f,  21.0f,  22.5f};
-    const int8_t want[32] = {-127, 3, -3, 1,  -1, 2,  3,  -4, 100, -100, 0,  127, 64, -8, 12, 33,
-                             0,    2, 3,  5,  6,  8,  9,  11, 12,  14,   15, 17,  18, 20, 21, 23};
+    const float x[32] = {-127.0f, 2.5f,   -2.5f,  0.5f,  -0.5f, 1.5f,  3.49f, -3.51f, 100.4f, -99.6f, 0.0f,
+                         126.5f,  64.25f, -7.75f, 12.0f, 33.3f, 0.0f,  1.5f,  3.0f,   4.5f,   6.0f,   7.5f,
+                         9.0f,    10.5f,  12.0f,  13.5f, 15.0f, 16.5f, 18.0f, 19.5f,  21.0f,  22.5f};
+    const int8_t want[32] = {-127, 3, -3, 1, -1, 2, 3, -4, 100, -100, 0,  127, 64, -8, 12, 33,
+                             0,    2, 3,  5, 6,  8, 9, 11, 12,  14,   15, 17,  18, 20, 21, 23};
     block_q8_0 b0;
     REQUIRE(quantize_row_ref(TensorType::Q8_0, x, &b0, 32));
     CHECK_EQ(b0.d, 0x3c00);
@@ -187,8 +187,8 @@ ENCLAVE_TEST(q4_k_and_q5_k_hand_dequant) {
         packed[j - 4] = static_cast<uint8_t>(packed[j - 4] | ((sc[j] >> 4) << 6));
         packed[j] = static_cast<uint8_t>(packed[j] | ((mn[j] >> 4) << 6));
     }
-    CHECK_EQ(static_cast<int>(packed[3]), 4 | 0x80);   // scale 7 = 40 = 0b10'1000
-    CHECK_EQ(static_cast<int>(packed[6]), 4 | 0xC0);   // min 2 = 4, plus min 6 = 50 = 0b11'0010 >> 4
+    CHECK_EQ(static_cast<int>(packed[3]), 4 | 0x80);  // scale 7 = 40 = 0b10'1000
+    CHECK_EQ(static_cast<int>(packed[6]), 4 | 0xC0);  // min 2 = 4, plus min 6 = 50 = 0b11'0010 >> 4
     const float d = 0.25f, dmin = 0.5f;
     block_q4_K b4{};
     block_q5_K b5{};
@@ -202,7 +202,7 @@ ENCLAVE_TEST(q4_k_and_q5_k_hand_dequant) {
     REQUIRE(dequantize_row(TensorType::Q4_K, &b4, got4, 256));
     REQUIRE(dequantize_row(TensorType::Q5_K, &b5, got5, 256));
     bool ok4 = true, ok5 = true;
-    for (int c = 0; c < 4; ++c) {      // 64 values per 32 qs bytes
+    for (int c = 0; c < 4; ++c) {       // 64 values per 32 qs bytes
         for (int l = 0; l < 32; ++l) {  // value 64c + l: low nibble, sub-block 2c; 64c + 32 + l: high, 2c+1
             const int lo = b4.qs[32 * c + l] & 0xF, hi = b4.qs[32 * c + l] >> 4;
             const int h_lo = (b5.qh[l] >> (2 * c)) & 1, h_hi = (b5.qh[l] >> (2 * c + 1)) & 1;

@@ -80,6 +80,11 @@ void logits_goldens() {
     CHECK_MSG(files >= 18, "expected golden logits for 2 architectures x 9 types, found " + std::to_string(files));
 }
 
+// The bar: greedy tokens equal llama.cpp's on at least 12 prompts.
+constexpr int min_exact_prompts = 12;
+// A divergence must happen at a near tie: llama.cpp's token within this many logits of our best.
+constexpr float max_tie_gap = 0.1f;
+
 void generation_goldens() {
     const char* model = std::getenv("ENCLAVE_DEFAULT_MODEL");
     if (!model || !std::filesystem::exists(model)) SKIP("ENCLAVE_DEFAULT_MODEL is not set or missing (./enclave test sets it)");
@@ -99,24 +104,38 @@ void generation_goldens() {
             StepSequence s{seq, std::span(prompt).subspan(done, n), done + n == prompt.size() ? LogitsWanted::last : LogitsWanted::none};
             e.model->forward(std::span(&s, 1), *e.cache, logits);
         }
-        while (got.size() < want.size()) {
+        // Greedy decoding, following llama.cpp's tokens so a divergence can be measured where it happens.
+        size_t first_diff = want.size();
+        float gap_at_diff = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
             const auto next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
             got.push_back(next);
-            if (got.size() == want.size()) break;
-            StepSequence s{seq, std::span(&got.back(), 1), LogitsWanted::last};
+            if (next != want[i] && first_diff == want.size()) {
+                first_diff = i;
+                gap_at_diff = logits[static_cast<size_t>(next)] - logits[static_cast<size_t>(want[i])];
+            }
+            if (i + 1 == want.size()) break;
+            StepSequence s{seq, std::span(&want[i], 1), LogitsWanted::last};
             e.model->forward(std::span(&s, 1), *e.cache, logits);
         }
         e.cache->release_sequence(seq);
-        size_t first_diff = 0;
-        while (first_diff < want.size() && got[first_diff] == want[first_diff]) ++first_diff;
         const bool same = first_diff == want.size();
         exact += same;
-        std::fprintf(stderr, "  %-24s %zu prompt tokens: %s\n", c["name"].str.c_str(), prompt.size(),
-                     same ? "all generated tokens equal" : ("differs at generated token " + std::to_string(first_diff)).c_str());
-        CHECK_MSG(same, c["name"].str + ": first difference at generated token " + std::to_string(first_diff));
+        if (same) {
+            std::fprintf(stderr, "  %-18s %5zu prompt tokens: all %zu generated tokens equal\n", c["name"].str.c_str(),
+                         prompt.size(), want.size());
+        } else {
+            std::fprintf(stderr, "  %-18s %5zu prompt tokens: differs at generated token %zu, where llama.cpp's token is "
+                         "%.3f below our best\n", c["name"].str.c_str(), prompt.size(), first_diff, gap_at_diff);
+            // Where the two engines part, llama.cpp's choice must be a near tie in our logits, or a real
+            // numerical difference is hiding behind the count below.
+            CHECK_MSG(gap_at_diff < max_tie_gap, c["name"].str + ": llama.cpp's token is " + std::to_string(gap_at_diff) +
+                                                     " below our best at generated token " + std::to_string(first_diff));
+        }
     }
     std::fprintf(stderr, "  %d of %zu prompts equal llama.cpp's tokens\n", exact, g["cases"].size());
-    CHECK(g["cases"].size() >= 12);
+    CHECK_MSG(exact >= min_exact_prompts, std::to_string(exact) + " prompts equal llama.cpp's tokens; the goal is " +
+                                              std::to_string(min_exact_prompts));
 }
 
 }  // namespace

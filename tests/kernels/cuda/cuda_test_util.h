@@ -33,7 +33,9 @@ inline uint32_t run_seed() {
     return seed;
 }
 
-inline bool quick() { return std::getenv("ENCLAVE_TEST_QUICK") != nullptr; }
+inline bool quick() {
+    return std::getenv("ENCLAVE_TEST_QUICK") != nullptr;
+}
 
 #define REQUIRE_CUDA_DEVICE()                                            \
     do {                                                                 \

@@ -1,14 +1,16 @@
 // Whole-model forward on the CUDA backend against the CPU backend: random-weight tiny llama and qwen2
 // models of every weight type (tiny_model.h), a prefill (GEMM path) then decode steps (matrix-vector path),
-// logits within 1e-2 normalised error; and batched steps of several sequences of different lengths equal to
-// running each alone. Skipped without a CUDA device.
+// logits within 1e-2 normalised error (or the models' own quantization noise, see allowed()); and batched steps
+// of several sequences of different lengths equal to running each alone. Skipped without a CUDA device.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/gguf/gguf_file.h"
 #include "core/model/model.h"
 #include "cuda_test_util.h"
+#include "reference_forward.h"
 #include "tiny_model.h"
 
 using namespace enclave;
@@ -54,26 +56,43 @@ int32_t argmax(const std::vector<float>& v) {
     return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
+// How far CUDA may be from the CPU: 1e-2, or three times as far as the CPU itself is from exact arithmetic
+// (reference_forward.h), whichever is larger. Both backends compute the same integer sums and round attention
+// and swiglu identically, so most steps agree to ~1e-7; but their float sums of a matrix product differ in
+// order, and once in a while that moves an activation across an 8-bit rounding boundary. On these small random
+// models one such flip grows, layer by layer, to the models' 8-bit quantization noise (1-4%), the distance
+// the CPU has from exact arithmetic anyway. A wrong kernel is off by far more (normalised error ~1).
+double allowed(const std::vector<float>& cpu, const std::vector<double>& exact) {
+    return std::max(1e-2, 3.0 * enclave_check::normalised_error(cpu, exact));
+}
+
 // A prompt of n_prompt tokens, then n_decode greedy steps (tokens chosen from the CPU's logits and fed to
 // both), comparing the last-token logits of every step.
 void compare_with_cpu(const TinySpec& spec, const std::string& label, size_t n_prompt, int n_decode) {
     const auto path = temp_path(label);
-    enclave_test::make_tiny_model(spec, path);
+    const auto tiny = enclave_test::make_tiny_model(spec, path);
     Loaded cpu = load(path, false), gpu = load(path, true);
     std::mt19937 rng(run_seed() + spec.seed);
-    const auto prompt = some_tokens(n_prompt, rng, spec.n_vocab);
+    auto tokens = some_tokens(n_prompt, rng, spec.n_vocab);
     const auto sc = cpu.cache->create_sequence(), sg = gpu.cache->create_sequence();
     REQUIRE(cpu.cache->reserve(sc, static_cast<int64_t>(n_prompt) + n_decode) &&
             gpu.cache->reserve(sg, static_cast<int64_t>(n_prompt) + n_decode));
-    auto want = step(cpu, sc, prompt);
-    auto got = step(gpu, sg, prompt);
-    expect_close(label + " prefill " + std::to_string(n_prompt), got, want, 1e-2);
+    auto want = step(cpu, sc, tokens);
+    auto got = step(gpu, sg, tokens);
     int same = argmax(got) == argmax(want);
+    auto report = [&](const std::string& what) {
+        const auto exact = enclave_test::reference_logits(tiny, tokens);
+        std::fprintf(stderr, "  %-40s CPU vs exact %.3g, CUDA vs exact %.3g\n", what.c_str(),
+                     enclave_check::normalised_error(want, exact), enclave_check::normalised_error(got, exact));
+        expect_close(what + " CUDA vs CPU", got, want, allowed(want, exact));
+    };
+    report(label + " prefill " + std::to_string(n_prompt));
     for (int i = 0; i < n_decode; ++i) {
         const std::vector<int32_t> next = {argmax(want)};
+        tokens.push_back(next[0]);
         want = step(cpu, sc, next);
         got = step(gpu, sg, next);
-        expect_close(label + " decode step " + std::to_string(i + 1), got, want, 1e-2);
+        report(label + " decode step " + std::to_string(i + 1));
         same += argmax(got) == argmax(want);
     }
     std::fprintf(stderr, "  %s: greedy token equal in %d of %d steps\n", label.c_str(), same, n_decode + 1);
@@ -83,7 +102,9 @@ void compare_with_cpu(const TinySpec& spec, const std::string& label, size_t n_p
 const TensorType k_types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
                               TensorType::Q4_1, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
 
-bool is_k_quant(TensorType t) { return t == TensorType::Q4_K || t == TensorType::Q5_K || t == TensorType::Q6_K; }
+bool is_k_quant(TensorType t) {
+    return t == TensorType::Q4_K || t == TensorType::Q5_K || t == TensorType::Q6_K;
+}
 
 }  // namespace
 

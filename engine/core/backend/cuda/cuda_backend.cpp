@@ -6,11 +6,17 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
-#include "enclave/kernels/cpu_ops.h"  // defines: attention_f32_min_rows
+#include "enclave/kernels/cpu_ops.h"  // defines: attention_packed_min_rows
 #include "enclave/kernels/cuda_ops.h"
 
 namespace enclave {
@@ -49,12 +55,17 @@ void check_status(const kernels::Status& s, const char* op) {
     }
 }
 
-std::string mib(size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+std::string mib(size_t bytes) {
+    return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
 
 // The device and stream, shared by the backend and every buffer it hands out.
 struct CudaContext {
     int device = 0;
     cudaStream_t stream = nullptr;
+    // Launches the ops the backend has recorded but not yet launched (set while the backend lives), so a
+    // buffer is never freed under a recorded op.
+    std::function<void()> flush_recorded;
 
     explicit CudaContext(int dev) : device(dev) {
         ENCLAVE_CUDA_THROW(cudaSetDevice(dev));
@@ -97,7 +108,13 @@ public:
         }
     }
     ~CudaBuffer() override {
-        // Work still queued may use this memory: let it finish first.
+        // Work recorded or still queued may use this memory: let it run and finish first.
+        if (ctx_->flush_recorded) {
+            try {
+                ctx_->flush_recorded();
+            } catch (const std::exception&) {  // reported by the backend's next call, if it matters
+            }
+        }
         (void)cudaStreamSynchronize(ctx_->stream);
         (void)cudaFree(data_);
     }
@@ -137,6 +154,54 @@ private:
     size_t capacity_ = 0;
 };
 
+// ---- step recording ------------------------------------------------------------------------------------
+// With CUDA graphs on, the ops of a step are recorded (launcher + arguments) instead of launched, and run when
+// the step's results are downloaded: as a captured graph when the same step (the same launchers with the
+// same arguments: pointers, shapes, scalars) ran just before, else one by one. Decode steps repeat exactly
+// (their inputs change in memory, not in the arguments), so a step of ~600 small launches becomes one
+// graph launch. The key of a step is every argument of every launch, so a replay can never use stale ones.
+
+using Key = std::vector<uint64_t>;
+
+template <class T>
+inline constexpr bool k_always_false = false;
+
+template <class T>
+void put_key(Key& k, const T& v) {
+    if constexpr (std::is_pointer_v<T>) {
+        k.push_back(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(v)));
+    } else if constexpr (std::is_enum_v<T> || std::is_integral_v<T>) {
+        k.push_back(static_cast<uint64_t>(v));
+    } else if constexpr (std::is_same_v<T, float>) {
+        k.push_back(std::bit_cast<uint32_t>(v));
+    } else if constexpr (std::is_same_v<T, kc::Q8Activations>) {
+        put_key(k, v.qs), put_key(k, v.d), put_key(k, v.s);
+    } else if constexpr (std::is_same_v<T, kc::RopeArgs>) {
+        put_key(k, v.n_dims), put_key(k, v.freq_base), put_key(k, v.freq_scale), put_key(k, v.neox);
+        put_key(k, v.freq_factors);
+    } else if constexpr (std::is_same_v<T, kc::AttentionArgs>) {
+        put_key(k, v.token_seq), put_key(k, v.token_pos), put_key(k, v.token_slot), put_key(k, v.block_tables);
+        put_key(k, v.seq_lens), put_key(k, v.n_seqs), put_key(k, v.max_blocks_per_seq), put_key(k, v.block_size);
+        put_key(k, v.n_slots), put_key(k, v.max_seq_len), put_key(k, v.dot_partials);
+    } else {
+        static_assert(k_always_false<T>, "put_key: add this argument type");
+    }
+}
+
+// An upload's copy from pinned staging memory, as a launcher.
+kernels::Status copy_to_device(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
+    const cudaError_t err = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream);
+    if (err != cudaSuccess)
+        return kernels::Status::device_error(std::string("cudaMemcpyAsync to the device: ") + cudaGetErrorString(err));
+    return kernels::Status::ok();
+}
+
+bool env_flag(const char* name, bool fallback) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return fallback;
+    return !(v[0] == '0' || v[0] == 'n' || v[0] == 'N' || v[0] == 'f' || v[0] == 'F');
+}
+
 class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(int device) : ctx_(std::make_shared<CudaContext>(device)) {
@@ -148,17 +213,30 @@ public:
         *host_flags_ = 0;
         upload_staging_.reserve(1 << 20);
         download_staging_.reserve(1 << 20);
+        graphs_enabled_ = env_flag("ENCLAVE_CUDA_GRAPHS", true);
+        print_stats_ = env_flag("ENCLAVE_CUDA_STATS", false);
+        ctx_->flush_recorded = [this] { flush(); };
     }
 
     ~CudaBackend() override {
+        try {
+            flush();
+        } catch (const std::exception&) {  // a destructor reports nothing; the work is abandoned
+        }
+        ctx_->flush_recorded = nullptr;  // buffers may outlive the backend
         (void)cudaStreamSynchronize(ctx_->stream);
+        for (auto& g : graphs_) (void)cudaGraphExecDestroy(g.exec);
         if (host_flags_) (void)cudaFreeHost(host_flags_);
+        if (print_stats_)
+            std::fprintf(stderr, "cuda backend: %ld steps run op by op, %ld captured as graphs, %ld graph replays\n",
+                         stats_eager_, stats_captured_, stats_replayed_);
     }
 
     std::string_view name() const override { return "cuda"; }
 
     std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override {
         q8_last_.valid = false;
+        flush();
         ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
         return std::make_unique<CudaBuffer>(ctx_, bytes);
     }
@@ -168,6 +246,7 @@ public:
         t.type = type;
         for (int i = 0; i < 4; ++i) t.ne[i] = ne[i];
         const size_t bytes = t.n_bytes();
+        flush();
         ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
         auto buf = std::make_unique<CudaBuffer>(ctx_, bytes);
         if (bytes)
@@ -186,18 +265,20 @@ public:
         const size_t need = (bytes + 255) / 256 * 256;
         if (upload_offset_ + need > upload_staging_.capacity()) {
             // Every staged copy must have run before its memory is reused or freed.
+            flush();
             ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
             upload_offset_ = 0;
             upload_staging_.reserve(need);
         }
         uint8_t* stage = upload_staging_.data() + upload_offset_;
         std::memcpy(stage, src, bytes);
-        ENCLAVE_CUDA_THROW(cudaMemcpyAsync(dst.data, stage, bytes, cudaMemcpyHostToDevice, ctx_->stream));
         upload_offset_ += need;
+        submit("upload", copy_to_device, dst.data, static_cast<const void*>(stage), bytes, stream());
     }
 
     void download(void* dst, const Tensor& src, size_t bytes) override {
         check(bytes == 0 || src.data != nullptr, "download", [&] { return "null source"; });
+        flush();
         download_staging_.reserve(bytes);  // only download() uses it, and it is idle between calls
         ENCLAVE_CUDA_THROW(
             cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
@@ -211,6 +292,7 @@ public:
     }
 
     void synchronize() override {
+        flush();
         ENCLAVE_CUDA_THROW(
             cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
         ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
@@ -223,9 +305,8 @@ public:
         check(ids.type == TensorType::I32, "get_rows", [&] { return "ids must be i32"; });
         check(out.type == TensorType::F32 && out.cols() == table.cols() && out.rows() == ids.n_elements(), "get_rows",
               [&] { return "out " + out.shape_string() + " does not fit table " + table.shape_string(); });
-        check_status(kc::get_rows(table.type, table.data, table.rows(), table.cols(),
-                                  static_cast<const int32_t*>(ids.data), ids.n_elements(), f32(out), flags(), stream()),
-                     "get_rows");
+        submit("get_rows", kc::get_rows, table.type, static_cast<const void*>(table.data), table.rows(), table.cols(),
+               static_cast<const int32_t*>(ids.data), ids.n_elements(), f32(out), flags(), stream());
     }
 
     void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override {
@@ -235,7 +316,7 @@ public:
               "rms_norm", [&] {
                   return "x " + x.shape_string() + ", weight " + weight.shape_string() + ", out " + out.shape_string();
               });
-        check_status(kc::rms_norm(f32(x), f32(weight), eps, f32(out), x.rows(), x.cols(), stream()), "rms_norm");
+        submit("rms_norm", kc::rms_norm, f32(x), f32(weight), eps, f32(out), x.rows(), x.cols(), stream());
     }
 
     void matmul(const Tensor& w, const Tensor& x, const Tensor& out, const Tensor* bias) override {
@@ -261,7 +342,7 @@ public:
             if (!reuse) {
                 q8_last_.valid = false;
                 xq = kc::q8_activations(scratch(kc::q8_activation_bytes(n_tok, n_in)), n_tok, n_in);
-                check_status(kc::quantize_activations(w.type, f32(x), n_tok, n_in, xq, stream()), "matmul");
+                submit("matmul", kc::quantize_activations, w.type, f32(x), n_tok, n_in, xq, stream());
             } else {
                 xq = kc::q8_activations(scratch_->data(), n_tok, n_in);
             }
@@ -270,11 +351,12 @@ public:
             q8_last_.valid = false;
         }
         if (n_tok <= kc::k_matmul_vec_max_tokens) {
-            check_status(kc::matmul_vec(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()),
-                         "matmul");
+            submit("matmul", kc::matmul_vec, w.type, static_cast<const void*>(w.data), n_out, n_in, f32(x), xq, n_tok,
+                   f32(out), b, stream());
         } else if (kc::matmul_gemm_supported(w.type)) {
-            check_status(kc::matmul_gemm(w.type, w.data, n_out, n_in, f32(x), xq, n_tok, f32(out), b, stream()),
-                         "matmul");
+            step_graphable_ = false;
+            submit("matmul", kc::matmul_gemm, w.type, static_cast<const void*>(w.data), n_out, n_in, f32(x), xq, n_tok,
+                   f32(out), b, stream());
         } else {
             // No GEMM for this type (F32): the matrix-vector kernel over chunks of tokens.
             for (int64_t t0 = 0; t0 < n_tok; t0 += kc::k_matmul_vec_max_tokens) {
@@ -285,9 +367,9 @@ public:
                     part.d += t0 * (n_in / 32);
                     part.s += t0 * (n_in / 32);
                 }
-                check_status(kc::matmul_vec(w.type, w.data, n_out, n_in, f32(x) + t0 * n_in, part, n,
-                                            f32(out) + t0 * n_out, b, stream()),
-                             "matmul");
+                step_graphable_ = false;
+                submit("matmul", kc::matmul_vec, w.type, static_cast<const void*>(w.data), n_out, n_in,
+                       f32(x) + t0 * n_in, part, n, f32(out) + t0 * n_out, b, stream());
             }
         }
         const auto* xb = static_cast<const uint8_t*>(x.data);
@@ -310,9 +392,8 @@ public:
         a.freq_scale = p.freq_scale;
         a.neox = p.neox;
         a.freq_factors = p.freq_factors;
-        check_status(kc::rope(f32(q), f32(k), q.rows(), q.cols() / head_dim, k.cols() / head_dim, head_dim,
-                              static_cast<const int32_t*>(pos.data), a, stream()),
-                     "rope");
+        submit("rope", kc::rope, f32(q), f32(k), q.rows(), q.cols() / head_dim, k.cols() / head_dim, head_dim,
+               static_cast<const int32_t*>(pos.data), a, stream());
     }
 
     void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& cache_k, const Tensor& cache_v,
@@ -353,11 +434,12 @@ public:
         a.max_blocks_per_seq = plan.max_blocks_per_seq;
         a.block_size = plan.block_size;
         a.n_slots = cache_k.rows();
-        a.f16_accumulate = n_tok < kernels::attention_f32_min_rows;  // as the CPU backend decides
-        check_status(kc::attention(f32(q), f32(k), f32(v), static_cast<uint16_t*>(cache_k.data),
-                                   static_cast<uint16_t*>(cache_v.data), a, n_tok, n_head, n_kv_head, head_dim, scale,
-                                   f32(out), flags(), stream()),
-                     "attention");
+        // Rounded up so the launch (its shared memory) stays the same for 1024 decode steps: graph replays.
+        a.max_seq_len = (plan.max_seq_len + 1023) / 1024 * 1024;
+        a.dot_partials = n_tok < kernels::attention_packed_min_rows;  // the CPU backend's choice of kernel
+        submit("attention", kc::attention, f32(q), f32(k), f32(v), static_cast<uint16_t*>(cache_k.data),
+               static_cast<uint16_t*>(cache_v.data), a, n_tok, n_head, n_kv_head, head_dim, scale, f32(out), flags(),
+               stream());
     }
 
     void swiglu(const Tensor& gate, const Tensor& up) override {
@@ -365,17 +447,26 @@ public:
         check(gate.type == TensorType::F32 && up.type == TensorType::F32 && gate.cols() == up.cols() &&
                   gate.rows() == up.rows(),
               "swiglu", [&] { return "gate " + gate.shape_string() + ", up " + up.shape_string(); });
-        check_status(kc::swiglu(f32(gate), f32(up), gate.n_elements(), stream()), "swiglu");
+        submit("swiglu", kc::swiglu, f32(gate), f32(up), gate.n_elements(), stream());
     }
 
     void add(const Tensor& x, const Tensor& y) override {
         q8_last_.valid = false;
         check(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
               "add", [&] { return "x " + x.shape_string() + ", y " + y.shape_string(); });
-        check_status(kc::add(f32(x), f32(y), x.n_elements(), stream()), "add");
+        submit("add", kc::add, f32(x), f32(y), x.n_elements(), stream());
     }
 
 private:
+    // A recorded launch, and a captured step.
+    struct Pending {
+        const char* name;
+        std::function<kernels::Status()> launch;
+    };
+    struct CachedGraph {
+        Key key;
+        cudaGraphExec_t exec;
+    };
     static float* f32(const Tensor& t) { return static_cast<float*>(t.data); }
     cudaStream_t stream() const { return ctx_->stream; }
     int* flags() const { return static_cast<int*>(flags_->data()); }
@@ -389,11 +480,85 @@ private:
 
     void* scratch(size_t bytes) {
         if (!scratch_ || scratch_->size() < bytes) {
+            flush();           // recorded ops may still use the old buffer
             scratch_.reset();  // waits for queued work that may still read it
             scratch_ = std::make_unique<CudaBuffer>(ctx_, std::max(bytes, scratch_size_ + scratch_size_ / 2));
             scratch_size_ = scratch_->size();
         }
         return scratch_->data();
+    }
+
+    // Runs a launcher now (graphs off) or records it for flush().
+    template <class... P, class... A>
+    void submit(const char* op, kernels::Status (*fn)(P...), A&&... args) {
+        std::tuple<std::decay_t<P>...> values(std::forward<A>(args)...);
+        if (!graphs_enabled_) {
+            check_status(std::apply(fn, values), op);
+            return;
+        }
+        key_.push_back(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(fn)));
+        std::apply([&](const auto&... v) { (put_key(key_, v), ...); }, values);
+        pending_.push_back({op, [fn, values]() { return std::apply(fn, values); }});
+    }
+
+    // Runs what submit() recorded: a cached graph of the same step, a new graph of a step seen twice in a row,
+    // or op by op. Steps with a GEMM (prefill) always run op by op: they rarely repeat.
+    void flush() {
+        if (pending_.empty()) return;
+        std::vector<Pending> ops = std::move(pending_);
+        Key key = std::move(key_);
+        pending_.clear();
+        key_.clear();
+        const bool graphable = step_graphable_ && ops.size() >= k_min_graph_ops;
+        step_graphable_ = true;
+        if (graphable) {
+            for (auto it = graphs_.begin(); it != graphs_.end(); ++it) {
+                if (it->key != key) continue;
+                ENCLAVE_CUDA_THROW(cudaGraphLaunch(it->exec, stream()));
+                std::rotate(graphs_.begin(), it, it + 1);  // most recently used first
+                ++stats_replayed_;
+                return;
+            }
+            if (key == last_key_) {
+                capture(ops, std::move(key));
+                last_key_.clear();
+                return;
+            }
+            last_key_ = std::move(key);
+        }
+        for (const auto& op : ops) check_status(op.launch(), op.name);
+        ++stats_eager_;
+    }
+
+    void capture(const std::vector<Pending>& ops, Key key) {
+        ENCLAVE_CUDA_THROW(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
+        kernels::Status failed;
+        const char* failed_op = "";
+        for (const auto& op : ops) {
+            failed = op.launch();
+            if (!failed) {
+                failed_op = op.name;
+                break;
+            }
+        }
+        cudaGraph_t graph = nullptr;
+        const cudaError_t end = cudaStreamEndCapture(stream(), &graph);
+        if (!failed) {
+            if (graph) (void)cudaGraphDestroy(graph);
+            check_status(failed, failed_op);
+        }
+        ENCLAVE_CUDA_THROW(end);
+        cudaGraphExec_t exec = nullptr;
+        const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+        (void)cudaGraphDestroy(graph);
+        ENCLAVE_CUDA_THROW(inst);
+        if (graphs_.size() >= k_max_graphs) {
+            (void)cudaGraphExecDestroy(graphs_.back().exec);
+            graphs_.pop_back();
+        }
+        graphs_.insert(graphs_.begin(), CachedGraph{std::move(key), exec});
+        ENCLAVE_CUDA_THROW(cudaGraphLaunch(exec, stream()));
+        ++stats_captured_;
     }
 
     // After a stream synchronisation: report (once) what the kernels flagged since the last check.
@@ -419,6 +584,17 @@ private:
     PinnedBuffer upload_staging_;  // host copies of uploads since the last stream synchronisation
     size_t upload_offset_ = 0;
     PinnedBuffer download_staging_;
+    // Step recording (see submit / flush).
+    static constexpr size_t k_min_graph_ops = 16;  // smaller steps are not worth a graph
+    static constexpr size_t k_max_graphs = 8;      // one per batch shape in use, most recent first
+    bool graphs_enabled_ = true;
+    bool print_stats_ = false;
+    bool step_graphable_ = true;    // no GEMM in the step so far
+    std::vector<Pending> pending_;  // recorded, not yet launched
+    Key key_;                       // the arguments of pending_
+    Key last_key_;                  // the previous step's, when it ran op by op
+    std::vector<CachedGraph> graphs_;
+    long stats_eager_ = 0, stats_captured_ = 0, stats_replayed_ = 0;
     // What scratch_ holds: the 8-bit activations of x, valid while no other op has run since (any op may
     // have written x).
     struct {

@@ -66,14 +66,15 @@ struct AttentionArgs {
     int64_t n_seqs = 0;
     int64_t max_blocks_per_seq = 0;
     int64_t block_size = 0;
-    int64_t n_slots = 0;  // rows of the cache
-    // The CPU's two roundings (cpu_ops.h, AttentionPrecision): true: q rounded to f16 and the weighted values
-    // accumulated in f16 (steps of fewer than attention_f32_min_rows tokens); false: all in f32.
-    bool f16_accumulate = true;
+    int64_t n_slots = 0;      // rows of the cache
+    int64_t max_seq_len = 0;  // host copy of max(seq_lens): sizes shared memory (0: unknown)
+    // The order the CPU sums q·k in (cpu_ops.h): true: 16 partial sums (attention_head, steps of fewer than
+    // attention_packed_min_rows tokens); false: one running sum over the dimensions (attention_query_packed).
+    bool dot_partials = true;
 };
 //! Writes this step's k, v (rounded to f16) into the cache at token_slot, then
 //! out = softmax(q·Kᵀ · scale, causal within each sequence) · V over the token's own sequence, rounded
-//! exactly as the CPU kernel rounds (same summation orders, glibc's expf), per plan.f16_accumulate.
+//! exactly as the CPU kernels round (same summation orders, glibc's expf).
 //! \param q, out f32 [n_tok, n_head * head_dim]   \param k, v f32 [n_tok, n_kv_head * head_dim]
 //! \param cache_k, cache_v f16 bits [n_slots, n_kv_head * head_dim]   head_dim <= 256
 Status attention(const float* q, const float* k, const float* v, uint16_t* cache_k, uint16_t* cache_v,
