@@ -74,6 +74,7 @@ int interactive_chat(const Args& args, LoadedModel& m, const SamplingParams& par
             return true;
         });
         std::fputs("\n", stdout);
+        std::fflush(stdout);
         if (args.has("verbose")) print_timings(r, ids.size());
         messages.push_back({"assistant", r.text});
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <unordered_map>
 
 #include "core/common/error.h"
@@ -11,8 +12,9 @@ namespace enclave {
 namespace {
 void require(bool ok, const std::string& field, const std::string& range, double value) {
     if (!ok) {
-        std::string v = std::to_string(value);
-        throw InvalidArgument(field + " = " + v + " is out of range (" + range + ")");
+        std::ostringstream v;
+        v << value;  // shortest form: 2, 0.5, nan
+        throw InvalidArgument(field + " = " + v.str() + " is out of range (" + range + ")");
     }
 }
 }  // namespace
