@@ -1,10 +1,11 @@
 // AVX2 (+FMA, F16C) matrix products, compiled for that ISA only (kernels/CMakeLists.txt) and reached
-// through matmul.cpp after detection. Same plan as matmul_avx512.cpp (repack a tile of tokens' activations
-// once per column chunk, sweep the rows with a rows x tokens micro-kernel that unpacks each weight step once
-// and reuses it for every token), with 256-bit registers:
-//   - without vpdpbusd the int8 products are vpmaddubsw (u8 x s8 -> s16 pairs) + vpmaddwd (-> s32);
-//   - 16 registers allow 2 rows x 4 tokens (prefill) or 4 rows x 1 token (decode);
-//   - the K-quants scale their sub-blocks in int16/int32 like ggml's AVX2 code, one row at a time.
+// through matmul.cpp after detection. Same two kernel families as matmul_avx512.cpp, with 256-bit registers:
+//   - few tokens: repack a tile of tokens' activations once per column chunk, sweep the rows with a
+//     rows x tokens micro-kernel that unpacks each weight step once and reuses it for every token;
+//     16 registers allow 2 rows x 4 tokens or 4 rows x 1 token (decode, with prefetch); the K-quants scale
+//     their sub-blocks in int16/int32 like ggml's AVX2 code, one row at a time;
+//   - many tokens: the panel GEMM with 8 weight rows in the lanes (Q4_0, Q4_1 and the K-quants).
+//   - without vpdpbusd the int8 products are vpmaddubsw (u8 x s8 -> s16 pairs) + vpmaddwd (-> s32).
 // Only intrinsics and functions with internal linkage are used here (see matmul_avx512.cpp for why).
 #include <immintrin.h>
 
@@ -482,6 +483,328 @@ struct KernelFloat {
 };
 
 // =========================================================================================================
+// Panel GEMM for many tokens (prefill), as in matmul_avx512.cpp but 8 rows per 256-bit register: the
+// codes of 8 rows x 4 columns form one register, each activation dword is broadcast from memory, and
+// vpmaddubsw products are summed in int16 for as many column groups as cannot overflow (codes up to 15:
+// 8 groups, 31: 4, 63: 2: 2 * code * 127 per product pair) before one vpmaddwd widens them to int32, by 1
+// or by the sub-block scale. Q8_0's codes reach 255 and would saturate vpmaddubsw; it keeps the kernel
+// above.
+// =========================================================================================================
+
+constexpr int k_panel_rows = 8;
+constexpr int64_t k_panel_cols = 512;
+constexpr int k_panel_token_block = 64;
+constexpr int64_t k_panel_min_tokens = 6;
+
+struct Panel {
+    alignas(32) uint8_t q[k_panel_cols / 4][32];      // [column group][row * 4 + j]
+    alignas(32) float scale[k_panel_cols / 16][8];    // [block][row]: d; K-quants [super-block][row]: d
+    alignas(32) int16_t sc16[k_panel_cols / 16][16];  // K-quants [sub-block][2 row + i]: sub-block scale
+    alignas(32) float extra[k_panel_cols / 16][8];    // Q4_1 [block][row] m; K-quants [slot][row] -dmin * min
+};
+
+struct PanelActs {
+    alignas(32) float dx[k_panel_token_block][k_panel_cols / 32];      // [token][block or super-block]
+    alignas(32) float extra[k_panel_token_block][k_panel_cols / 16];   // [token][block or bsums slot]
+    alignas(32) int32_t corr[k_panel_token_block][k_panel_cols / 32];  // [token][block]: -8 * sum(q_x)
+};
+
+// 8 x 8 transpose of 32-bit elements: out[c] lane r = in[r] lane c.
+ENCLAVE_INLINE inline void transpose8(__m256i (&m)[8]) {
+    __m256i t[8], u[8];
+    ENCLAVE_UNROLL
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_epi32(m[2 * i], m[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(m[2 * i], m[2 * i + 1]);
+    }
+    ENCLAVE_UNROLL
+    for (int g = 0; g < 2; ++g) {  // u[4g + i], 128-bit lane L: column 4L + i of rows 4g..4g+3
+        u[4 * g + 0] = _mm256_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 1] = _mm256_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 2] = _mm256_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        u[4 * g + 3] = _mm256_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    ENCLAVE_UNROLL
+    for (int i = 0; i < 4; ++i) {
+        m[i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x20);
+        m[4 + i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x31);
+    }
+}
+
+void transpose_codes(const uint8_t (&codes)[k_panel_rows][k_panel_cols], int64_t n_cols, Panel& panel) {
+    for (int64_t c = 0; c < n_cols; c += 32) {
+        __m256i m[8];
+        ENCLAVE_UNROLL
+        for (int r = 0; r < 8; ++r) m[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(&codes[r][c]));
+        transpose8(m);
+        ENCLAVE_UNROLL
+        for (int i = 0; i < 8; ++i) _mm256_store_si256(reinterpret_cast<__m256i*>(panel.q[c / 4 + i]), m[i]);
+    }
+}
+
+inline int32_t broadcast_bytes(const uint8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+template <bool q4_1>
+struct PanelQ4 {
+    static constexpr int64_t unit = 32;
+    static constexpr int tile_tokens = 6;  // 6 int16 + 6 float accumulators
+    static constexpr size_t w_block = q4_1 ? sizeof(block_q4_1) : sizeof(block_q4_0);
+    static constexpr size_t x_block = q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    static constexpr int qs = q4_1 ? 4 : 2;
+
+    static void unpack_row(const uint8_t* w_row, int64_t b0, int64_t nb, int r,
+                           uint8_t (&codes)[k_panel_rows][k_panel_cols], Panel& panel) {
+        const __m128i low4 = _mm_set1_epi8(0x0F);
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* blk = w_row + static_cast<size_t>(b0 + b) * w_block;
+            uint16_t bits;
+            std::memcpy(&bits, blk, 2);
+            panel.scale[b][r] = half_to_float(bits);
+            if constexpr (q4_1) {
+                std::memcpy(&bits, blk + 2, 2);
+                panel.extra[b][r] = half_to_float(bits);
+            }
+            const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + qs));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(&codes[r][32 * b]), _mm_and_si128(q, low4));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(&codes[r][32 * b + 16]),
+                             _mm_and_si128(_mm_srli_epi16(q, 4), low4));
+        }
+    }
+
+    static void unpack_acts(const uint8_t* x_row, int64_t b0, int64_t nb, int t, PanelActs& acts) {
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* blk = x_row + static_cast<size_t>(b0 + b) * x_block;
+            uint16_t bits;
+            std::memcpy(&bits, blk, 2);
+            acts.dx[t][b] = half_to_float(bits);
+            if constexpr (q4_1) {
+                std::memcpy(&bits, blk + 2, 2);
+                acts.extra[t][b] = half_to_float(bits);
+            } else {
+                int32_t sum = 0;
+                for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(blk[2 + j]);
+                acts.corr[t][b] = -8 * sum;
+            }
+        }
+    }
+
+    template <int T>
+    ENCLAVE_INLINE static void tile(const Panel& panel, const PanelActs& acts, int t0, const uint8_t* const* x,
+                                    int64_t nb, __m256 (&acc)[T]) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        for (int64_t b = 0; b < nb; ++b) {
+            __m256i p16[T];
+            ENCLAVE_UNROLL
+            for (int g = 0; g < 8; ++g) {
+                const __m256i wq = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel.q[8 * b + g]));
+                ENCLAVE_UNROLL
+                for (int t = 0; t < T; ++t) {
+                    const __m256i xd = _mm256_set1_epi32(broadcast_bytes(x[t] + b * x_block + qs + 4 * g));
+                    const __m256i p = _mm256_maddubs_epi16(wq, xd);
+                    p16[t] = g == 0 ? p : _mm256_add_epi16(p16[t], p);
+                }
+            }
+            const __m256 dw = _mm256_load_ps(panel.scale[b]);
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) {
+                __m256i isum = _mm256_madd_epi16(p16[t], ones);
+                if constexpr (!q4_1) isum = _mm256_add_epi32(isum, _mm256_set1_epi32(acts.corr[t0 + t][b]));
+                const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(acts.dx[t0 + t][b]));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[t]);
+                if constexpr (q4_1)
+                    acc[t] =
+                        _mm256_fmadd_ps(_mm256_load_ps(panel.extra[b]), _mm256_set1_ps(acts.extra[t0 + t][b]), acc[t]);
+            }
+        }
+    }
+};
+
+// K-quants: Q is the row kernel's type (its slices give the codes in column order), sub the sub-block
+// size, g16 the column groups vpmaddubsw products may be summed over in int16.
+template <class Q, int sub, int g16>
+struct PanelK {
+    static constexpr int64_t unit = 256;
+    static constexpr int tile_tokens = 4;  // 4 int16 + 4 int32 + 4 float accumulators
+    static constexpr int n_sub = 256 / sub;
+    static constexpr int n_slots = sub == 32 ? 8 : 16;
+
+    static void unpack_row(const uint8_t* w_row, int64_t s0, int64_t ns, int r,
+                           uint8_t (&codes)[k_panel_rows][k_panel_cols], Panel& panel) {
+        for (int64_t s = 0; s < ns; ++s) {
+            const uint8_t* blk = w_row + static_cast<size_t>(s0 + s) * Q::step_bytes;
+            typename Q::Header h;
+            Q::header(blk, h);
+            for (int j = 0; j < 8; j += 2) {
+                SliceK a, b;
+                Q::slices(blk, h, j, a, b);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(&codes[r][256 * s + 32 * j]), a.q);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(&codes[r][256 * s + 32 * j + 32]), b.q);
+            }
+            panel.scale[s][r] = h.d;
+            int16_t* sc = &panel.sc16[s * n_sub][0];
+            float* ex = &panel.extra[s * n_slots][0];
+            if constexpr (sub == 32) {
+                uint8_t scales[8], mins[8];
+                unpack_k4_scales(blk + 4, scales, mins);
+                for (int j = 0; j < 8; ++j) {
+                    sc[16 * j + 2 * r] = sc[16 * j + 2 * r + 1] = scales[j];
+                    ex[8 * j + r] = -h.dmin * static_cast<float>(mins[j]);
+                }
+            } else {
+                const auto* q6 = reinterpret_cast<const block_q6_K*>(blk);
+                for (int j = 0; j < 16; ++j) {
+                    sc[16 * j + 2 * r] = sc[16 * j + 2 * r + 1] = q6->scales[j];
+                    ex[8 * j + r] = -h.dmin * static_cast<float>(q6->scales[j]);  // dmin = 32 d
+                }
+            }
+        }
+    }
+
+    static void unpack_acts(const uint8_t* x_row, int64_t s0, int64_t ns, int t, PanelActs& acts) {
+        const auto* xb = reinterpret_cast<const block_q8_K*>(x_row);
+        for (int64_t s = 0; s < ns; ++s) {
+            const block_q8_K& b = xb[s0 + s];
+            acts.dx[t][s] = b.d;
+            for (int j = 0; j < n_slots; ++j) {
+                const int bs = sub == 32 ? b.bsums[2 * j] + b.bsums[2 * j + 1] : b.bsums[j];
+                acts.extra[t][s * n_slots + j] = static_cast<float>(bs) * b.d;
+            }
+        }
+    }
+
+    template <int T>
+    ENCLAVE_INLINE static void tile(const Panel& panel, const PanelActs& acts, int t0, const uint8_t* const* x,
+                                    int64_t ns, __m256 (&acc)[T]) {
+        for (int64_t s = 0; s < ns; ++s) {
+            __m256i isum[T];
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
+            for (int j = 0; j < n_sub; ++j) {
+                const __m256i sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel.sc16[s * n_sub + j]));
+                ENCLAVE_UNROLL
+                for (int h = 0; h < sub / 4; h += g16) {
+                    __m256i p16[T];
+                    ENCLAVE_UNROLL
+                    for (int g = 0; g < g16; ++g) {
+                        const int64_t col = 256 * s + sub * j + 4 * (h + g);
+                        const __m256i wq = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel.q[col / 4]));
+                        ENCLAVE_UNROLL
+                        for (int t = 0; t < T; ++t) {
+                            const __m256i xd = _mm256_set1_epi32(broadcast_bytes(
+                                x[t] + static_cast<size_t>(s) * sizeof(block_q8_K) + 4 + col - 256 * s));
+                            const __m256i p = _mm256_maddubs_epi16(wq, xd);
+                            p16[t] = g == 0 ? p : _mm256_add_epi16(p16[t], p);
+                        }
+                    }
+                    ENCLAVE_UNROLL
+                    for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p16[t], sc));
+                }
+            }
+            const __m256 d = _mm256_load_ps(panel.scale[s]);
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) {
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]),
+                                         _mm256_mul_ps(d, _mm256_set1_ps(acts.dx[t0 + t][s])), acc[t]);
+                ENCLAVE_UNROLL
+                for (int j = 0; j < n_slots; ++j)
+                    acc[t] = _mm256_fmadd_ps(_mm256_load_ps(panel.extra[s * n_slots + j]),
+                                             _mm256_set1_ps(acts.extra[t0 + t][s * n_slots + j]), acc[t]);
+            }
+        }
+    }
+};
+
+template <class P, int T>
+void panel_tile(const Panel& panel, const PanelActs& acts, int t_in_block, const uint8_t* const* x, int64_t nu,
+                float* y, int64_t y_stride, int n_rows, bool first_chunk) {
+    __m256 acc[T];
+    ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    P::template tile<T>(panel, acts, t_in_block, x, nu, acc);
+    // Lanes past n_rows belong to rows this call does not own.
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) {
+        float* dst = y + t * y_stride;
+        const __m256 v = first_chunk ? acc[t] : _mm256_add_ps(acc[t], _mm256_maskload_ps(dst, mask));
+        _mm256_maskstore_ps(dst, mask, v);
+    }
+}
+
+template <class P>
+void run_panels(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y,
+                int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    const size_t w_row = *row_bytes(weight_type, n_cols);
+    const size_t x_row = *row_bytes(activation_type(weight_type), n_cols);
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    const size_t x_unit = x_row / static_cast<size_t>(n_cols / P::unit);
+    constexpr int64_t units_per_chunk = k_panel_cols / P::unit;
+    constexpr int tt = P::tile_tokens;
+    const int64_t n_units = n_cols / P::unit;
+
+    alignas(32) Panel panel;
+    alignas(32) PanelActs acts;
+    alignas(32) uint8_t codes[k_panel_rows][k_panel_cols];  // [row][column]
+
+    for (int64_t tb = 0; tb < n_tokens; tb += k_panel_token_block) {
+        const int ntb = static_cast<int>(min_i64(k_panel_token_block, n_tokens - tb));
+        for (int64_t u0 = 0; u0 < n_units; u0 += units_per_chunk) {
+            const int64_t nu = min_i64(units_per_chunk, n_units - u0);
+            const int64_t chunk_cols = nu * P::unit;
+            for (int t = 0; t < ntb; ++t) P::unpack_acts(xb + static_cast<size_t>(tb + t) * x_row, u0, nu, t, acts);
+            for (int64_t r0 = row_begin; r0 < row_end; r0 += k_panel_rows) {
+                const int nr = static_cast<int>(min_i64(k_panel_rows, row_end - r0));
+                for (int r = 0; r < k_panel_rows; ++r) {
+                    if (r < nr) {
+                        P::unpack_row(wb + static_cast<size_t>(r0 + r) * w_row, u0, nu, r, codes, panel);
+                    } else {  // missing rows: zero codes and scales give exact zeros, never stored
+                        std::memset(codes[r], 0, static_cast<size_t>(chunk_cols));
+                        for (int64_t i = 0; i < k_panel_cols / 16; ++i) {
+                            panel.scale[i][r] = panel.extra[i][r] = 0.0f;
+                            panel.sc16[i][2 * r] = panel.sc16[i][2 * r + 1] = 0;
+                        }
+                    }
+                }
+                transpose_codes(codes, chunk_cols, panel);
+                for (int t = 0; t < ntb; t += tt) {
+                    const int nt = static_cast<int>(min_i64(tt, ntb - t));
+                    const uint8_t* x[tt];
+                    for (int i = 0; i < nt; ++i)
+                        x[i] = xb + static_cast<size_t>(tb + t + i) * x_row + static_cast<size_t>(u0) * x_unit;
+                    float* yt = y + (tb + t) * y_stride + r0;
+                    const bool first = u0 == 0;
+                    switch (nt) {
+                        case 1:
+                            panel_tile<P, 1>(panel, acts, t, x, nu, yt, y_stride, nr, first);
+                            break;
+                        case 2:
+                            panel_tile<P, 2>(panel, acts, t, x, nu, yt, y_stride, nr, first);
+                            break;
+                        case 3:
+                            panel_tile<P, 3>(panel, acts, t, x, nu, yt, y_stride, nr, first);
+                            break;
+                        case 4:
+                            panel_tile<P, 4>(panel, acts, t, x, nu, yt, y_stride, nr, first);
+                            break;
+                        case 5:
+                            if constexpr (tt >= 5) panel_tile<P, 5>(panel, acts, t, x, nu, yt, y_stride, nr, first);
+                            break;
+                        default:
+                            if constexpr (tt >= 6) panel_tile<P, 6>(panel, acts, t, x, nu, yt, y_stride, nr, first);
+                            break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// =========================================================================================================
 // Driver (as in matmul_avx512.cpp): chunks of columns, tiles of tokens, rows in groups.
 // =========================================================================================================
 
@@ -587,24 +910,28 @@ void matmul_rows_avx2(TensorType weight_type, const void* w, int64_t n_cols, con
     const auto go = [&](auto kernel) {
         run<decltype(kernel)>(weight_type, w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end);
     };
+    const auto panels = [&](auto kernel) {
+        run_panels<decltype(kernel)>(weight_type, w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end);
+    };
+    const bool many = n_tokens >= k_panel_min_tokens;
     switch (weight_type) {
         case TensorType::Q4_0:
-            go(KernelQ4<false>{});
+            many ? panels(PanelQ4<false>{}) : go(KernelQ4<false>{});
             break;
         case TensorType::Q4_1:
-            go(KernelQ4<true>{});
+            many ? panels(PanelQ4<true>{}) : go(KernelQ4<true>{});
             break;
         case TensorType::Q8_0:
             go(KernelQ8_0{});
             break;
         case TensorType::Q4_K:
-            go(KernelK<KernelQ4_K>{});
+            many ? panels(PanelK<KernelQ4_K, 32, 8>{}) : go(KernelK<KernelQ4_K>{});
             break;
         case TensorType::Q5_K:
-            go(KernelK<KernelQ5_K>{});
+            many ? panels(PanelK<KernelQ5_K, 32, 4>{}) : go(KernelK<KernelQ5_K>{});
             break;
         case TensorType::Q6_K:
-            go(KernelK<KernelQ6_K>{});
+            many ? panels(PanelK<KernelQ6_K, 16, 2>{}) : go(KernelK<KernelQ6_K>{});
             break;
         case TensorType::F16:
             go(KernelFloat<TensorType::F16>{});

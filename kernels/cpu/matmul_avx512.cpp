@@ -1,7 +1,7 @@
 // AVX-512 (F/BW/VL/DQ/VNNI) matrix products, compiled for that ISA only (kernels/CMakeLists.txt) and
-// reached through matmul.cpp after detection.
+// reached through matmul.cpp after detection. Two kernel families, chosen by the number of tokens:
 //
-// Shape of the computation (same for every weight type):
+// Few tokens (decode, small batches; n_tokens < k_panel_min_tokens): columns in the vector lanes.
 //   - The columns are cut into steps (4 blocks of 32 for Q4_0/Q4_1/Q8_0, one super-block of 256 for the
 //     K-quants, 16 values for the float types) and the steps into chunks of up to 2048 columns.
 //   - For a tile of up to 4 tokens, the chunk's activations are repacked once into a stack buffer in the
@@ -9,12 +9,16 @@
 //     loop reads them with plain aligned loads.
 //   - A micro-kernel then sweeps the rows 4 at a time (1-3 for the tail): each weight step is loaded and
 //     unpacked once per row and used for every token of the tile; 4 rows x 4 tokens = 16 accumulators.
-//     n_tokens == 1 (decode) is the same code with a tile of one token: each weight byte is read once.
+//     n_tokens == 1 (decode) is the same code with a tile of one token: each weight byte is read once,
+//     with the rows two tiles ahead prefetched.
 //   - Integer dot products use vpdpbusd (u8 x s8 -> s32); the weight is the unsigned side (nibbles as they
 //     are, Q8_0 offset by 128) and the offsets are taken out with per-block sums of the activations,
 //     precomputed in the repack. Block scales multiply the exact int32 sums in float, as ggml does.
+// Many tokens (prefill): weight rows in the vector lanes ("panel GEMM", further down), which moves the
+// per-block scale work from every (row, token) pair to every 16 rows.
+//
 // Only intrinsics and functions with internal linkage are used here, so no AVX-512 instruction can leak
-// into code that other files call on a CPU without it.
+// into code that other files call on a CPU without it. Stack use is at most ~40 KB per call.
 // GCC 12's AVX-512 headers initialise "undefined" vectors from themselves and then warn about it
 // (GCC PR 105593, fixed in 13): silence that one false positive for this file only.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
@@ -533,22 +537,22 @@ struct KernelQ5_K {
         const __m512i bit4 = _mm512_set1_epi8(0x10);
         const __m512i q0 = _mm512_loadu_si512(blk->qs);
         const __m512i q1 = _mm512_loadu_si512(blk->qs + 64);
-        // qh[l] bit 2c is the fifth bit of the low nibble of qs[32c + l], bit 2c+1 of its high nibble.
-        // Both register halves see qh; shifting the second half by 2 more lines its chunk's bits up.
+        // qh[l] bit 2c is the fifth bit of the low nibble of qs[32c + l], bit 2c+1 of its high nibble. Both
+        // register halves see qh; a per-half bit pattern tests the bit of each half's chunk into a mask.
         const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh)));
-        const __m512i h01 =
-            _mm512_srlv_epi16(qh, _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002ll, 0x0002000200020002ll,
-                                                    0x0002000200020002ll, 0x0002000200020002ll));
-        const __m512i h23 =
-            _mm512_srlv_epi16(qh, _mm512_setr_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0x0004000400040004ll,
-                                                    0x0004000400040004ll, 0x0006000600060006ll, 0x0006000600060006ll,
-                                                    0x0006000600060006ll, 0x0006000600060006ll));
-        u.v[0] = _mm512_or_si512(_mm512_and_si512(q0, low4), _mm512_and_si512(_mm512_slli_epi16(h01, 4), bit4));
-        u.v[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q0, 4), low4),
-                                 _mm512_and_si512(_mm512_slli_epi16(h01, 3), bit4));
-        u.v[2] = _mm512_or_si512(_mm512_and_si512(q1, low4), _mm512_and_si512(_mm512_slli_epi16(h23, 4), bit4));
-        u.v[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q1, 4), low4),
-                                 _mm512_and_si512(_mm512_slli_epi16(h23, 3), bit4));
+        auto bits = [](int lo, int hi) {  // byte pattern: 1 << lo in the low half, 1 << hi in the high half
+            const long long a = static_cast<long long>(0x0101010101010101ull * (1u << lo));
+            const long long b = static_cast<long long>(0x0101010101010101ull * (1u << hi));
+            return _mm512_setr_epi64(a, a, a, a, b, b, b, b);
+        };
+        const __m512i n0 = _mm512_and_si512(q0, low4);
+        u.v[0] = _mm512_mask_add_epi8(n0, _mm512_test_epi8_mask(qh, bits(0, 2)), n0, bit4);
+        const __m512i n1 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), low4);
+        u.v[1] = _mm512_mask_add_epi8(n1, _mm512_test_epi8_mask(qh, bits(1, 3)), n1, bit4);
+        const __m512i n2 = _mm512_and_si512(q1, low4);
+        u.v[2] = _mm512_mask_add_epi8(n2, _mm512_test_epi8_mask(qh, bits(4, 6)), n2, bit4);
+        const __m512i n3 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), low4);
+        u.v[3] = _mm512_mask_add_epi8(n3, _mm512_test_epi8_mask(qh, bits(5, 7)), n3, bit4);
         uint64_t scales, mins;
         unpack_k4_scales(blk->scales, &scales, &mins);
         k4_scale_vectors(scales, mins, u);
