@@ -99,6 +99,7 @@ void round_to_f16(const float* __restrict src, float* __restrict dst, int64_t n)
 
 // p = f16(exp(s - max) / Σ exp(s - max)), the sum in double, as ggml's soft_max followed by the f16
 // conversion of the probabilities for the product with f16 values.
+ENCLAVE_CLONES
 void softmax_rounded_to_f16(float* s, int64_t n, float max_score) noexcept {
     double sum = 0.0;
     for (int64_t j = 0; j < n; ++j) {

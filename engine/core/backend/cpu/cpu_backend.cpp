@@ -35,9 +35,11 @@ private:
     size_t size_;
 };
 
-void check(bool ok, const char* op, const std::string& what) {
-    if (!ok) throw InvalidArgument(std::string(op) + ": " + what);
-}
+// Shape checks run on every op of every step: the message is built only when the check fails.
+#define ENCLAVE_OP_CHECK(cond, op, what)                                                   \
+    do {                                                                                   \
+        if (!(cond)) throw InvalidArgument(std::string(op) + ": " + std::string(what)); \
+    } while (0)
 
 // Grow-only 64-byte aligned scratch (SIMD loads of converted activations), so steady-state steps
 // allocate nothing.
@@ -87,13 +89,13 @@ public:
     void synchronize() override {}
 
     void get_rows(const Tensor& table, const Tensor& ids, const Tensor& out) override {
-        check(ids.type == TensorType::I32, "get_rows", "ids must be i32");
-        check(out.type == TensorType::F32 && out.cols() == table.cols() && out.rows() == ids.n_elements(),
+        ENCLAVE_OP_CHECK(ids.type == TensorType::I32, "get_rows", "ids must be i32");
+        ENCLAVE_OP_CHECK(out.type == TensorType::F32 && out.cols() == table.cols() && out.rows() == ids.n_elements(),
               "get_rows", "out " + out.shape_string() + " does not fit table " + table.shape_string());
         const auto* id = static_cast<const int32_t*>(ids.data);
         const int64_t n_rows = table.rows();
         for (int64_t i = 0; i < ids.n_elements(); ++i)
-            check(id[i] >= 0 && id[i] < n_rows, "get_rows", "id " + std::to_string(id[i]) + " out of range");
+            ENCLAVE_OP_CHECK(id[i] >= 0 && id[i] < n_rows, "get_rows", "id " + std::to_string(id[i]) + " out of range");
         const size_t rb = table.row_bytes();
         pool_.parallel_for(ids.n_elements(), [&](int64_t b, int64_t e, int) {
             for (int64_t i = b; i < e; ++i) {
@@ -104,7 +106,7 @@ public:
     }
 
     void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override {
-        check(x.type == TensorType::F32 && out.type == TensorType::F32 && weight.type == TensorType::F32 &&
+        ENCLAVE_OP_CHECK(x.type == TensorType::F32 && out.type == TensorType::F32 && weight.type == TensorType::F32 &&
                   weight.n_elements() == x.cols() && out.cols() == x.cols() && out.rows() == x.rows(),
               "rms_norm", "x " + x.shape_string() + ", weight " + weight.shape_string() + ", out " + out.shape_string());
         const int64_t n = x.cols();
@@ -115,10 +117,10 @@ public:
     }
 
     void matmul(const Tensor& w, const Tensor& x, const Tensor& out, const Tensor* bias) override {
-        check(x.type == TensorType::F32 && out.type == TensorType::F32 && x.cols() == w.cols() &&
+        ENCLAVE_OP_CHECK(x.type == TensorType::F32 && out.type == TensorType::F32 && x.cols() == w.cols() &&
                   out.cols() == w.rows() && out.rows() == x.rows(),
               "matmul", "w " + w.shape_string() + ", x " + x.shape_string() + ", out " + out.shape_string());
-        check(!bias || (bias->type == TensorType::F32 && bias->n_elements() == w.rows()), "matmul",
+        ENCLAVE_OP_CHECK(!bias || (bias->type == TensorType::F32 && bias->n_elements() == w.rows()), "matmul",
               "bias does not match w " + w.shape_string());
         const int64_t n_in = w.cols(), n_out = w.rows(), n_tok = x.rows();
         const TensorType act = kernels::activation_type(w.type);
@@ -142,7 +144,7 @@ public:
     }
 
     void rope(const Tensor& q, const Tensor& k, int64_t head_dim, const Tensor& pos, const RopeParams& p) override {
-        check(q.type == TensorType::F32 && k.type == TensorType::F32 && pos.type == TensorType::I32 &&
+        ENCLAVE_OP_CHECK(q.type == TensorType::F32 && k.type == TensorType::F32 && pos.type == TensorType::I32 &&
                   q.rows() == pos.n_elements() && k.rows() == pos.n_elements() && head_dim > 0 &&
                   q.cols() % head_dim == 0 && k.cols() % head_dim == 0 && p.n_dims > 0 && p.n_dims <= head_dim &&
                   p.n_dims % 2 == 0 && p.n_dims <= 1024,
@@ -163,12 +165,12 @@ public:
                    const Tensor& out) override {
         const int64_t n_tok = q.rows();
         const int64_t kv_row = n_kv_head * head_dim;
-        check(n_head > 0 && n_kv_head > 0 && n_head % n_kv_head == 0 && head_dim > 0 && head_dim <= 512, "attention",
+        ENCLAVE_OP_CHECK(n_head > 0 && n_kv_head > 0 && n_head % n_kv_head == 0 && head_dim > 0 && head_dim <= 512, "attention",
               "heads " + std::to_string(n_head) + "/" + std::to_string(n_kv_head) + " of " + std::to_string(head_dim));
-        check(q.cols() == n_head * head_dim && out.cols() == q.cols() && out.rows() == n_tok && k.cols() == kv_row &&
+        ENCLAVE_OP_CHECK(q.cols() == n_head * head_dim && out.cols() == q.cols() && out.rows() == n_tok && k.cols() == kv_row &&
                   v.cols() == kv_row && k.rows() == n_tok && v.rows() == n_tok,
               "attention", "q " + q.shape_string() + ", k " + k.shape_string() + ", v " + v.shape_string());
-        check(cache_k.type == TensorType::F16 && cache_v.type == TensorType::F16 && cache_k.cols() == kv_row &&
+        ENCLAVE_OP_CHECK(cache_k.type == TensorType::F16 && cache_v.type == TensorType::F16 && cache_k.cols() == kv_row &&
                   cache_v.cols() == kv_row && cache_k.rows() == cache_v.rows(),
               "attention", "cache " + cache_k.shape_string());
         const auto* slot = static_cast<const int32_t*>(plan.token_slot.data);
@@ -178,7 +180,7 @@ public:
         const auto* lens = static_cast<const int32_t*>(plan.seq_lens.data);
         const int64_t n_slots = cache_k.rows();
         for (int64_t t = 0; t < n_tok; ++t) {
-            check(slot[t] >= 0 && slot[t] < n_slots && seq[t] >= 0 && seq[t] < plan.n_seqs && pos[t] >= 0 &&
+            ENCLAVE_OP_CHECK(slot[t] >= 0 && slot[t] < n_slots && seq[t] >= 0 && seq[t] < plan.n_seqs && pos[t] >= 0 &&
                       pos[t] < lens[seq[t]],
                   "attention", "token " + std::to_string(t) + " has an invalid slot, sequence or position");
         }
@@ -222,28 +224,26 @@ public:
         const size_t keys = static_cast<size_t>(plan.max_seq_len);
         const size_t per_thread = 2 * keys * static_cast<size_t>(head_dim) + keys + 64;
         auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
-        pool_.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t b, int64_t e, int thread) {
+        pool_.parallel_for_dynamic(static_cast<int64_t>(items.size()), [&](int64_t i, int thread) {
             float* keys_t = scratch_all + per_thread * static_cast<size_t>(thread);
             float* values = keys_t + keys * static_cast<size_t>(head_dim);
             float* scores = values + keys * static_cast<size_t>(head_dim);
-            for (int64_t i = b; i < e; ++i) {
-                const Item& it = items[static_cast<size_t>(i)];
-                const int64_t last = it.first + it.count - 1;
-                const int64_t n_keys = static_cast<int64_t>(pos[last]) + 1;  // positions rise within a sequence
-                const int32_t* table = tables + static_cast<int64_t>(seq[it.first]) * plan.max_blocks_per_seq;
-                kernels::pack_keys_values_f32(ck, cv, kv_row, it.kv_head * head_dim, table, plan.block_size, n_keys,
-                                              head_dim, keys_t, values);
-                for (int64_t t = it.first; t <= last; ++t)
-                    for (int64_t h = it.kv_head * group; h < (it.kv_head + 1) * group; ++h)
-                        kernels::attention_query_packed(row_f32(q, t) + h * head_dim, keys_t, values, n_keys,
-                                                     static_cast<int64_t>(pos[t]) + 1, head_dim, scale, scores,
-                                                     row_f32(out, t) + h * head_dim);
-            }
+            const Item& it = items[static_cast<size_t>(i)];
+            const int64_t last = it.first + it.count - 1;
+            const int64_t n_keys = static_cast<int64_t>(pos[last]) + 1;  // positions rise within a sequence
+            const int32_t* table = tables + static_cast<int64_t>(seq[it.first]) * plan.max_blocks_per_seq;
+            kernels::pack_keys_values_f32(ck, cv, kv_row, it.kv_head * head_dim, table, plan.block_size, n_keys,
+                                          head_dim, keys_t, values);
+            for (int64_t t = it.first; t <= last; ++t)
+                for (int64_t h = it.kv_head * group; h < (it.kv_head + 1) * group; ++h)
+                    kernels::attention_query_packed(row_f32(q, t) + h * head_dim, keys_t, values, n_keys,
+                                                    static_cast<int64_t>(pos[t]) + 1, head_dim, scale, scores,
+                                                    row_f32(out, t) + h * head_dim);
         });
     }
 
     void swiglu(const Tensor& gate, const Tensor& up) override {
-        check(gate.type == TensorType::F32 && up.type == TensorType::F32 && gate.cols() == up.cols() &&
+        ENCLAVE_OP_CHECK(gate.type == TensorType::F32 && up.type == TensorType::F32 && gate.cols() == up.cols() &&
                   gate.rows() == up.rows(),
               "swiglu", "gate " + gate.shape_string() + ", up " + up.shape_string());
         pool_.parallel_for(gate.rows(), [&](int64_t b, int64_t e, int) {
@@ -252,7 +252,7 @@ public:
     }
 
     void add(const Tensor& x, const Tensor& y) override {
-        check(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
+        ENCLAVE_OP_CHECK(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
               "add", "x " + x.shape_string() + ", y " + y.shape_string());
         pool_.parallel_for(x.rows(), [&](int64_t b, int64_t e, int) {
             for (int64_t r = b; r < e; ++r) kernels::add_row(row_f32(x, r), row_f32(y, r), x.cols());

@@ -39,6 +39,18 @@ public:
         });
     }
 
+    // Hands out [0, n) one index at a time to whichever thread is free: fn(index, thread_index). For work
+    // items of uneven cost (causal attention: later queries see more keys).
+    template <class Fn>
+    void parallel_for_dynamic(int64_t n, Fn&& fn) {
+        std::atomic<int64_t> next{0};
+        run([&](int t, int) {
+            for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
+                 i = next.fetch_add(1, std::memory_order_relaxed))
+                fn(i, t);
+        });
+    }
+
 private:
     using Trampoline = void (*)(void*, int, int);
     template <class Fn>
