@@ -458,19 +458,19 @@ struct KernelQ8_0 {
 
 // =========================================================================================================
 // K-quants x Q8_K: a step is one super-block (256 values) unpacked into four registers v0..v3 of 64
-// unsigned values. Each register's two 32-byte halves belong to one sub-block each (Q4_K/Q5_K) or four
-// sub-blocks of 16 (Q6_K); the sub-block scales multiply the exact int32 lane sums in float (products stay
-// below 2^24, so exact) into one vector per row and token, which the super-block scale d * d_x then adds to
-// the accumulator. The mins (Q4_K/Q5_K) and Q6_K's -32 offset are one int16 dot product with the
-// activation's bsums: sum_j c_j * bsums_j, scaled by dmin * d_x (Q6_K: 32 * d * d_x).
+// unsigned values. Each register's two 32-byte halves belong to one sub-block each (Q4_K/Q5_K), or its four
+// 128-bit lanes to one sub-block of 16 each (Q6_K). vpmaddubsw sums byte pairs to int16 and vpdpwssd
+// multiplies them by the sub-block scale into int32 (exact, as ggml's integer sums), so a super-block costs
+// one conversion and one FMA by d * d_x per row and token. The mins (Q4_K/Q5_K) and Q6_K's -32 offset are
+// sum_j c_j * bsums_j, added lane-wise as (-dmin * c_j) * (bsums_j * d_x) (Q6_K: dmin = 32 d).
 // Repacked super-block (384 bytes):
 //   [0, 256)   activation bytes in the order of v0..v3
-//   [256, 320) d_x broadcast (float x16)         [320, 352) bsums (int16 x16)
+//   [256, 320) d_x broadcast (float x16)         [320, 384) bsums_j * d_x (float x16)
 // =========================================================================================================
 
 struct UnpackedK {
     __m512i v[4];
-    __m512 scale[4];  // per-lane sub-block scale, as float
+    __m512i sc16[4];  // int16 per word lane: the sub-block scale of the byte pair vpmaddubsw sums there
     __m256i coef;     // int16 x16: multiplies the 16 bsums
     float d;          // super-block scale
     float dmin;       // scale of the bsums term (subtracted)
@@ -490,13 +490,23 @@ inline void unpack_k4_scales(const uint8_t* q, uint64_t* scales, uint64_t* mins)
     *mins = static_cast<uint64_t>(m_lo) | (static_cast<uint64_t>(m_hi) << 32);
 }
 
-// Sub-block scale vectors of Q4_K/Q5_K: v0 = [sb 0 | sb 2], v1 = [1 | 3], v2 = [4 | 6], v3 = [5 | 7].
+// vpshufb control repeating word j of each 128-bit lane.
+constexpr int word_ctrl(int j) {
+    return (2 * j) | ((2 * j + 1) << 8) | ((2 * j) << 16) | ((2 * j + 1) << 24);
+}
+inline __m512i word_select(int lo, int hi) {  // word lo in the low 256 bits, word hi in the high 256 bits
+    const int a = word_ctrl(lo), b = word_ctrl(hi);
+    return _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
+}
+
+// Sub-block scales of Q4_K/Q5_K per register half: v0 = [sb 0 | sb 2], v1 = [1 | 3], v2 = [4 | 6], v3 = [5 | 7].
 inline void k4_scale_vectors(uint64_t scales, uint64_t mins, UnpackedK& u) {
-    const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(scales))));
-    u.scale[0] = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2), sc);
-    u.scale[1] = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3), sc);
-    u.scale[2] = _mm512_permutexvar_ps(_mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6), sc);
-    u.scale[3] = _mm512_permutexvar_ps(_mm512_setr_epi32(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7), sc);
+    // Every 128-bit lane: the eight scales as words.
+    const __m512i sc = _mm512_cvtepu8_epi16(_mm256_set1_epi64x(static_cast<long long>(scales)));
+    u.sc16[0] = _mm512_shuffle_epi8(sc, word_select(0, 2));
+    u.sc16[1] = _mm512_shuffle_epi8(sc, word_select(1, 3));
+    u.sc16[2] = _mm512_shuffle_epi8(sc, word_select(4, 6));
+    u.sc16[3] = _mm512_shuffle_epi8(sc, word_select(5, 7));
     // Each min covers two bsums (two sub-blocks of 16): m0 m0 m1 m1 ... m7 m7.
     const __m128i m8 = _mm_cvtsi64_si128(static_cast<long long>(mins));
     u.coef = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
@@ -588,15 +598,17 @@ struct KernelQ6_K {
             u.v[2 * half + 1] =
                 _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_slli_epi16(h_hi, 4));
         }
-        // Sixteen int8 scales, one per 16 values = 4 lanes: register v uses scales 4v .. 4v+3.
+        // Sixteen int8 scales, one per 16 values = one 128-bit lane: register v uses scales 4v .. 4v+3.
         const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales));
-        const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc8));
-        u.scale[0] = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), sc);
-        u.scale[1] = _mm512_permutexvar_ps(_mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7), sc);
-        u.scale[2] =
-            _mm512_permutexvar_ps(_mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11), sc);
-        u.scale[3] = _mm512_permutexvar_ps(
-            _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15), sc);
+        const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc8));
+        ENCLAVE_UNROLL
+        for (int v = 0; v < 4; ++v) {
+            const __m512i idx = _mm512_or_si512(
+                _mm512_set1_epi16(static_cast<short>(4 * v)),
+                _mm512_setr_epi64(0, 0, 0x0001000100010001ll, 0x0001000100010001ll, 0x0002000200020002ll,
+                                  0x0002000200020002ll, 0x0003000300030003ll, 0x0003000300030003ll));
+            u.sc16[v] = _mm512_permutexvar_epi16(idx, sc);
+        }
         // Values are stored as q + 32: subtract 32 * sum_j scale_j * bsum_j.
         u.coef = _mm256_cvtepi8_epi16(sc8);
         u.d = half_to_float(blk->d);
@@ -636,9 +648,10 @@ struct KernelK {
         }
     }
 
-    // Per super-block, row and token:
-    //   acc += d_x * sum_v float(dot_v) * (d * sub-block scale)     (lanes: 4-value partial sums)
-    //   acc += (-dmin * coef_j) * (bsums_j * d_x)                    (lane j: one of the 16 bsums)
+    // Per super-block, row and token: the sub-block scales multiply the vpmaddubsw pair sums in int32
+    // (vpdpwssd), exact as in ggml; then
+    //   acc += float(isum) * (d * d_x)                       (lanes: partial sums)
+    //   acc += (-dmin * coef_j) * (bsums_j * d_x)             (lane j: one of the 16 bsums)
     // The lanes of acc are summed once at the end, so both terms share the accumulator.
     template <int R, int T>
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int, float (&out)[R][T]) {
@@ -655,22 +668,17 @@ struct KernelK {
                 UnpackedK u;
                 Q::unpack(w[r] + s * step_bytes, u);
                 const __m512 d = _mm512_set1_ps(u.d);
-                __m512 scale[4];
-                ENCLAVE_UNROLL
-                for (int v = 0; v < 4; ++v) scale[v] = _mm512_mul_ps(u.scale[v], d);
                 const __m512 neg_min =
                     _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(u.coef)), _mm512_set1_ps(-u.dmin));
                 ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
-                    __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u.v[0],
-                                                                                      _mm512_load_si512(ps[t]))),
-                                               scale[0]);
+                    __m512i isum = _mm512_setzero_si512();
                     ENCLAVE_UNROLL
-                    for (int v = 1; v < 4; ++v)
-                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(
-                                                  _mm512_setzero_si512(), u.v[v], _mm512_load_si512(ps[t] + 64 * v))),
-                                              scale[v], sum);
-                    acc[r][t] = _mm512_fmadd_ps(sum, _mm512_load_ps(ps[t] + 256), acc[r][t]);
+                    for (int v = 0; v < 4; ++v)
+                        isum = _mm512_dpwssd_epi32(
+                            isum, _mm512_maddubs_epi16(u.v[v], _mm512_load_si512(ps[t] + 64 * v)), u.sc16[v]);
+                    const __m512 dx = _mm512_load_ps(ps[t] + 256);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), acc[r][t]);
                     acc[r][t] = _mm512_fmadd_ps(neg_min, _mm512_load_ps(ps[t] + 320), acc[r][t]);
                 }
             }
