@@ -1,5 +1,7 @@
 #include "core/backend/cpu/thread_pool.h"
 
+#include <thread>
+
 #if defined(__x86_64__)
 #include <immintrin.h>  // defines: _mm_pause
 #endif
@@ -12,8 +14,11 @@ inline void cpu_relax() {
     _mm_pause();
 #endif
 }
-// About 50-100 µs of spinning: longer than the gap between two ops of a step, far shorter than a step.
-constexpr int spin_iterations = 20000;
+// Spinning bridges the few microseconds between two ops of a step; past that a thread yields its core
+// and then sleeps, so an idle engine uses no CPU and an oversubscribed machine (tests running side by side)
+// does not starve the thread being waited for. A pause costs 10-140 cycles depending on the CPU.
+constexpr int spin_iterations = 2000;
+constexpr int yield_iterations = 64;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
@@ -39,15 +44,23 @@ void ThreadPool::run_erased(Trampoline tramp, void* ctx) {
     generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes tramp_/ctx_
     generation_.notify_all();
     tramp(ctx, 0, n_threads_);
-    while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+        if (spin < spin_iterations)
+            cpu_relax();
+        else
+            std::this_thread::yield();
+    }
 }
 
 void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
         uint64_t gen = generation_.load(std::memory_order_acquire);
-        for (int spin = 0; gen == seen && spin < spin_iterations; ++spin) {
-            cpu_relax();
+        for (int spin = 0; gen == seen && spin < spin_iterations + yield_iterations; ++spin) {
+            if (spin < spin_iterations)
+                cpu_relax();
+            else
+                std::this_thread::yield();
             gen = generation_.load(std::memory_order_acquire);
         }
         while (gen == seen) {
