@@ -9,25 +9,8 @@
 namespace enclave::kernels {
 namespace {
 
-bool is_matmul_weight(TensorType t) {
-    switch (t) {
-        case TensorType::F32:
-        case TensorType::F16:
-        case TensorType::BF16:
-        case TensorType::Q4_0:
-        case TensorType::Q4_1:
-        case TensorType::Q8_0:
-        case TensorType::Q4_K:
-        case TensorType::Q5_K:
-        case TensorType::Q6_K:
-            return true;
-        case TensorType::Q8_1:
-        case TensorType::Q8_K:
-        case TensorType::I32:
-            return false;
-    }
-    return false;
-}
+// Every weight type has a product on every ISA path; activation-only types (Q8_1, Q8_K) and I32 do not.
+bool is_matmul_weight(TensorType t) { return tensor_type_info(t).is_weight_type; }
 
 std::string type_str(TensorType t) {
     return std::string(tensor_type_name(t));

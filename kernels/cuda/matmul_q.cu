@@ -292,22 +292,8 @@ Q8Activations q8_activations(void* scratch, int64_t n_tok, int64_t n_in) noexcep
     return a;
 }
 
-bool matmul_supported(TensorType t) noexcept {
-    switch (t) {
-        case TensorType::F32:
-        case TensorType::F16:
-        case TensorType::BF16:
-        case TensorType::Q4_0:
-        case TensorType::Q4_1:
-        case TensorType::Q8_0:
-        case TensorType::Q4_K:
-        case TensorType::Q5_K:
-        case TensorType::Q6_K:
-            return true;
-        default:
-            return false;
-    }
-}
+// Every weight type has a product here; activation-only types (Q8_1, Q8_K) and I32 do not.
+bool matmul_supported(TensorType t) noexcept { return tensor_type_info(t).is_weight_type; }
 
 bool matmul_uses_q8(TensorType t) noexcept {
     return matmul_supported(t) && t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16;
