@@ -130,80 +130,6 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
     }
 }
 
-// Q4_0 and Q4_1 rows whose length is a multiple of 8 bytes (and all 8b and smol shapes but one are): the warp
-// first copies 128 units of its row (2,304 or 2,560 bytes) into shared memory with 16-byte (or 8-byte) loads,
-// all issued before any is used (4-5 loads a lane in flight instead of 2 units' eighteen 2-byte loads), then
-// each lane takes its units from shared memory exactly as mmvq_kernel takes them from global memory: lane l
-// still sums units l, l+32, l+64, ... in order, so the result is the same float for float.
-constexpr int k_stage_units = 128;  // units per warp per round (4 per lane)
-
-template <TensorType T, int NCOLS, typename LoadT>
-__global__ void __launch_bounds__(32 * k_rows_per_block)
-    mmvq_staged_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int n_out, int n_units,
-                       const int8_t* __restrict__ xqs, const float* __restrict__ xd, const float* __restrict__ xs,
-                       int64_t n_in, float* __restrict__ y, const float* __restrict__ bias) {
-    using Tr = QTraits<T>;
-    constexpr int stage_bytes = k_stage_units * Tr::block_bytes;
-    static_assert(stage_bytes % sizeof(LoadT) == 0, "a round must be whole loads");
-    constexpr int stage_loads = stage_bytes / static_cast<int>(sizeof(LoadT));
-    constexpr int loads_per_lane = (stage_loads + 31) / 32;
-    __shared__ __align__(16) uint8_t stage[k_rows_per_block][stage_bytes];
-    const int row = blockIdx.x * k_rows_per_block + threadIdx.y;
-    if (row >= n_out) return;  // whole warps only; no block barrier below
-    const int lane = threadIdx.x;
-    const uint8_t* wr = w + static_cast<size_t>(row) * row_bytes;
-    uint8_t* sw = stage[threadIdx.y];
-    // Whole loads of the row: row_bytes is a multiple of sizeof(LoadT), so a load that touches the row's
-    // last round lies inside the row.
-    const int row_loads = static_cast<int>(row_bytes / sizeof(LoadT));
-    float acc[NCOLS];
-#pragma unroll
-    for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
-    for (int base = 0; base < n_units; base += k_stage_units) {
-        const int first = base * Tr::block_bytes / static_cast<int>(sizeof(LoadT));
-        LoadT v[loads_per_lane];
-#pragma unroll
-        for (int r = 0; r < loads_per_lane; ++r) {
-            const int i = lane + 32 * r;
-            if (i < stage_loads && first + i < row_loads) v[r] = __ldg(reinterpret_cast<const LoadT*>(wr) + first + i);
-        }
-#pragma unroll
-        for (int r = 0; r < loads_per_lane; ++r) {
-            const int i = lane + 32 * r;
-            if (i < stage_loads && first + i < row_loads) reinterpret_cast<LoadT*>(sw)[i] = v[r];
-        }
-        __syncwarp();
-#pragma unroll
-        for (int k = 0; k < k_stage_units / 32; ++k) {
-            const int u = base + 32 * k + lane;
-            if (u < n_units) {
-                const QUnit q = load_unit<T>(sw, 32 * k + lane);
-#pragma unroll
-                for (int c = 0; c < NCOLS; ++c) {
-                    const int4* xp = reinterpret_cast<const int4*>(xqs + c * n_in + static_cast<int64_t>(u) * 32);
-                    const int4 a = __ldg(xp), b = __ldg(xp + 1);
-                    const int lo =
-                        __dp4a(q.q[3], a.w, __dp4a(q.q[2], a.z, __dp4a(q.q[1], a.y, __dp4a(q.q[0], a.x, 0))));
-                    const int hi =
-                        __dp4a(q.q[7], b.w, __dp4a(q.q[6], b.z, __dp4a(q.q[5], b.y, __dp4a(q.q[4], b.x, 0))));
-                    const float dx = __ldg(xd + c * n_units + u);
-                    if constexpr (Tr::split)
-                        acc[c] += (q.d_lo * static_cast<float>(lo) + q.d_hi * static_cast<float>(hi)) * dx;
-                    else
-                        acc[c] += static_cast<float>(lo + hi) * (q.d_lo * dx);
-                    if constexpr (Tr::has_min) acc[c] += q.m * __ldg(xs + c * n_units + u);
-                }
-            }
-        }
-        __syncwarp();  // the next round overwrites the stage
-    }
-#pragma unroll
-    for (int c = 0; c < NCOLS; ++c) {
-        const float sum = warp_sum(acc[c]);
-        if (lane == c) y[static_cast<int64_t>(c) * n_out + row] = sum + (bias ? bias[row] : 0.0f);
-    }
-}
-
 // ---- float weights -------------------------------------------------------------------------------------
 
 // The activation as the CPU meets the weight: rounded to f16 for f16 weights, to bf16 for bf16 ones.
@@ -313,18 +239,6 @@ void launch_vec(const VecArgs& a) {
         else
             mmv_float_kernel<T, NCOLS, false>
                 <<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, a.n_in, a.x, a.y, a.bias);
-    } else if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1) {
-        const auto addr = reinterpret_cast<uintptr_t>(a.w);
-        const int n_units = static_cast<int>(a.n_in / 32);
-        if (a.row_bytes % 16 == 0 && addr % 16 == 0)
-            mmvq_staged_kernel<T, NCOLS, int4><<<grid, block, 0, a.stream>>>(
-                a.w, a.row_bytes, a.n_out, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, a.y, a.bias);
-        else if (a.row_bytes % 8 == 0 && addr % 8 == 0)
-            mmvq_staged_kernel<T, NCOLS, int2><<<grid, block, 0, a.stream>>>(
-                a.w, a.row_bytes, a.n_out, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, a.y, a.bias);
-        else
-            mmvq_kernel<T, NCOLS><<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, n_units, a.xq.qs,
-                                                                a.xq.d, a.xq.s, a.n_in, a.y, a.bias);
     } else {
         mmvq_kernel<T, NCOLS><<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, static_cast<int>(a.n_in / 32),
                                                             a.xq.qs, a.xq.d, a.xq.s, a.n_in, a.y, a.bias);
