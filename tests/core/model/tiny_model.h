@@ -62,7 +62,11 @@ inline TinyModel make_tiny_model(const TinySpec& s, const std::filesystem::path&
     wr.set_float32(a + ".rope.freq_base", s.rope_base);
     wr.set_float32(a + ".attention.layer_norm_rms_epsilon", s.eps);
     std::vector<std::string> tokens;
-    for (int64_t i = 0; i < s.n_vocab; ++i) tokens.push_back("t" + std::to_string(i));
+    for (int64_t i = 0; i < s.n_vocab; ++i) {
+        std::string token = "t";  // appended rather than "t" + ...: GCC 12 -Wrestrict false positive (PR 105329)
+        token += std::to_string(i);
+        tokens.push_back(std::move(token));
+    }
     wr.set_string("tokenizer.ggml.model", "llama");
     wr.set_string_array("tokenizer.ggml.tokens", tokens);
     const int64_t hd = s.n_embd / s.n_head, kv = s.n_kv_head * hd;

@@ -1,0 +1,85 @@
+// Scheduler: continuous batching over one Model — the step loop the server's engine thread runs.
+//
+// Contract
+// - submit() queues a request (prompt ids + sampling) and returns its id; it is admitted at a later step()
+//   when the step has room (max_batch_tokens, max_running) and the KV cache can hold its prompt.
+// - step() runs one Model::forward over everything admitted: one decode token for every running sequence
+//   and prefill chunks (at most prefill_chunk tokens a sequence) for new ones, so a long prompt never
+//   stalls running streams. It samples, appends, and reports each new token and each finish through the
+//   callback given at submit. It returns false when there was nothing to do.
+// - When the cache has no block for a running sequence's next token, the newest running sequence is
+//   preempted: its blocks are freed and it waits again with prompt + generated tokens, to be recomputed
+//   (the client sees no gap, only delay). A request that alone does not fit the cache fails at submit.
+// - cancel() finishes a request with FinishReason::cancelled at the next step boundary and frees its blocks.
+// - Single-threaded: only the engine thread calls it. Callbacks run on that thread, inside step().
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model/model.h"
+#include "core/runtime/generator.h"
+#include "core/runtime/kv_cache.h"
+#include "core/runtime/sampler.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace enclave {
+
+using RequestId = uint64_t;
+
+struct SchedulerConfig {
+    int64_t max_batch_tokens = 512;  // tokens in one forward step
+    int64_t max_running = 64;        // sequences in one step
+    int64_t prefill_chunk = 256;     // prompt tokens a sequence may prefill in one step
+};
+
+struct RequestEvent {
+    RequestId id = 0;
+    // A new token (finished == false) or the end (finished == true, finish says why, token unset).
+    std::optional<TokenId> token;
+    std::string text;  // newly final text (UTF-8 complete, stop strings held back and cut)
+    bool finished = false;
+    FinishReason finish = FinishReason::length;
+    int64_t prompt_tokens = 0;
+    int64_t generated_tokens = 0;
+};
+
+class Scheduler {
+public:
+    using Callback = std::function<void(const RequestEvent&)>;
+
+    Scheduler(Model& model, KvCache& cache, const Tokenizer& tokenizer, SchedulerConfig config = {});
+    ~Scheduler();
+
+    // Throws InvalidArgument (empty prompt, bad sampling values, prompt + max_tokens beyond the cache).
+    RequestId submit(std::vector<TokenId> prompt, const SamplingParams& params, Callback on_event);
+    void cancel(RequestId id);
+    bool step();
+
+    size_t waiting() const;
+    size_t running() const;
+    int64_t preemptions() const;
+
+private:
+    struct Sequence;
+    bool admit(Sequence& s, int64_t& budget_tokens);
+    void preempt_newest();
+    void finish(Sequence& s, FinishReason reason);
+
+    Model& model_;
+    KvCache& cache_;
+    const Tokenizer& tokenizer_;
+    SchedulerConfig config_;
+    RequestId next_id_ = 1;
+    std::deque<std::unique_ptr<Sequence>> waiting_;
+    std::vector<std::unique_ptr<Sequence>> running_;  // in admission order: the back is the newest
+    int64_t preemptions_ = 0;
+    std::vector<float> logits_;
+};
+
+}  // namespace enclave
