@@ -11,5 +11,6 @@ int cmd_run(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_serve(const std::vector<std::string>& args);  // only with ENCLAVE_SERVER
 
 }  // namespace enclave::cli

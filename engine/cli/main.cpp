@@ -19,6 +19,7 @@ constexpr const char* usage =
     "  tokenize   print the token ids of --text as JSON\n"
     "  inspect    print a GGUF file's metadata and tensor table as JSON\n"
     "  bench      prompt-processing and generation speed: --pp 512 --tg 128 --json\n"
+    "  serve      serve a model: OpenAI-compatible HTTP on --http 127.0.0.1:8080\n"
     "Run 'enclave-engine <command> --help' for a command's flags.\n";
 
 }  // namespace
@@ -35,6 +36,14 @@ int main(int argc, char** argv) {
         if (command == "tokenize") return enclave::cli::cmd_tokenize(args);
         if (command == "inspect") return enclave::cli::cmd_inspect(args);
         if (command == "bench") return enclave::cli::cmd_bench(args);
+#ifdef ENCLAVE_HAVE_SERVER
+        if (command == "serve") return enclave::cli::cmd_serve(args);
+#else
+        if (command == "serve") {
+            std::fprintf(stderr, "enclave-engine: this build has no serve daemon (built with ENCLAVE_SERVER=OFF)\n");
+            return 2;
+        }
+#endif
         std::fprintf(stderr, "enclave-engine: unknown command '%s'\n%s", command.c_str(), usage);
         return 2;
     } catch (const enclave::cli::UsageError& e) {

@@ -36,7 +36,7 @@ Scheduler::~Scheduler() {
         if (s->seq >= 0) cache_.release_sequence(s->seq);
 }
 
-RequestId Scheduler::submit(std::vector<TokenId> prompt, const SamplingParams& params, Callback on_event) {
+void Scheduler::validate_request(const std::vector<TokenId>& prompt, const SamplingParams& params) const {
     params.validate();
     if (prompt.empty()) throw InvalidArgument("prompt: empty (no tokens)");
     const int64_t n_vocab = model_.config().n_vocab;
@@ -49,6 +49,11 @@ RequestId Scheduler::submit(std::vector<TokenId> prompt, const SamplingParams& p
         throw InvalidArgument("prompt of " + std::to_string(prompt.size()) + " tokens + max_tokens " +
                               std::to_string(params.max_tokens) + " exceeds the KV cache of " +
                               std::to_string(cache_.capacity_tokens()) + " tokens");
+}
+
+RequestId Scheduler::submit(std::vector<TokenId> prompt, const SamplingParams& params, Callback on_event) {
+    validate_request(prompt, params);
+    const int64_t n_vocab = model_.config().n_vocab;
     const RequestId id = next_id_++;
     waiting_.push_back(std::make_unique<Sequence>(id, std::move(prompt), params, std::move(on_event),
                                                   static_cast<int32_t>(n_vocab)));

@@ -57,6 +57,8 @@ public:
     ~Scheduler();
 
     // Throws InvalidArgument (empty prompt, bad sampling values, prompt + max_tokens beyond the cache).
+    // Reads only immutable state, so request threads may call it before handing a request over.
+    void validate_request(const std::vector<TokenId>& prompt, const SamplingParams& params) const;
     RequestId submit(std::vector<TokenId> prompt, const SamplingParams& params, Callback on_event);
     void cancel(RequestId id);
     bool step();

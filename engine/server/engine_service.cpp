@@ -1,0 +1,125 @@
+#include "server/engine_service.h"
+
+#include <unordered_map>
+
+namespace enclave::server {
+
+std::optional<RequestEvent> RequestStream::next(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
+    RequestEvent e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+}
+
+void RequestStream::push(const RequestEvent& e) {
+    {
+        std::lock_guard lock(mutex_);
+        events_.push_back(e);
+        events_.back().id = id_;
+    }
+    ready_.notify_one();
+}
+
+EngineService::EngineService(LoadedEngine engine, SchedulerConfig config) : engine_(std::move(engine)) {
+    scheduler_ = std::make_unique<Scheduler>(*engine_.model, *engine_.cache, *engine_.tokenizer, config);
+    thread_ = std::thread([this] { run(); });
+}
+
+EngineService::~EngineService() { stop(); }
+
+std::shared_ptr<RequestStream> EngineService::submit(std::vector<TokenId> prompt, const SamplingParams& params) {
+    scheduler_->validate_request(prompt, params);  // immutable state only: safe on this thread
+    auto stream = std::make_shared<RequestStream>();
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) throw Error("the engine is shutting down");
+        stream->id_ = next_id_++;
+        inbox_.push_back({std::move(prompt), params, stream});
+    }
+    wake_.notify_one();
+    return stream;
+}
+
+void EngineService::cancel(RequestId id) {
+    {
+        std::lock_guard lock(mutex_);
+        cancels_.push_back(id);
+    }
+    wake_.notify_one();
+}
+
+bool EngineService::health(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (stopping_) return false;
+    const uint64_t ticket = ++health_asked_;
+    wake_.notify_one();
+    return health_cv_.wait_for(lock, timeout, [&] { return health_answered_ >= ticket || stopping_; }) && !stopping_;
+}
+
+void EngineService::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ && !thread_.joinable()) return;
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    health_cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void EngineService::run() {
+    std::unordered_map<RequestId, RequestId> scheduler_id_of;  // service id (what clients hold) -> scheduler id
+    std::vector<RequestId> finished;                           // service ids whose last event went out this step
+    for (;;) {
+        std::deque<Submission> arrived;
+        std::vector<RequestId> cancels;
+        uint64_t health_ticket = 0;
+        bool stopping = false;
+        {
+            std::unique_lock lock(mutex_);
+            const bool busy = scheduler_->running() + scheduler_->waiting() > 0;
+            if (!busy)
+                wake_.wait(lock, [&] {
+                    return stopping_ || !inbox_.empty() || !cancels_.empty() || health_asked_ > health_answered_;
+                });
+            arrived.swap(inbox_);
+            cancels.swap(cancels_);
+            health_ticket = health_asked_;
+            stopping = stopping_;
+        }
+        for (auto& s : arrived) {
+            std::shared_ptr<RequestStream> stream = s.stream;
+            const RequestId service_id = stream->id();
+            try {
+                const RequestId sid = scheduler_->submit(std::move(s.prompt), s.params,
+                                                         [stream, &finished](const RequestEvent& e) {
+                                                             stream->push(e);
+                                                             if (e.finished) finished.push_back(stream->id());
+                                                         });
+                scheduler_id_of[service_id] = sid;
+            } catch (const std::exception&) {  // validated on submit; only a shutdown race gets here
+                RequestEvent e;
+                e.finished = true;
+                e.finish = FinishReason::cancelled;
+                stream->push(e);
+            }
+        }
+        for (const RequestId id : cancels)
+            if (auto it = scheduler_id_of.find(id); it != scheduler_id_of.end()) scheduler_->cancel(it->second);
+        if (stopping)
+            for (const auto& [service_id, sid] : scheduler_id_of) scheduler_->cancel(sid);
+        // A step proves the model loop turns; an idle engine answers health without one.
+        scheduler_->step();
+        {
+            std::lock_guard lock(mutex_);
+            health_answered_ = std::max(health_answered_, health_ticket);
+        }
+        health_cv_.notify_all();
+        for (const RequestId id : finished) scheduler_id_of.erase(id);
+        finished.clear();
+        if (stopping && scheduler_->running() + scheduler_->waiting() == 0) return;
+    }
+}
+
+}  // namespace enclave::server

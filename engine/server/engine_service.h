@@ -1,0 +1,103 @@
+// EngineService: one loaded model served to many clients. An engine thread owns the Model, its KV cache
+// and a Scheduler and runs the step loop; request threads (HTTP, later gRPC) only validate, enqueue and
+// read their request's event stream. No request thread touches model memory.
+//
+// Contract
+// - submit() is thread-safe: it checks the request (InvalidArgument naming the field) and returns a
+//   RequestStream the caller reads with next() until an event with finished == true.
+// - cancel() (or destroying a stream's last holder before it finished) frees the request's sequence at
+//   the next step.
+// - health() proves a round trip through the engine thread, not only that the process lives.
+// - stop() (also run by the destructor) finishes every open request with FinishReason::cancelled and
+//   joins the engine thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/backend/backend.h"
+#include "core/model/model.h"
+#include "core/runtime/kv_cache.h"
+#include "core/runtime/scheduler.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace enclave::server {
+
+// The events of one request, produced by the engine thread and consumed by one request thread.
+class RequestStream {
+public:
+    // Blocks until an event arrives or the timeout passes (nullopt).
+    std::optional<RequestEvent> next(std::chrono::milliseconds timeout);
+    RequestId id() const { return id_; }
+
+private:
+    friend class EngineService;
+    void push(const RequestEvent& e);
+    RequestId id_ = 0;
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<RequestEvent> events_;
+};
+
+struct LoadedEngine {
+    std::unique_ptr<Backend> backend;
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::unique_ptr<KvCache> cache;
+    std::optional<ChatTemplate> chat_template;  // none when the file has no known template
+    std::string model_id;                       // the name clients use, e.g. "SmolLM2-135M-Instruct.Q4_1"
+};
+
+class EngineService {
+public:
+    EngineService(LoadedEngine engine, SchedulerConfig config);
+    ~EngineService();
+    EngineService(const EngineService&) = delete;
+    EngineService& operator=(const EngineService&) = delete;
+
+    std::shared_ptr<RequestStream> submit(std::vector<TokenId> prompt, const SamplingParams& params);
+    void cancel(RequestId id);
+    bool health(std::chrono::milliseconds timeout);
+    void stop();
+
+    // Immutable after construction: safe from any thread.
+    const std::string& model_id() const { return engine_.model_id; }
+    const ModelConfig& model_config() const { return engine_.model->config(); }
+    const Tokenizer& tokenizer() const { return *engine_.tokenizer; }
+    const std::optional<ChatTemplate>& chat_template() const { return engine_.chat_template; }
+    int64_t context_tokens() const { return engine_.cache->capacity_tokens(); }
+
+private:
+    void run();
+
+    LoadedEngine engine_;
+    std::unique_ptr<Scheduler> scheduler_;  // engine thread only
+
+    std::mutex mutex_;  // guards everything below
+    std::condition_variable wake_;
+    struct Submission {
+        std::vector<TokenId> prompt;
+        SamplingParams params;
+        std::shared_ptr<RequestStream> stream;
+    };
+    std::deque<Submission> inbox_;
+    std::vector<RequestId> cancels_;
+    uint64_t health_asked_ = 0;
+    uint64_t health_answered_ = 0;
+    std::condition_variable health_cv_;
+    bool stopping_ = false;
+    RequestId next_id_ = 1;
+
+    std::thread thread_;
+};
+
+}  // namespace enclave::server

@@ -1,0 +1,125 @@
+"""The OpenAI-compatible HTTP API of a real `enclave-engine serve`, driven by the official `openai` client.
+
+usage: test_openai_api.py ENGINE_EXE MODEL   (run by ctest with the venv that ./enclave makes)
+Prints "N passed, N failed" last; exit status 1 on any failure.
+"""
+import json
+import subprocess
+import sys
+import threading
+import unittest
+import urllib.request
+
+import openai
+
+ENGINE, MODEL = sys.argv[1], sys.argv[2]
+MODEL_ID = MODEL.rsplit("/", 1)[-1].removesuffix(".gguf")
+QUESTION = "What is the capital of France?"
+
+
+class OpenAiApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = cls.proc.stdout.readline()  # the one "ready" line carries the port
+        if "ready" not in line:
+            cls.proc.kill()
+            raise RuntimeError("engine did not start: " + line + cls.proc.stderr.read())
+        cls.base = line.strip().rsplit(" ", 1)[-1]  # http://127.0.0.1:PORT/v1
+        cls.client = openai.OpenAI(base_url=cls.base, api_key="unused", max_retries=0, timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=30)
+
+    def chat(self, content, **kw):
+        kw.setdefault("temperature", 0)
+        return self.client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": content}],
+                                                   **kw)
+
+    def test_models_lists_the_loaded_model(self):
+        self.assertEqual([m.id for m in self.client.models.list()], [MODEL_ID])
+
+    def test_chat_equals_the_cli_and_counts_usage(self):
+        cli = json.loads(subprocess.run([ENGINE, "run", "--model", MODEL, "--chat", "--prompt", QUESTION,
+                                         "--temperature", "0", "--max-tokens", "40", "--json"],
+                                        capture_output=True, text=True, check=True).stdout)
+        r = self.chat(QUESTION, max_tokens=40)
+        self.assertEqual(r.choices[0].message.content, cli["text"])
+        self.assertEqual(r.choices[0].message.role, "assistant")
+        self.assertEqual(r.usage.prompt_tokens, len(cli["prompt_ids"]))
+        self.assertEqual(r.usage.completion_tokens, len(cli["ids"]))
+        self.assertEqual(r.choices[0].finish_reason, "stop")
+
+    def test_stream_deltas_add_up_to_the_whole_answer(self):
+        whole = self.chat(QUESTION, max_tokens=30).choices[0].message.content
+        parts, finish = [], None
+        for chunk in self.chat(QUESTION, max_tokens=30, stream=True):
+            if chunk.choices and chunk.choices[0].delta.content:
+                parts.append(chunk.choices[0].delta.content)
+            if chunk.choices and chunk.choices[0].finish_reason:
+                finish = chunk.choices[0].finish_reason
+        self.assertGreater(len(parts), 1)
+        self.assertEqual("".join(parts), whole)
+        self.assertIn(finish, ("stop", "length"))
+
+    def test_max_tokens_gives_length(self):
+        r = self.chat("Write a long story about a dragon.", max_tokens=5)
+        self.assertEqual(r.choices[0].finish_reason, "length")
+        self.assertEqual(r.usage.completion_tokens, 5)
+
+    def test_completions_endpoint(self):
+        r = self.client.completions.create(model=MODEL_ID, prompt="The capital of France is", max_tokens=4,
+                                           temperature=0)
+        self.assertTrue(r.choices[0].text)
+        self.assertEqual(r.usage.completion_tokens, 4)
+
+    def test_bad_fields_get_400_naming_the_field(self):
+        for kw, param in ((dict(temperature=-1), "temperature"), (dict(top_p=1.5), "top_p"),
+                          (dict(max_tokens=0), "max_tokens"), (dict(n=2), "n")):
+            with self.assertRaises(openai.BadRequestError) as ctx:
+                self.chat("hi", **kw)
+            self.assertEqual(ctx.exception.body.get("param"), param, kw)
+        with self.assertRaises(openai.BadRequestError):
+            self.client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+        with self.assertRaises(openai.BadRequestError):
+            self.client.chat.completions.create(model=MODEL_ID, messages=[])
+
+    def test_concurrent_streams_each_get_their_own_answer(self):
+        # Batching changes float summation order, and a 135M Q4_1 model can then pick another near-tie
+        # token, so answers are checked for their facts, not byte for byte: no stream may get another's.
+        capitals = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome", "Germany": "Berlin", "Spain": "Madrid"}
+        answers = {}
+
+        def run(country):
+            answers[country] = "".join(c.choices[0].delta.content or "" for c in
+                                       self.chat(f"What is the capital of {country}?", max_tokens=16, stream=True)
+                                       if c.choices)
+        threads = [threading.Thread(target=run, args=(c,)) for c in capitals]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for country, city in capitals.items():
+            self.assertIn(city, answers[country])
+            for other in set(capitals.values()) - {city}:
+                self.assertNotIn(other, answers[country])
+
+    def test_a_client_that_goes_away_does_not_hurt_the_engine(self):
+        stream = self.chat("Write a long story about a dragon.", max_tokens=200, stream=True)
+        for i, _ in enumerate(stream):
+            if i == 2:
+                break
+        stream.close()
+        with urllib.request.urlopen(self.base.removesuffix("/v1") + "/health", timeout=30) as h:
+            self.assertEqual(json.loads(h.read())["status"], "ok")
+        self.assertTrue(self.chat("hi", max_tokens=3).choices[0].message.content is not None)
+
+
+if __name__ == "__main__":
+    result = unittest.main(argv=[sys.argv[0]], exit=False, verbosity=2).result
+    failed = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
