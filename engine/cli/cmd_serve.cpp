@@ -33,6 +33,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
                      {"http", true, "OpenAI-compatible HTTP address (default 127.0.0.1:8080; port 0 picks one)"},
                      {"max-running", true, "sequences in one step (default 64)"},
                      {"batch", true, "tokens in one step (default 512)"},
+                     {"queue", true, "requests open at once before new ones get HTTP 429 (default 256)"},
                      {"template", true, "chat template override"},
                      {"help", false, "show this help"}});
     if (args.has("help")) {
@@ -69,7 +70,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    server::EngineService service(std::move(engine), config);
+    server::EngineService service(std::move(engine), config, args.get_int("queue", 256, 1, 1 << 20));
     server::OpenAiHttpServer http(service);
     const int bound = http.start(host, port);
     std::printf("enclave-engine ready: model %s, OpenAI API on http://%s:%d/v1\n", service.model_id().c_str(),

@@ -21,7 +21,8 @@ void RequestStream::push(const RequestEvent& e) {
     ready_.notify_one();
 }
 
-EngineService::EngineService(LoadedEngine engine, SchedulerConfig config) : engine_(std::move(engine)) {
+EngineService::EngineService(LoadedEngine engine, SchedulerConfig config, int64_t max_queued)
+    : engine_(std::move(engine)), max_queued_(max_queued) {
     scheduler_ = std::make_unique<Scheduler>(*engine_.model, *engine_.cache, *engine_.tokenizer, config);
     thread_ = std::thread([this] { run(); });
 }
@@ -34,6 +35,10 @@ std::shared_ptr<RequestStream> EngineService::submit(std::vector<TokenId> prompt
     {
         std::lock_guard lock(mutex_);
         if (stopping_) throw Error("the engine is shutting down");
+        if (open_requests_ >= max_queued_)
+            throw ResourceExhausted("the engine has " + std::to_string(open_requests_) +
+                                    " requests open (the limit): try again shortly");
+        ++open_requests_;
         stream->id_ = next_id_++;
         inbox_.push_back({std::move(prompt), params, stream});
     }
@@ -103,6 +108,7 @@ void EngineService::run() {
                 e.finished = true;
                 e.finish = FinishReason::cancelled;
                 stream->push(e);
+                finished.push_back(service_id);
             }
         }
         for (const RequestId id : cancels)
@@ -117,6 +123,10 @@ void EngineService::run() {
         }
         health_cv_.notify_all();
         for (const RequestId id : finished) scheduler_id_of.erase(id);
+        if (!finished.empty()) {
+            std::lock_guard lock(mutex_);
+            open_requests_ -= static_cast<int64_t>(finished.size());
+        }
         finished.clear();
         if (stopping && scheduler_->running() + scheduler_->waiting() == 0) return;
     }

@@ -4,7 +4,8 @@
 //
 // Contract
 // - submit() is thread-safe: it checks the request (InvalidArgument naming the field) and returns a
-//   RequestStream the caller reads with next() until an event with finished == true.
+//   RequestStream the caller reads with next() until an event with finished == true. Past max_queued
+//   requests not yet finished it refuses at once with ResourceExhausted (HTTP 429, gRPC RESOURCE_EXHAUSTED).
 // - cancel() (or destroying a stream's last holder before it finished) frees the request's sequence at
 //   the next step.
 // - health() proves a round trip through the engine thread, not only that the process lives.
@@ -59,7 +60,7 @@ struct LoadedEngine {
 
 class EngineService {
 public:
-    EngineService(LoadedEngine engine, SchedulerConfig config);
+    EngineService(LoadedEngine engine, SchedulerConfig config, int64_t max_queued = 256);
     ~EngineService();
     EngineService(const EngineService&) = delete;
     EngineService& operator=(const EngineService&) = delete;
@@ -96,6 +97,8 @@ private:
     std::condition_variable health_cv_;
     bool stopping_ = false;
     RequestId next_id_ = 1;
+    int64_t max_queued_;
+    int64_t open_requests_ = 0;  // submitted and not yet finished
 
     std::thread thread_;
 };

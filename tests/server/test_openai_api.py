@@ -18,10 +18,12 @@ QUESTION = "What is the capital of France?"
 
 
 class OpenAiApiTest(unittest.TestCase):
+    extra_flags = []
+
     @classmethod
     def setUpClass(cls):
-        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2"]
+                                    + cls.extra_flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = cls.proc.stdout.readline()  # the one "ready" line carries the port
         if "ready" not in line:
             cls.proc.kill()
@@ -116,6 +118,25 @@ class OpenAiApiTest(unittest.TestCase):
         with urllib.request.urlopen(self.base.removesuffix("/v1") + "/health", timeout=30) as h:
             self.assertEqual(json.loads(h.read())["status"], "ok")
         self.assertTrue(self.chat("hi", max_tokens=3).choices[0].message.content is not None)
+
+
+class QueueLimitTest(unittest.TestCase):
+    """With --queue 1, a second request while one is open is refused at once with 429 and Retry-After."""
+
+    setUpClass = classmethod(OpenAiApiTest.setUpClass.__func__)
+    tearDownClass = classmethod(OpenAiApiTest.tearDownClass.__func__)
+    extra_flags = ["--queue", "1"]
+
+    def test_a_full_queue_answers_429(self):
+        first = self.client.chat.completions.create(
+            model=MODEL_ID, messages=[{"role": "user", "content": "Write a long story about a dragon."}],
+            max_tokens=400, temperature=0, stream=True)
+        next(iter(first))  # the first request is open and streaming
+        with self.assertRaises(openai.RateLimitError) as ctx:
+            self.client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}],
+                                                max_tokens=2)
+        self.assertEqual(ctx.exception.response.headers.get("retry-after"), "1")
+        first.close()
 
 
 if __name__ == "__main__":

@@ -139,6 +139,9 @@ struct OpenAiHttpServer::Impl {
             return send_error(res, 400, e.message, "invalid_request_error", e.param);
         } catch (const InvalidArgument& e) {
             return send_error(res, 400, e.what(), "invalid_request_error");
+        } catch (const ResourceExhausted& e) {
+            res.set_header("Retry-After", "1");
+            return send_error(res, 429, e.what(), "rate_limit_error");
         }
         const std::string id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_completion++);
         const int64_t created = static_cast<int64_t>(std::time(nullptr));
