@@ -34,6 +34,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
                      {"max-running", true, "sequences in one step (default 64)"},
                      {"batch", true, "tokens in one step (default 512)"},
                      {"queue", true, "requests open at once before new ones get HTTP 429 (default 256)"},
+                     {"http-threads", true, "HTTP threads; each open stream holds one (default 128)"},
                      {"template", true, "chat template override"},
                      {"help", false, "show this help"}});
     if (args.has("help")) {
@@ -71,7 +72,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     server::EngineService service(std::move(engine), config, args.get_int("queue", 256, 1, 1 << 20));
-    server::OpenAiHttpServer http(service);
+    server::OpenAiHttpServer http(service, static_cast<int>(args.get_int("http-threads", 128, 2, 4096)));
     const int bound = http.start(host, port);
     std::printf("enclave-engine ready: model %s, OpenAI API on http://%s:%d/v1\n", service.model_id().c_str(),
                 host.c_str(), bound);

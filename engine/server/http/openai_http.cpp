@@ -224,9 +224,11 @@ struct OpenAiHttpServer::Impl {
     }
 };
 
-OpenAiHttpServer::OpenAiHttpServer(EngineService& engine) : impl_(std::make_unique<Impl>(engine)) {
+OpenAiHttpServer::OpenAiHttpServer(EngineService& engine, int http_threads) : impl_(std::make_unique<Impl>(engine)) {
     auto& http = impl_->http;
     Impl* impl = impl_.get();
+    const size_t threads = static_cast<size_t>(std::max(2, http_threads));
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(max_body_bytes);
     http.Get("/health", [impl](const httplib::Request&, httplib::Response& res) {
         const bool ok = impl->engine.health(milliseconds(5000));

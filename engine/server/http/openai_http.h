@@ -17,7 +17,8 @@ namespace enclave::server {
 
 class OpenAiHttpServer {
 public:
-    explicit OpenAiHttpServer(EngineService& engine);
+    // A streaming response holds one HTTP thread while it lasts, so http_threads bounds concurrent streams.
+    explicit OpenAiHttpServer(EngineService& engine, int http_threads = 128);
     ~OpenAiHttpServer();
 
     // Binds host:port (port 0 picks a free one) and serves on a background thread. Throws Error when the
