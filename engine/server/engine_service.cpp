@@ -22,7 +22,7 @@ void RequestStream::push(const RequestEvent& e) {
 }
 
 EngineService::EngineService(LoadedEngine engine, SchedulerConfig config, int64_t max_queued)
-    : engine_(std::move(engine)), max_queued_(max_queued) {
+    : engine_(std::move(engine)), metrics_(engine_.model_id), max_queued_(max_queued) {
     scheduler_ = std::make_unique<Scheduler>(*engine_.model, *engine_.cache, *engine_.tokenizer, config);
     thread_ = std::thread([this] { run(); });
 }
@@ -40,6 +40,7 @@ std::shared_ptr<RequestStream> EngineService::submit(std::vector<TokenId> prompt
                                     " requests open (the limit): try again shortly");
         ++open_requests_;
         stream->id_ = next_id_++;
+        stream->submitted_at_ = std::chrono::steady_clock::now();
         inbox_.push_back({std::move(prompt), params, stream});
     }
     wake_.notify_one();
@@ -73,9 +74,26 @@ void EngineService::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+void EngineService::observe(RequestStream& stream, const RequestEvent& e) {
+    const auto now = std::chrono::steady_clock::now();
+    if (e.token) {
+        const auto since = stream.seen_token_ ? stream.last_token_at_ : stream.submitted_at_;
+        const double seconds = std::chrono::duration<double>(now - since).count();
+        if (stream.seen_token_) metrics_.inter_token_latency(seconds);
+        else metrics_.time_to_first_token(seconds);
+        stream.seen_token_ = true;
+        stream.last_token_at_ = now;
+    }
+    if (e.finished) {
+        metrics_.request_finished(e.finish != FinishReason::cancelled);
+        metrics_.tokens(e.prompt_tokens, e.generated_tokens);
+    }
+}
+
 void EngineService::run() {
     std::unordered_map<RequestId, RequestId> scheduler_id_of;  // service id (what clients hold) -> scheduler id
     std::vector<RequestId> finished;                           // service ids whose last event went out this step
+    int64_t preemptions_seen = 0;
     for (;;) {
         std::deque<Submission> arrived;
         std::vector<RequestId> cancels;
@@ -98,7 +116,8 @@ void EngineService::run() {
             const RequestId service_id = stream->id();
             try {
                 const RequestId sid = scheduler_->submit(std::move(s.prompt), s.params,
-                                                         [stream, &finished](const RequestEvent& e) {
+                                                         [this, stream, &finished](const RequestEvent& e) {
+                                                             observe(*stream, e);
                                                              stream->push(e);
                                                              if (e.finished) finished.push_back(stream->id());
                                                          });
@@ -122,6 +141,11 @@ void EngineService::run() {
             health_answered_ = std::max(health_answered_, health_ticket);
         }
         health_cv_.notify_all();
+        metrics_.set_running(static_cast<int64_t>(scheduler_->running()), static_cast<int64_t>(scheduler_->waiting()));
+        metrics_.set_kv_cache_usage(1.0 - static_cast<double>(engine_.cache->free_blocks()) /
+                                              static_cast<double>(engine_.cache->n_blocks()));
+        metrics_.preempted(scheduler_->preemptions() - preemptions_seen);
+        preemptions_seen = scheduler_->preemptions();
         for (const RequestId id : finished) scheduler_id_of.erase(id);
         if (!finished.empty()) {
             std::lock_guard lock(mutex_);

@@ -30,6 +30,7 @@
 #include "core/runtime/scheduler.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
+#include "server/telemetry/metrics.h"
 
 namespace enclave::server {
 
@@ -44,6 +45,10 @@ private:
     friend class EngineService;
     void push(const RequestEvent& e);
     RequestId id_ = 0;
+    // Engine-thread bookkeeping for the latency metrics (set at submit, handed over under the service lock).
+    std::chrono::steady_clock::time_point submitted_at_;
+    std::chrono::steady_clock::time_point last_token_at_;
+    bool seen_token_ = false;
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<RequestEvent> events_;
@@ -76,12 +81,15 @@ public:
     const Tokenizer& tokenizer() const { return *engine_.tokenizer; }
     const std::optional<ChatTemplate>& chat_template() const { return engine_.chat_template; }
     int64_t context_tokens() const { return engine_.cache->capacity_tokens(); }
+    const Metrics& metrics() const { return metrics_; }
 
 private:
     void run();
+    void observe(RequestStream& stream, const RequestEvent& e);  // engine thread: latency and token metrics
 
     LoadedEngine engine_;
     std::unique_ptr<Scheduler> scheduler_;  // engine thread only
+    Metrics metrics_;
 
     std::mutex mutex_;  // guards everything below
     std::condition_variable wake_;

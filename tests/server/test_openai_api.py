@@ -4,6 +4,7 @@ usage: test_openai_api.py ENGINE_EXE MODEL   (run by ctest with the venv that ./
 Prints "N passed, N failed" last; exit status 1 on any failure.
 """
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -118,6 +119,38 @@ class OpenAiApiTest(unittest.TestCase):
         with urllib.request.urlopen(self.base.removesuffix("/v1") + "/health", timeout=30) as h:
             self.assertEqual(json.loads(h.read())["status"], "ok")
         self.assertTrue(self.chat("hi", max_tokens=3).choices[0].message.content is not None)
+
+
+class MetricsTest(unittest.TestCase):
+    """/metrics is valid Prometheus text (promtool says so) and counts what was served."""
+
+    setUpClass = classmethod(OpenAiApiTest.setUpClass.__func__)
+    tearDownClass = classmethod(OpenAiApiTest.tearDownClass.__func__)
+    extra_flags = []
+
+    def metrics(self):
+        with urllib.request.urlopen(self.base.removesuffix("/v1") + "/metrics", timeout=30) as r:
+            return r.read().decode()
+
+    def value(self, text, name):
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name + "{") or line.startswith(name + " "))
+
+    def test_metrics_pass_promtool_and_count_requests(self):
+        before = self.metrics()
+        r = self.client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "Hi"}],
+                                                max_tokens=6, temperature=0)
+        after = self.metrics()
+        self.assertEqual(self.value(after, "enclave_requests_total") - self.value(before, "enclave_requests_total"), 1)
+        self.assertEqual(self.value(after, "enclave_generated_tokens_total")
+                         - self.value(before, "enclave_generated_tokens_total"), r.usage.completion_tokens)
+        self.assertEqual(self.value(after, "enclave_prompt_tokens_total")
+                         - self.value(before, "enclave_prompt_tokens_total"), r.usage.prompt_tokens)
+        self.assertGreaterEqual(self.value(after, "enclave_time_to_first_token_seconds_count"), 1)
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is needed; ./enclave installs it")
+        check = subprocess.run([promtool, "check", "metrics"], input=after, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
 class QueueLimitTest(unittest.TestCase):

@@ -235,6 +235,9 @@ OpenAiHttpServer::OpenAiHttpServer(EngineService& engine, int http_threads) : im
         res.status = ok ? 200 : 503;
         res.set_content(json{{"status", ok ? "ok" : "unavailable"}}.dump(), "application/json");
     });
+    http.Get("/metrics", [impl](const httplib::Request&, httplib::Response& res) {
+        res.set_content(impl->engine.metrics().render(), "text/plain; version=0.0.4");
+    });
     http.Get("/v1/models", [impl](const httplib::Request&, httplib::Response& res) {
         json m = {{"id", impl->engine.model_id()}, {"object", "model"}, {"created", 0}, {"owned_by", "enclave"}};
         res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
