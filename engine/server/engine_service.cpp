@@ -1,5 +1,6 @@
 #include "server/engine_service.h"
 
+#include <cstdio>
 #include <unordered_map>
 
 namespace enclave::server {
@@ -134,8 +135,19 @@ void EngineService::run() {
             if (auto it = scheduler_id_of.find(id); it != scheduler_id_of.end()) scheduler_->cancel(it->second);
         if (stopping)
             for (const auto& [service_id, sid] : scheduler_id_of) scheduler_->cancel(sid);
-        // A step proves the model loop turns; an idle engine answers health without one.
-        scheduler_->step();
+        // A step proves the model loop turns; an idle engine answers health without one. A failing step
+        // (a device error, say) must not take the process down: its requests end, the engine goes on.
+        try {
+            scheduler_->step();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "enclave-engine: a step failed, ending %zu requests: %s\n", scheduler_id_of.size(),
+                         e.what());
+            for (const auto& [service_id, sid] : scheduler_id_of) scheduler_->cancel(sid);
+            try {
+                scheduler_->step();  // delivers the cancellations; runs no forward
+            } catch (const std::exception&) {
+            }
+        }
         {
             std::lock_guard lock(mutex_);
             health_answered_ = std::max(health_answered_, health_ticket);
