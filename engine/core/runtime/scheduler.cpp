@@ -135,6 +135,7 @@ bool Scheduler::step() {
         int64_t n;
     };
     std::vector<Planned> plan;
+    const int64_t preemptions_before = preemptions_;
     for (size_t i = 0; i < running_.size() && budget > 0;) {
         Sequence& s = *running_[i];
         const int64_t n = std::min({s.pending(), config_.prefill_chunk, budget});
@@ -151,8 +152,10 @@ bool Scheduler::step() {
         budget -= n;
         ++i;
     }
-    // Admission: waiting requests join while the step and the cache have room.
-    while (!waiting_.empty() && budget > 0 && static_cast<int64_t>(running_.size()) < config_.max_running) {
+    // Admission: waiting requests join while the step and the cache have room, but not in a step that had to
+    // preempt (the cache is full: admitting now would only be preempted again next step).
+    while (preemptions_ == preemptions_before && !waiting_.empty() && budget > 0 &&
+           static_cast<int64_t>(running_.size()) < config_.max_running) {
         Sequence& s = *waiting_.front();
         if (!admit(s, budget)) break;
         const int64_t n = std::min({s.pending(), config_.prefill_chunk, budget});
