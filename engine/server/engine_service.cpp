@@ -48,6 +48,19 @@ std::shared_ptr<RequestStream> EngineService::submit(std::vector<TokenId> prompt
     return stream;
 }
 
+std::vector<TokenId> EngineService::chat_prompt(const std::vector<ChatMessage>& messages) const {
+    if (messages.empty()) throw InvalidArgument("messages: the conversation is empty");
+    for (const auto& m : messages)
+        if (m.role != "system" && m.role != "user" && m.role != "assistant")
+            throw InvalidArgument("messages: unknown role '" + m.role + "' (system, user, assistant)");
+    if (!engine_.chat_template) throw InvalidArgument("messages: the model has no chat template; send plain text");
+    return engine_.tokenizer->encode(engine_.chat_template->apply(messages, true), true, true);
+}
+
+std::vector<TokenId> EngineService::text_prompt(const std::string& text) const {
+    return engine_.tokenizer->encode(text, true, false);
+}
+
 void EngineService::cancel(RequestId id) {
     {
         std::lock_guard lock(mutex_);

@@ -71,6 +71,11 @@ public:
     EngineService& operator=(const EngineService&) = delete;
 
     std::shared_ptr<RequestStream> submit(std::vector<TokenId> prompt, const SamplingParams& params);
+
+    // Prompt ids for a conversation (the model's chat template, special tokens parsed) or for plain text.
+    // Thread-safe. InvalidArgument names what is wrong (unknown role, no template, empty conversation).
+    std::vector<TokenId> chat_prompt(const std::vector<ChatMessage>& messages) const;
+    std::vector<TokenId> text_prompt(const std::string& text) const;
     void cancel(RequestId id);
     bool health(std::chrono::milliseconds timeout);
     void stop();

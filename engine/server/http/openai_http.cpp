@@ -95,21 +95,22 @@ struct OpenAiHttpServer::Impl {
         for (const auto& m : body["messages"]) {
             if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
                 throw BadRequest{"each message needs a string 'role'", "messages"};
-            const std::string role = m["role"].get<std::string>();
-            if (role != "system" && role != "user" && role != "assistant" && role != "developer")
-                throw BadRequest{"unknown message role '" + role + "'", "messages"};
             if (!m.contains("content") || !m["content"].is_string())
                 throw BadRequest{"each message needs string 'content'", "messages"};
+            const std::string role = m["role"].get<std::string>();
             messages.push_back({role == "developer" ? "system" : role, m["content"].get<std::string>()});
         }
-        if (!engine.chat_template()) throw BadRequest{"the model has no chat template; use /v1/completions", "messages"};
-        return engine.tokenizer().encode(engine.chat_template()->apply(messages, true), true, true);
+        try {
+            return engine.chat_prompt(messages);
+        } catch (const InvalidArgument& e) {
+            throw BadRequest{e.what(), "messages"};
+        }
     }
 
     std::vector<TokenId> completion_prompt(const json& body) {
         if (!body.contains("prompt") || !body["prompt"].is_string())
             throw BadRequest{"'prompt' must be a string", "prompt"};
-        return engine.tokenizer().encode(body["prompt"].get<std::string>(), true, false);
+        return engine.text_prompt(body["prompt"].get<std::string>());
     }
 
     void check_model(const json& body) {
