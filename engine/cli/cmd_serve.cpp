@@ -1,5 +1,7 @@
 // serve: load a model, run its engine thread and the OpenAI-compatible HTTP API until SIGINT/SIGTERM.
 // Logs one line when ready; exits non-zero with a clear message on a bad flag, a busy port or a bad model.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include "core/model/model_paths.h"
 #include "loaded_model.h"
 #include "server/engine_service.h"
+#include "server/grpc/grpc_server.h"
 #include "server/http/openai_http.h"
 
 namespace enclave::cli {
@@ -25,12 +28,19 @@ std::pair<std::string, int> parse_host_port(const std::string& s) {
     return {s.substr(0, colon), static_cast<int>(p)};
 }
 
+// $XDG_RUNTIME_DIR/enclave/engine.sock, else /tmp/enclave-UID/engine.sock.
+std::string default_socket() {
+    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x) return std::string(x) + "/enclave/engine.sock";
+    return "/tmp/enclave-" + std::to_string(::getuid()) + "/engine.sock";
+}
+
 }  // namespace
 
 int cmd_serve(const std::vector<std::string>& argv) {
     const Args args("serve", argv,
                     {ENCLAVE_MODEL_FLAGS,
                      {"http", true, "OpenAI-compatible HTTP address (default 127.0.0.1:8080; port 0 picks one)"},
+                     {"socket", true, "gRPC Unix socket, mode 0600 (default $XDG_RUNTIME_DIR/enclave/engine.sock)"},
                      {"max-running", true, "sequences in one step (default 64)"},
                      {"batch", true, "tokens in one step (default 512)"},
                      {"queue", true, "requests open at once before new ones get HTTP 429 (default 256)"},
@@ -74,12 +84,16 @@ int cmd_serve(const std::vector<std::string>& argv) {
     server::EngineService service(std::move(engine), config, args.get_int("queue", 256, 1, 1 << 20));
     server::OpenAiHttpServer http(service, static_cast<int>(args.get_int("http-threads", 128, 2, 4096)));
     const int bound = http.start(host, port);
-    std::printf("enclave-engine ready: model %s, OpenAI API on http://%s:%d/v1\n", service.model_id().c_str(),
-                host.c_str(), bound);
+    const std::string socket = args.get_or("socket", default_socket());
+    server::GrpcServer grpc(service);
+    grpc.start_unix(socket);
+    std::printf("enclave-engine ready: model %s, gRPC on unix:%s, OpenAI API on http://%s:%d/v1\n",
+                service.model_id().c_str(), socket.c_str(), host.c_str(), bound);
     std::fflush(stdout);
     int sig = 0;
     sigwait(&stop_signals, &sig);
     std::fprintf(stderr, "enclave-engine serve: stopping (signal %d)\n", sig);
+    grpc.stop();
     http.stop();
     service.stop();
     return 0;

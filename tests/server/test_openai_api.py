@@ -4,7 +4,9 @@ usage: test_openai_api.py ENGINE_EXE MODEL   (run by ctest with the venv that ./
 Prints "N passed, N failed" last; exit status 1 on any failure.
 """
 import json
+import re
 import shutil
+import tempfile
 import subprocess
 import sys
 import threading
@@ -23,13 +25,14 @@ class OpenAiApiTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2"]
-                                    + cls.extra_flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cls.socket = tempfile.mkdtemp(prefix="enclave-test-") + "/engine.sock"
+        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2",
+                                     "--socket", cls.socket] + cls.extra_flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = cls.proc.stdout.readline()  # the one "ready" line carries the port
         if "ready" not in line:
             cls.proc.kill()
             raise RuntimeError("engine did not start: " + line + cls.proc.stderr.read())
-        cls.base = line.strip().rsplit(" ", 1)[-1]  # http://127.0.0.1:PORT/v1
+        cls.base = re.search(r"(http://\S+/v1)", line).group(1)
         cls.client = openai.OpenAI(base_url=cls.base, api_key="unused", max_retries=0, timeout=120)
 
     @classmethod

@@ -1,0 +1,168 @@
+#include "server/grpc/grpc_server.h"
+
+#include <grpcpp/grpcpp.h>  // defines: grpc::Server, ServerBuilder, Status
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "enclave.grpc.pb.h"
+
+namespace enclave::server {
+namespace {
+
+using std::chrono::milliseconds;
+namespace v1 = enclave::v1;
+
+SamplingParams sampling_from(const v1::Sampling& s) {
+    SamplingParams p;
+    if (s.has_temperature()) p.temperature = s.temperature();
+    if (s.has_top_k()) p.top_k = s.top_k();
+    if (s.has_top_p()) p.top_p = s.top_p();
+    if (s.has_min_p()) p.min_p = s.min_p();
+    if (s.has_repeat_penalty()) p.repeat_penalty = s.repeat_penalty();
+    if (s.has_frequency_penalty()) p.frequency_penalty = s.frequency_penalty();
+    if (s.has_presence_penalty()) p.presence_penalty = s.presence_penalty();
+    if (s.has_seed()) p.seed = s.seed();
+    if (s.has_max_tokens()) p.max_tokens = s.max_tokens();
+    for (const auto& stop : s.stop()) p.stop.push_back(stop);
+    return p;
+}
+
+class GenerationService final : public v1::Generation::Service {
+public:
+    explicit GenerationService(EngineService& e) : engine_(e) {}
+
+    grpc::Status Generate(grpc::ServerContext* ctx, const v1::GenerateRequest* req,
+                          grpc::ServerWriter<v1::GenerateEvent>* writer) override {
+        std::shared_ptr<RequestStream> stream;
+        try {
+            if (!req->model().empty() && req->model() != engine_.model_id())
+                return {grpc::StatusCode::NOT_FOUND, "model '" + req->model() + "' is not served here"};
+            std::vector<TokenId> prompt;
+            if (req->has_chat()) {
+                std::vector<ChatMessage> messages;
+                for (const auto& m : req->chat().messages()) messages.push_back({m.role(), m.content()});
+                prompt = engine_.chat_prompt(messages);
+            } else if (req->has_prompt()) {
+                prompt = engine_.text_prompt(req->prompt());
+            } else {
+                return {grpc::StatusCode::INVALID_ARGUMENT, "input: set prompt or chat"};
+            }
+            stream = engine_.submit(std::move(prompt), sampling_from(req->sampling()));
+        } catch (const InvalidArgument& e) {
+            return {grpc::StatusCode::INVALID_ARGUMENT, e.what()};
+        } catch (const ResourceExhausted& e) {
+            return {grpc::StatusCode::RESOURCE_EXHAUSTED, e.what()};
+        }
+        for (;;) {
+            if (ctx->IsCancelled()) {
+                engine_.cancel(stream->id());
+                return {grpc::StatusCode::CANCELLED, "cancelled by the client"};
+            }
+            const auto e = stream->next(milliseconds(100));  // wakes up to notice a cancelled client
+            if (!e) continue;
+            v1::GenerateEvent out;
+            if (e->token) {
+                out.mutable_token()->set_id(*e->token);
+                out.mutable_token()->set_text(e->text);
+            }
+            if (e->finished) {
+                if (!e->text.empty()) {  // held-back text released at the end
+                    v1::GenerateEvent tail;
+                    tail.mutable_token()->set_id(-1);
+                    tail.mutable_token()->set_text(e->text);
+                    writer->Write(tail);
+                }
+                auto* f = out.mutable_finished();
+                f->set_reason(std::string(finish_reason_name(e->finish)));
+                f->set_prompt_tokens(e->prompt_tokens);
+                f->set_generated_tokens(e->generated_tokens);
+            }
+            if (!writer->Write(out)) {
+                engine_.cancel(stream->id());
+                return {grpc::StatusCode::CANCELLED, "the client went away"};
+            }
+            if (e->finished) return grpc::Status::OK;
+        }
+    }
+
+private:
+    EngineService& engine_;
+};
+
+class ModelsService final : public v1::Models::Service {
+public:
+    explicit ModelsService(EngineService& e) : engine_(e) {}
+    grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*, v1::ListModelsReply* reply) override {
+        auto* m = reply->add_models();
+        m->set_id(engine_.model_id());
+        m->set_architecture(engine_.model_config().architecture);
+        m->set_context_tokens(engine_.context_tokens());
+        m->set_vocabulary(engine_.model_config().n_vocab);
+        return grpc::Status::OK;
+    }
+
+private:
+    EngineService& engine_;
+};
+
+class HealthService final : public v1::Health::Service {
+public:
+    explicit HealthService(EngineService& e) : engine_(e) {}
+    grpc::Status Check(grpc::ServerContext*, const v1::HealthRequest*, v1::HealthReply* reply) override {
+        reply->set_serving(engine_.health(milliseconds(5000)));
+        return grpc::Status::OK;
+    }
+
+private:
+    EngineService& engine_;
+};
+
+}  // namespace
+
+struct GrpcServer::Impl {
+    GenerationService generation;
+    ModelsService models;
+    HealthService health;
+    std::unique_ptr<grpc::Server> server;
+    explicit Impl(EngineService& e) : generation(e), models(e), health(e) {}
+};
+
+GrpcServer::GrpcServer(EngineService& engine) : impl_(std::make_unique<Impl>(engine)) {}
+GrpcServer::~GrpcServer() { stop(); }
+
+void GrpcServer::start_unix(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path dir = fs::path(path).parent_path();
+    if (!dir.empty() && !fs::exists(dir, ec)) {
+        fs::create_directories(dir, ec);
+        if (ec) throw Error("cannot create the socket directory " + dir.string() + ": " + ec.message());
+        fs::permissions(dir, fs::perms::owner_all, ec);
+    }
+    if (fs::is_socket(path, ec)) fs::remove(path, ec);  // a stale socket of an earlier engine
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+    builder.RegisterService(&impl_->generation);
+    builder.RegisterService(&impl_->models);
+    builder.RegisterService(&impl_->health);
+    builder.SetMaxReceiveMessageSize(4 << 20);
+    impl_->server = builder.BuildAndStart();
+    if (!impl_->server) throw Error("cannot listen on the Unix socket " + path + " (in use, or the directory is not writable)");
+    // Only the engine's OS user may connect: the socket is the engine's front door.
+    if (::chmod(path.c_str(), 0600) != 0) {
+        stop();
+        throw Error("cannot set mode 0600 on " + path);
+    }
+}
+
+void GrpcServer::stop() {
+    if (impl_ && impl_->server) {
+        impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+        impl_->server->Wait();
+        impl_->server.reset();
+    }
+}
+
+}  // namespace enclave::server
