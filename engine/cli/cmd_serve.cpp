@@ -11,6 +11,7 @@
 #include "core/gguf/gguf_file.h"
 #include "core/model/model_paths.h"
 #include "loaded_model.h"
+#include "server/config/serve_config.h"
 #include "server/engine_service.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/openai_http.h"
@@ -39,6 +40,7 @@ std::string default_socket() {
 int cmd_serve(const std::vector<std::string>& argv) {
     const Args args("serve", argv,
                     {ENCLAVE_MODEL_FLAGS,
+                     {"config", true, "TOML config file (flags override it; see docs/operations.md)"},
                      {"http", true, "OpenAI-compatible HTTP address (default 127.0.0.1:8080; port 0 picks one)"},
                      {"socket", true, "gRPC Unix socket, mode 0600 (default $XDG_RUNTIME_DIR/enclave/engine.sock)"},
                      {"max-running", true, "sequences in one step (default 64)"},
@@ -51,21 +53,36 @@ int cmd_serve(const std::vector<std::string>& argv) {
         std::fputs(args.help().c_str(), stdout);
         return 0;
     }
-    const auto [host, port] = parse_host_port(args.get_or("http", "127.0.0.1:8080"));
-    SchedulerConfig config;
-    config.max_running = args.get_int("max-running", 64, 1, 4096);
-    config.max_batch_tokens = args.get_int("batch", 512, 1, 1 << 16);
-    config.prefill_chunk = std::min<int64_t>(256, config.max_batch_tokens);
+    server::ServeConfig config;
+    if (const auto file = args.get("config")) config = server::ServeConfig::from_toml_file(*file);
+    config.http = args.get_or("http", config.http);
+    config.socket = args.get_or("socket", config.socket.empty() ? default_socket() : config.socket);
+    config.max_running = args.get_int("max-running", config.max_running, 1, 4096);
+    config.batch = args.get_int("batch", config.batch, 1, 1 << 16);
+    config.queue = args.get_int("queue", config.queue, 1, 1 << 20);
+    config.http_threads = args.get_int("http-threads", config.http_threads, 2, 4096);
+    config.chat_template = args.get_or("template", config.chat_template);
+    const auto [host, port] = parse_host_port(config.http);
+    SchedulerConfig scheduler;
+    scheduler.max_running = config.max_running;
+    scheduler.max_batch_tokens = config.batch;
+    scheduler.prefill_chunk = std::min<int64_t>(256, config.batch);
 
-    LoadedModel m = load_model_from_args(args, 0, true);
+    ModelLoadSpec base;
+    base.model = config.model;
+    base.model_dir = config.model_dir;
+    base.backend = config.backend;
+    base.threads = static_cast<int>(config.threads);
+    base.ctx = config.ctx;
+    LoadedModel m = load_model(model_spec_from_args(args, base), 0, true);
     server::LoadedEngine engine;
-    if (const auto name = args.get("template")) {
-        engine.chat_template = ChatTemplate::from_name(*name);
+    if (!config.chat_template.empty()) {
+        engine.chat_template = ChatTemplate::from_name(config.chat_template);
     } else if (const auto source = m.model->file().get_string("tokenizer.chat_template")) {
         try {
             engine.chat_template = ChatTemplate::detect(*source);
         } catch (const InvalidArgument& e) {
-            std::fprintf(stderr, "enclave-engine serve: %s; /v1/chat/completions is off (pass --template)\n", e.what());
+            std::fprintf(stderr, "enclave-engine serve: %s; chat requests are off (set a template)\n", e.what());
         }
     }
     engine.model_id = m.model->file().path().stem().string();
@@ -81,14 +98,13 @@ int cmd_serve(const std::vector<std::string>& argv) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    server::EngineService service(std::move(engine), config, args.get_int("queue", 256, 1, 1 << 20));
-    server::OpenAiHttpServer http(service, static_cast<int>(args.get_int("http-threads", 128, 2, 4096)));
+    server::EngineService service(std::move(engine), scheduler, config.queue);
+    server::OpenAiHttpServer http(service, static_cast<int>(config.http_threads));
     const int bound = http.start(host, port);
-    const std::string socket = args.get_or("socket", default_socket());
     server::GrpcServer grpc(service);
-    grpc.start_unix(socket);
+    grpc.start_unix(config.socket);
     std::printf("enclave-engine ready: model %s, gRPC on unix:%s, OpenAI API on http://%s:%d/v1\n",
-                service.model_id().c_str(), socket.c_str(), host.c_str(), bound);
+                service.model_id().c_str(), config.socket.c_str(), host.c_str(), bound);
     std::fflush(stdout);
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -20,8 +20,21 @@ struct LoadedModel {
     double load_seconds = 0;
 };
 
-// Flags understood: --model, --model-dir, --backend, --threads, --ctx. ctx_default 0: min(4096, trained).
-LoadedModel load_model_from_args(const Args& args, int64_t ctx_default, bool load_tokenizer);
+// Which model, where, on what: from flags, or from a config file with flags over it.
+struct ModelLoadSpec {
+    std::string model;      // empty: the default model
+    std::string model_dir;  // empty: the default model directory
+    std::string backend = "cpu";
+    int threads = 0;        // 0: all cores
+    int64_t ctx = 0;        // 0: ctx_default, or min(4096, trained) when that is 0 too
+};
+
+// Flags understood: --model, --model-dir, --backend, --threads, --ctx; unset ones keep `base`'s values.
+ModelLoadSpec model_spec_from_args(const Args& args, ModelLoadSpec base = {});
+LoadedModel load_model(const ModelLoadSpec& spec, int64_t ctx_default, bool load_tokenizer);
+inline LoadedModel load_model_from_args(const Args& args, int64_t ctx_default, bool load_tokenizer) {
+    return load_model(model_spec_from_args(args), ctx_default, load_tokenizer);
+}
 
 // Flag specs of the above, for a command's Args declaration.
 #define ENCLAVE_MODEL_FLAGS                                                                              \

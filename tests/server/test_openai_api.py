@@ -156,12 +156,20 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
+def config_file(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    f.write(text)
+    f.close()
+    return f.name
+
+
 class QueueLimitTest(unittest.TestCase):
-    """With --queue 1, a second request while one is open is refused at once with 429 and Retry-After."""
+    """With a queue of 1 (set in a --config file), a second request while one is open is refused at once
+    with 429 and Retry-After."""
 
     setUpClass = classmethod(OpenAiApiTest.setUpClass.__func__)
     tearDownClass = classmethod(OpenAiApiTest.tearDownClass.__func__)
-    extra_flags = ["--queue", "1"]
+    extra_flags = ["--config", config_file("[scheduler]\nqueue = 1\n")]
 
     def test_a_full_queue_answers_429(self):
         first = self.client.chat.completions.create(
@@ -173,6 +181,18 @@ class QueueLimitTest(unittest.TestCase):
                                                 max_tokens=2)
         self.assertEqual(ctx.exception.response.headers.get("retry-after"), "1")
         first.close()
+
+
+class BadStartTest(unittest.TestCase):
+    """serve refuses a bad config or flag with a clear message and a non-zero exit, before listening."""
+
+    def test_bad_config_and_flags(self):
+        for args, needle in ((["--config", config_file("[scheduler]\nmax_runing = 3\n")], "max_runing"),
+                             (["--http", "127.0.0.1:99999"], "--http"),
+                             (["--model", "/nonexistent/m.gguf"], "/nonexistent/m.gguf")):
+            p = subprocess.run([ENGINE, "serve", "--model", MODEL] + args, capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(needle, p.stderr, args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+#include "server/config/serve_config.h"
+
+#include <toml++/toml.h>  // defines: toml::parse_file, toml::table
+
+#include <set>
+
+#include "core/common/error.h"
+
+namespace enclave::server {
+namespace {
+
+class Reader {
+public:
+    Reader(const std::filesystem::path& file, const toml::table& root) : file_(file.string()), root_(root) {}
+
+    // Every key of `table` (at `prefix`) must be one of `known`.
+    void only(const toml::table& table, const std::string& prefix, const std::set<std::string>& known) const {
+        for (const auto& [key, value] : table) {
+            const std::string k(key.str());
+            if (!known.count(k)) fail(prefix + k, "is not a known setting");
+        }
+    }
+
+    void string(const toml::node* node, const std::string& key, std::string& out) const {
+        if (!node) return;
+        const auto v = node->value<std::string>();
+        if (!node->is_string() || !v) fail(key, "must be a string");
+        out = *v;
+    }
+
+    void integer(const toml::node* node, const std::string& key, int64_t min, int64_t max, int64_t& out) const {
+        if (!node) return;
+        if (!node->is_integer()) fail(key, "must be a whole number");
+        const int64_t v = *node->value<int64_t>();
+        if (v < min || v > max) fail(key, "= " + std::to_string(v) + " is out of range (" + std::to_string(min) + " to " +
+                                              std::to_string(max) + ")");
+        out = v;
+    }
+
+    [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+        throw InvalidArgument(file_ + ": '" + key + "' " + what);
+    }
+
+private:
+    std::string file_;
+    const toml::table& root_;
+};
+
+}  // namespace
+
+ServeConfig ServeConfig::from_toml_file(const std::filesystem::path& path) {
+    toml::table root;
+    try {
+        root = toml::parse_file(path.string());
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        throw InvalidArgument(path.string() + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                              ": " + std::string(e.description()));
+    }
+    const Reader r(path, root);
+    r.only(root, "", {"model", "model_dir", "backend", "threads", "ctx", "chat_template", "scheduler", "listen"});
+    ServeConfig c;
+    r.string(root.get("model"), "model", c.model);
+    r.string(root.get("model_dir"), "model_dir", c.model_dir);
+    r.string(root.get("backend"), "backend", c.backend);
+    if (c.backend != "cpu" && c.backend != "cuda") r.fail("backend", "must be \"cpu\" or \"cuda\"");
+    r.integer(root.get("threads"), "threads", 0, 1024, c.threads);
+    r.integer(root.get("ctx"), "ctx", 0, int64_t{1} << 24, c.ctx);
+    r.string(root.get("chat_template"), "chat_template", c.chat_template);
+    if (const toml::node* s = root.get("scheduler")) {
+        if (!s->is_table()) r.fail("scheduler", "must be a table");
+        const toml::table& t = *s->as_table();
+        r.only(t, "scheduler.", {"max_running", "batch", "queue"});
+        r.integer(t.get("max_running"), "scheduler.max_running", 1, 4096, c.max_running);
+        r.integer(t.get("batch"), "scheduler.batch", 1, 1 << 16, c.batch);
+        r.integer(t.get("queue"), "scheduler.queue", 1, 1 << 20, c.queue);
+    }
+    if (const toml::node* l = root.get("listen")) {
+        if (!l->is_table()) r.fail("listen", "must be a table");
+        const toml::table& t = *l->as_table();
+        r.only(t, "listen.", {"http", "http_threads", "socket"});
+        r.string(t.get("http"), "listen.http", c.http);
+        r.integer(t.get("http_threads"), "listen.http_threads", 2, 4096, c.http_threads);
+        r.string(t.get("socket"), "listen.socket", c.socket);
+    }
+    return c;
+}
+
+}  // namespace enclave::server
