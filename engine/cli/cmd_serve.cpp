@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "args.h"
 #include "commands.h"
@@ -43,6 +44,9 @@ int cmd_serve(const std::vector<std::string>& argv) {
                      {"config", true, "TOML config file (flags override it; see docs/operations.md)"},
                      {"http", true, "OpenAI-compatible HTTP address (default 127.0.0.1:8080; port 0 picks one)"},
                      {"socket", true, "gRPC Unix socket, mode 0600 (default $XDG_RUNTIME_DIR/enclave/engine.sock)"},
+                     {"listen", true, "gRPC over TCP with TLS on HOST:PORT (needs --tls-cert and --tls-key)"},
+                     {"tls-cert", true, "PEM certificate chain for --listen"},
+                     {"tls-key", true, "PEM private key for --listen"},
                      {"max-running", true, "sequences in one step (default 64)"},
                      {"batch", true, "tokens in one step (default 512)"},
                      {"queue", true, "requests open at once before new ones get HTTP 429 (default 256)"},
@@ -61,6 +65,9 @@ int cmd_serve(const std::vector<std::string>& argv) {
     config.batch = args.get_int("batch", config.batch, 1, 1 << 16);
     config.queue = args.get_int("queue", config.queue, 1, 1 << 20);
     config.http_threads = args.get_int("http-threads", config.http_threads, 2, 4096);
+    config.tls = args.get_or("listen", config.tls);
+    config.tls_cert = args.get_or("tls-cert", config.tls_cert);
+    config.tls_key = args.get_or("tls-key", config.tls_key);
     config.chat_template = args.get_or("template", config.chat_template);
     const auto [host, port] = parse_host_port(config.http);
     SchedulerConfig scheduler;
@@ -102,9 +109,20 @@ int cmd_serve(const std::vector<std::string>& argv) {
     server::OpenAiHttpServer http(service, static_cast<int>(config.http_threads));
     const int bound = http.start(host, port);
     server::GrpcServer grpc(service);
-    grpc.start_unix(config.socket);
-    std::printf("enclave-engine ready: model %s, gRPC on unix:%s, OpenAI API on http://%s:%d/v1\n",
-                service.model_id().c_str(), config.socket.c_str(), host.c_str(), bound);
+    grpc.set_unix_socket(config.socket);
+    std::optional<size_t> tls;
+    std::string tls_host;
+    if (!config.tls.empty()) {
+        if (config.tls_cert.empty() || config.tls_key.empty())
+            throw UsageError("--listen needs --tls-cert and --tls-key: TCP is served with TLS only");
+        const auto [h, p] = parse_host_port(config.tls);
+        tls_host = h;
+        tls = grpc.add_tls_listener(h, p, config.tls_cert, config.tls_key);
+    }
+    grpc.start();
+    const std::string tls_note = tls ? ", gRPC+TLS on " + tls_host + ":" + std::to_string(grpc.tls_port(*tls)) : "";
+    std::printf("enclave-engine ready: model %s, gRPC on unix:%s%s, OpenAI API on http://%s:%d/v1\n",
+                service.model_id().c_str(), config.socket.c_str(), tls_note.c_str(), host.c_str(), bound);
     std::fflush(stdout);
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -105,6 +105,50 @@ class GrpcApiTest(unittest.TestCase):
         self.assertTrue(rpc.HealthStub(self.channel).Check(pb.HealthRequest(), timeout=30).serving)
 
 
+class TlsTest(unittest.TestCase):
+    """gRPC over TCP is TLS only: a client that trusts the certificate is served, a plaintext one is not."""
+
+    @classmethod
+    def setUpClass(cls):
+        d = tempfile.mkdtemp(prefix="enclave-tls-")
+        cls.cert, key = d + "/engine.crt", d + "/engine.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cls.cert,
+                        "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2",
+                                     "--socket", d + "/engine.sock", "--listen", "127.0.0.1:0", "--tls-cert", cls.cert,
+                                     "--tls-key", key], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = cls.proc.stdout.readline()
+        m = re.search(r"gRPC\+TLS on (127\.0\.0\.1:\d+)", line)
+        if not m:
+            cls.proc.kill()
+            raise RuntimeError("engine did not start with TLS: " + line + cls.proc.stderr.read())
+        cls.address = m.group(1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=30)
+
+    def test_tls_client_is_served(self):
+        with open(self.cert, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        with grpc.secure_channel(self.address, creds) as channel:
+            self.assertTrue(rpc.HealthStub(channel).Check(pb.HealthRequest(), timeout=30).serving)
+
+    def test_plaintext_client_is_refused(self):
+        with grpc.insecure_channel(self.address) as channel:
+            with self.assertRaises(grpc.RpcError) as ctx:
+                rpc.HealthStub(channel).Check(pb.HealthRequest(), timeout=10)
+            self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+    def test_listen_without_certificate_is_refused(self):
+        p = subprocess.run([ENGINE, "serve", "--model", MODEL, "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("TLS only", p.stderr)
+
+
 if __name__ == "__main__":
     result = unittest.main(argv=[sys.argv[0]], exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)

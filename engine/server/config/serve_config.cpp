@@ -78,10 +78,13 @@ ServeConfig ServeConfig::from_toml_file(const std::filesystem::path& path) {
     if (const toml::node* l = root.get("listen")) {
         if (!l->is_table()) r.fail("listen", "must be a table");
         const toml::table& t = *l->as_table();
-        r.only(t, "listen.", {"http", "http_threads", "socket"});
+        r.only(t, "listen.", {"http", "http_threads", "socket", "tls", "tls_cert", "tls_key"});
         r.string(t.get("http"), "listen.http", c.http);
         r.integer(t.get("http_threads"), "listen.http_threads", 2, 4096, c.http_threads);
         r.string(t.get("socket"), "listen.socket", c.socket);
+        r.string(t.get("tls"), "listen.tls", c.tls);
+        r.string(t.get("tls_cert"), "listen.tls_cert", c.tls_cert);
+        r.string(t.get("tls_key"), "listen.tls_key", c.tls_key);
     }
     return c;
 }

@@ -16,6 +16,9 @@
 //   http = "127.0.0.1:8080"
 //   http_threads = 128
 //   socket = "/run/enclave/engine.sock"
+//   tls = "0.0.0.0:9443"                  # gRPC over TCP, TLS only
+//   tls_cert = "/etc/enclave/engine.crt"
+//   tls_key = "/etc/enclave/engine.key"
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,9 @@ struct ServeConfig {
     std::string http = "127.0.0.1:8080";
     int64_t http_threads = 128;
     std::string socket;       // empty: $XDG_RUNTIME_DIR/enclave/engine.sock
+    std::string tls;          // HOST:PORT of gRPC over TCP with TLS; empty: none
+    std::string tls_cert;     // PEM files for it
+    std::string tls_key;
 
     // Throws InvalidArgument naming the file and the key.
     static ServeConfig from_toml_file(const std::filesystem::path& path);

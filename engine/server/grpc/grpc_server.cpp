@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "enclave.grpc.pb.h"
 
@@ -125,14 +127,27 @@ struct GrpcServer::Impl {
     GenerationService generation;
     ModelsService models;
     HealthService health;
+    std::string socket_path;
+    grpc::ServerBuilder builder;
+    std::vector<std::unique_ptr<int>> tls_ports;  // [listeners] the bound port, known after start()
     std::unique_ptr<grpc::Server> server;
     explicit Impl(EngineService& e) : generation(e), models(e), health(e) {}
 };
 
+namespace {
+std::string read_pem(const std::string& path, const char* what) {
+    std::ifstream in(path);
+    if (!in) throw Error(std::string("cannot read the TLS ") + what + " " + path);
+    std::string pem((std::istreambuf_iterator<char>(in)), {});
+    if (pem.find("-----BEGIN") == std::string::npos) throw Error(std::string("the TLS ") + what + " " + path + " is not PEM");
+    return pem;
+}
+}  // namespace
+
 GrpcServer::GrpcServer(EngineService& engine) : impl_(std::make_unique<Impl>(engine)) {}
 GrpcServer::~GrpcServer() { stop(); }
 
-void GrpcServer::start_unix(const std::string& path) {
+void GrpcServer::set_unix_socket(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     const fs::path dir = fs::path(path).parent_path();
@@ -142,20 +157,43 @@ void GrpcServer::start_unix(const std::string& path) {
         fs::permissions(dir, fs::perms::owner_all, ec);
     }
     if (fs::is_socket(path, ec)) fs::remove(path, ec);  // a stale socket of an earlier engine
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
-    builder.RegisterService(&impl_->generation);
-    builder.RegisterService(&impl_->models);
-    builder.RegisterService(&impl_->health);
-    builder.SetMaxReceiveMessageSize(4 << 20);
-    impl_->server = builder.BuildAndStart();
-    if (!impl_->server) throw Error("cannot listen on the Unix socket " + path + " (in use, or the directory is not writable)");
-    // Only the engine's OS user may connect: the socket is the engine's front door.
-    if (::chmod(path.c_str(), 0600) != 0) {
+    impl_->socket_path = path;
+    impl_->builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+}
+
+size_t GrpcServer::add_tls_listener(const std::string& host, int port, const std::string& cert_file,
+                                    const std::string& key_file) {
+    grpc::SslServerCredentialsOptions options;
+    options.pem_key_cert_pairs.push_back({read_pem(key_file, "key"), read_pem(cert_file, "certificate")});
+    impl_->tls_ports.push_back(std::make_unique<int>(0));
+    impl_->builder.AddListeningPort(host + ":" + std::to_string(port), grpc::SslServerCredentials(options),
+                                    impl_->tls_ports.back().get());
+    return impl_->tls_ports.size() - 1;
+}
+
+void GrpcServer::start() {
+    auto& b = impl_->builder;
+    b.RegisterService(&impl_->generation);
+    b.RegisterService(&impl_->models);
+    b.RegisterService(&impl_->health);
+    b.SetMaxReceiveMessageSize(4 << 20);
+    impl_->server = b.BuildAndStart();
+    if (!impl_->server)
+        throw Error("cannot listen on the Unix socket " + impl_->socket_path +
+                    " or a TLS address (in use, or not an address here)");
+    for (const auto& p : impl_->tls_ports)
+        if (*p == 0) {
+            stop();
+            throw Error("a TLS listener could not bind its address");
+        }
+    // Only the engine's OS user may connect to the socket: it is the engine's local front door.
+    if (!impl_->socket_path.empty() && ::chmod(impl_->socket_path.c_str(), 0600) != 0) {
         stop();
-        throw Error("cannot set mode 0600 on " + path);
+        throw Error("cannot set mode 0600 on " + impl_->socket_path);
     }
 }
+
+int GrpcServer::tls_port(size_t listener) const { return *impl_->tls_ports.at(listener); }
 
 void GrpcServer::stop() {
     if (impl_ && impl_->server) {
