@@ -106,6 +106,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     server::EngineService service(std::move(engine), scheduler, config.queue);
+    if (!service.metrics().gpus().available())
+        std::fprintf(stderr, "enclave-engine serve: telemetry: %s\n", service.metrics().gpus().unavailable_reason().c_str());
     server::OpenAiHttpServer http(service, static_cast<int>(config.http_threads));
     const int bound = http.start(host, port);
     server::GrpcServer grpc(service);

@@ -1,6 +1,10 @@
 #include "server/telemetry/metrics.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace enclave::server {
 namespace {
@@ -16,6 +20,38 @@ std::string escape_label(const std::string& v) {
         out += c;
     }
     return out;
+}
+
+// /proc readings for the process and host gauges; nullopt-like -1 when unreadable.
+double resident_bytes() {
+    std::ifstream in("/proc/self/statm");
+    long pages_total = 0, pages_resident = 0;
+    if (!(in >> pages_total >> pages_resident)) return -1;
+    return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double cpu_seconds() {
+    std::ifstream in("/proc/self/stat");
+    std::string line;
+    if (!std::getline(in, line)) return -1;
+    const auto close = line.rfind(')');  // the command name may hold spaces; fields follow its ')'
+    if (close == std::string::npos) return -1;
+    std::istringstream fields(line.substr(close + 2));
+    std::string skip;
+    for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt (fields 3-13)
+    double utime = 0, stime = 0;
+    if (!(fields >> utime >> stime)) return -1;
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double meminfo_bytes(const char* key) {
+    std::ifstream in("/proc/meminfo");
+    std::string k;
+    double kib = 0;
+    std::string unit;
+    while (in >> k >> kib >> unit)
+        if (k == key) return kib * 1024.0;
+    return -1;
 }
 
 std::string number(double v) {
@@ -114,6 +150,40 @@ std::string Metrics::render() const {
     };
     histogram("enclave_time_to_first_token_seconds", "Time from submission to the first generated token.", ttft_);
     histogram("enclave_inter_token_latency_seconds", "Time between two generated tokens of a request.", itl_);
+
+    auto gauge = [&](const char* name, const char* type, const char* help, double v) {
+        if (v < 0) return;
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+               number(v) + "\n";
+    };
+    gauge("process_resident_memory_bytes", "gauge", "Resident memory of the engine process.", resident_bytes());
+    gauge("process_cpu_seconds_total", "counter", "CPU time the engine process has used.", cpu_seconds());
+    gauge("enclave_host_memory_total_bytes", "gauge", "Memory of the host.", meminfo_bytes("MemTotal:"));
+    gauge("enclave_host_memory_available_bytes", "gauge", "Memory the host can still give.", meminfo_bytes("MemAvailable:"));
+
+    const auto gpus = gpus_.sample();
+    if (!gpus.empty()) {
+        struct Field {
+            const char* name;
+            const char* help;
+            std::optional<double> GpuSample::*value;
+        };
+        const Field fields[] = {
+            {"enclave_gpu_temperature_celsius", "GPU temperature.", &GpuSample::temperature_celsius},
+            {"enclave_gpu_memory_used_bytes", "GPU memory in use.", &GpuSample::memory_used_bytes},
+            {"enclave_gpu_memory_total_bytes", "GPU memory in all.", &GpuSample::memory_total_bytes},
+            {"enclave_gpu_utilization_ratio", "Share of time the GPU was busy.", &GpuSample::utilization_ratio},
+            {"enclave_gpu_power_watts", "GPU power draw.", &GpuSample::power_watts},
+            {"enclave_gpu_sm_clock_hertz", "GPU SM clock.", &GpuSample::sm_clock_hz},
+        };
+        for (const auto& f : fields) {
+            header(f.name, "gauge", f.help);
+            for (const auto& g : gpus)
+                if (g.*f.value)
+                    sample(f.name, "gpu=\"" + std::to_string(g.index) + "\",name=\"" + escape_label(g.name) + "\"",
+                           *(g.*f.value));
+        }
+    }
     return out;
 }
 

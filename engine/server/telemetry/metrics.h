@@ -11,6 +11,8 @@
 #include <mutex>
 #include <string>
 
+#include "server/telemetry/gpu_probe.h"
+
 namespace enclave::server {
 
 class Metrics {
@@ -25,7 +27,10 @@ public:
     void set_kv_cache_usage(double ratio);            // 0..1
     void preempted(int64_t count);
 
+    // Serving metrics, then the process (resident memory, CPU time), the host's memory and, where NVML
+    // is present, every GPU's temperature, memory, utilisation, power and SM clock, sampled now.
     std::string render() const;
+    const GpuProbe& gpus() const { return gpus_; }
 
 private:
     // Cumulative buckets from 1 ms to 30 s, as a latency histogram of an interactive service wants.
@@ -39,6 +44,7 @@ private:
     };
 
     std::string model_label_;
+    GpuProbe gpus_;
     mutable std::mutex mutex_;
     uint64_t requests_ok_ = 0, requests_error_ = 0;
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, preemptions_ = 0;
