@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 
@@ -52,6 +53,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
                      {"queue", true, "requests open at once before new ones get HTTP 429 (default 256)"},
                      {"http-threads", true, "HTTP threads; each open stream holds one (default 128)"},
                      {"template", true, "chat template override"},
+                     {"telemetry-period-ms", true, "telemetry sampling period (default 1000; 24 h of history are kept)"},
                      {"help", false, "show this help"}});
     if (args.has("help")) {
         std::fputs(args.help().c_str(), stdout);
@@ -110,7 +112,11 @@ int cmd_serve(const std::vector<std::string>& argv) {
         std::fprintf(stderr, "enclave-engine serve: telemetry: %s\n", service.metrics().gpus().unavailable_reason().c_str());
     server::OpenAiHttpServer http(service, static_cast<int>(config.http_threads));
     const int bound = http.start(host, port);
-    server::GrpcServer grpc(service);
+    const auto period = std::chrono::milliseconds(args.get_int("telemetry-period-ms", 1000, 10, 3'600'000));
+    // 24 h of history, at most 345,600 samples (24 h at 250 ms) whatever the period.
+    const auto samples = std::min<int64_t>(std::chrono::hours(24) / period, 345'600);
+    server::TelemetryHistory telemetry(service.metrics().gpus(), period, static_cast<size_t>(samples));
+    server::GrpcServer grpc(service, telemetry);
     grpc.set_unix_socket(config.socket);
     std::optional<size_t> tls;
     std::string tls_host;
@@ -130,6 +136,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     sigwait(&stop_signals, &sig);
     std::fprintf(stderr, "enclave-engine serve: stopping (signal %d)\n", sig);
     grpc.stop();
+    telemetry.stop();
     http.stop();
     service.stop();
     return 0;

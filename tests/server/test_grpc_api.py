@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import grpc
@@ -33,7 +34,8 @@ class GrpcApiTest(unittest.TestCase):
     def setUpClass(cls):
         cls.socket = tempfile.mkdtemp(prefix="enclave-grpc-") + "/run/engine.sock"
         cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2",
-                                     "--socket", cls.socket], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     "--socket", cls.socket, "--telemetry-period-ms", "100"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = cls.proc.stdout.readline()
         if "ready" not in line:
             cls.proc.kill()
@@ -95,6 +97,28 @@ class GrpcApiTest(unittest.TestCase):
         self.assertTrue(rpc.HealthStub(self.channel).Check(pb.HealthRequest(), timeout=30).serving)
         events = list(self.generation.Generate(self.chat_request("hi", max_tokens=3), timeout=60))
         self.assertEqual(events[-1].WhichOneof("event"), "finished")
+
+    def test_telemetry_history_and_live_stream(self):
+        telemetry = rpc.TelemetryStub(self.channel)
+        time.sleep(0.6)
+        reply = telemetry.History(pb.HistoryRequest(), timeout=30)
+        self.assertEqual(reply.period_ms, 100)
+        self.assertGreaterEqual(len(reply.samples), 3)
+        times = [s.time_ms for s in reply.samples]
+        self.assertEqual(times, sorted(times))
+        self.assertGreater(reply.samples[-1].process_resident_bytes, 0)
+        self.assertGreater(reply.samples[-1].host_memory_total_bytes, reply.samples[-1].host_memory_available_bytes)
+        thinned = telemetry.History(pb.HistoryRequest(max_samples=2), timeout=30).samples
+        self.assertEqual([s.time_ms for s in thinned], [times[0], thinned[-1].time_ms])
+        recent = telemetry.History(pb.HistoryRequest(since_ms=times[-1]), timeout=30).samples
+        self.assertTrue(all(s.time_ms >= times[-1] for s in recent))
+        live = telemetry.Live(pb.LiveRequest(), timeout=30)
+        first, second = next(live), next(live)
+        live.cancel()
+        self.assertGreater(second.time_ms, first.time_ms)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            telemetry.History(pb.HistoryRequest(max_samples=-1), timeout=30)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
     def test_models_and_health(self):
         models = rpc.ModelsStub(self.channel).ListModels(pb.ListModelsRequest(), timeout=30).models

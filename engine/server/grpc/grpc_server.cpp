@@ -109,6 +109,55 @@ private:
     EngineService& engine_;
 };
 
+void to_proto(const TelemetrySnapshot& s, v1::TelemetrySample* out) {
+    out->set_time_ms(s.time_ms);
+    out->set_process_resident_bytes(s.process_resident_bytes);
+    out->set_process_cpu_seconds(s.process_cpu_seconds);
+    out->set_host_memory_total_bytes(s.host_memory_total_bytes);
+    out->set_host_memory_available_bytes(s.host_memory_available_bytes);
+    for (const auto& g : s.gpus) {
+        auto* r = out->add_gpus();
+        r->set_index(g.index);
+        r->set_name(g.name);
+        if (g.temperature_celsius) r->set_temperature_celsius(*g.temperature_celsius);
+        if (g.memory_used_bytes) r->set_memory_used_bytes(*g.memory_used_bytes);
+        if (g.memory_total_bytes) r->set_memory_total_bytes(*g.memory_total_bytes);
+        if (g.utilization_ratio) r->set_utilization_ratio(*g.utilization_ratio);
+        if (g.power_watts) r->set_power_watts(*g.power_watts);
+        if (g.sm_clock_hz) r->set_sm_clock_hz(*g.sm_clock_hz);
+    }
+}
+
+class TelemetryService final : public v1::Telemetry::Service {
+public:
+    explicit TelemetryService(const TelemetryHistory& t) : telemetry_(t) {}
+
+    grpc::Status History(grpc::ServerContext*, const v1::HistoryRequest* req, v1::HistoryReply* reply) override {
+        if (req->max_samples() < 0 || req->since_ms() < 0 || req->until_ms() < 0)
+            return {grpc::StatusCode::INVALID_ARGUMENT, "since_ms, until_ms and max_samples must not be negative"};
+        for (const auto& s : telemetry_.range(req->since_ms(), req->until_ms(), static_cast<size_t>(req->max_samples())))
+            to_proto(s, reply->add_samples());
+        reply->set_period_ms(telemetry_.period().count());
+        return grpc::Status::OK;
+    }
+
+    grpc::Status Live(grpc::ServerContext* ctx, const v1::LiveRequest*, grpc::ServerWriter<v1::TelemetrySample>* writer) override {
+        int64_t last = 0;
+        while (!ctx->IsCancelled()) {
+            const auto s = telemetry_.wait_newer(last, milliseconds(500));  // wakes up to notice a cancelled client
+            if (!s) continue;
+            last = s->time_ms;
+            v1::TelemetrySample out;
+            to_proto(*s, &out);
+            if (!writer->Write(out)) break;
+        }
+        return grpc::Status::OK;
+    }
+
+private:
+    const TelemetryHistory& telemetry_;
+};
+
 class HealthService final : public v1::Health::Service {
 public:
     explicit HealthService(EngineService& e) : engine_(e) {}
@@ -127,11 +176,12 @@ struct GrpcServer::Impl {
     GenerationService generation;
     ModelsService models;
     HealthService health;
+    TelemetryService telemetry;
     std::string socket_path;
     grpc::ServerBuilder builder;
     std::vector<std::unique_ptr<int>> tls_ports;  // [listeners] the bound port, known after start()
     std::unique_ptr<grpc::Server> server;
-    explicit Impl(EngineService& e) : generation(e), models(e), health(e) {}
+    Impl(EngineService& e, const TelemetryHistory& t) : generation(e), models(e), health(e), telemetry(t) {}
 };
 
 namespace {
@@ -144,7 +194,8 @@ std::string read_pem(const std::string& path, const char* what) {
 }
 }  // namespace
 
-GrpcServer::GrpcServer(EngineService& engine) : impl_(std::make_unique<Impl>(engine)) {}
+GrpcServer::GrpcServer(EngineService& engine, const TelemetryHistory& telemetry)
+    : impl_(std::make_unique<Impl>(engine, telemetry)) {}
 GrpcServer::~GrpcServer() { stop(); }
 
 void GrpcServer::set_unix_socket(const std::string& path) {
@@ -176,6 +227,7 @@ void GrpcServer::start() {
     b.RegisterService(&impl_->generation);
     b.RegisterService(&impl_->models);
     b.RegisterService(&impl_->health);
+    b.RegisterService(&impl_->telemetry);
     b.SetMaxReceiveMessageSize(4 << 20);
     impl_->server = b.BuildAndStart();
     if (!impl_->server)

@@ -10,12 +10,13 @@
 #include <string>
 
 #include "server/engine_service.h"
+#include "server/telemetry/telemetry_history.h"
 
 namespace enclave::server {
 
 class GrpcServer {
 public:
-    explicit GrpcServer(EngineService& engine);
+    GrpcServer(EngineService& engine, const TelemetryHistory& telemetry);
     ~GrpcServer();
 
     // The Unix socket to serve on (its directory is created 0700 when missing; a stale socket is replaced).

@@ -1,10 +1,8 @@
 #include "server/telemetry/metrics.h"
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+
+#include "server/telemetry/telemetry_history.h"
 
 namespace enclave::server {
 namespace {
@@ -20,38 +18,6 @@ std::string escape_label(const std::string& v) {
         out += c;
     }
     return out;
-}
-
-// /proc readings for the process and host gauges; nullopt-like -1 when unreadable.
-double resident_bytes() {
-    std::ifstream in("/proc/self/statm");
-    long pages_total = 0, pages_resident = 0;
-    if (!(in >> pages_total >> pages_resident)) return -1;
-    return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-double cpu_seconds() {
-    std::ifstream in("/proc/self/stat");
-    std::string line;
-    if (!std::getline(in, line)) return -1;
-    const auto close = line.rfind(')');  // the command name may hold spaces; fields follow its ')'
-    if (close == std::string::npos) return -1;
-    std::istringstream fields(line.substr(close + 2));
-    std::string skip;
-    for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt (fields 3-13)
-    double utime = 0, stime = 0;
-    if (!(fields >> utime >> stime)) return -1;
-    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double meminfo_bytes(const char* key) {
-    std::ifstream in("/proc/meminfo");
-    std::string k;
-    double kib = 0;
-    std::string unit;
-    while (in >> k >> kib >> unit)
-        if (k == key) return kib * 1024.0;
-    return -1;
 }
 
 std::string number(double v) {
@@ -156,12 +122,14 @@ std::string Metrics::render() const {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
                number(v) + "\n";
     };
-    gauge("process_resident_memory_bytes", "gauge", "Resident memory of the engine process.", resident_bytes());
-    gauge("process_cpu_seconds_total", "counter", "CPU time the engine process has used.", cpu_seconds());
-    gauge("enclave_host_memory_total_bytes", "gauge", "Memory of the host.", meminfo_bytes("MemTotal:"));
-    gauge("enclave_host_memory_available_bytes", "gauge", "Memory the host can still give.", meminfo_bytes("MemAvailable:"));
+    const TelemetrySnapshot now = take_snapshot(gpus_);
+    gauge("process_resident_memory_bytes", "gauge", "Resident memory of the engine process.", now.process_resident_bytes);
+    gauge("process_cpu_seconds_total", "counter", "CPU time the engine process has used.", now.process_cpu_seconds);
+    gauge("enclave_host_memory_total_bytes", "gauge", "Memory of the host.", now.host_memory_total_bytes);
+    gauge("enclave_host_memory_available_bytes", "gauge", "Memory the host can still give.",
+          now.host_memory_available_bytes);
 
-    const auto gpus = gpus_.sample();
+    const auto& gpus = now.gpus;
     if (!gpus.empty()) {
         struct Field {
             const char* name;
