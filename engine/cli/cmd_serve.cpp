@@ -72,6 +72,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
     config.tls_key = args.get_or("tls-key", config.tls_key);
     config.chat_template = args.get_or("template", config.chat_template);
     const auto [host, port] = parse_host_port(config.http);
+    if (!config.tls.empty() && (config.tls_cert.empty() || config.tls_key.empty()))
+        throw UsageError("--listen needs --tls-cert and --tls-key: TCP is served with TLS only");
     SchedulerConfig scheduler;
     scheduler.max_running = config.max_running;
     scheduler.max_batch_tokens = config.batch;
@@ -121,8 +123,6 @@ int cmd_serve(const std::vector<std::string>& argv) {
     std::optional<size_t> tls;
     std::string tls_host;
     if (!config.tls.empty()) {
-        if (config.tls_cert.empty() || config.tls_key.empty())
-            throw UsageError("--listen needs --tls-cert and --tls-key: TCP is served with TLS only");
         const auto [h, p] = parse_host_port(config.tls);
         tls_host = h;
         tls = grpc.add_tls_listener(h, p, config.tls_cert, config.tls_key);

@@ -259,6 +259,9 @@ int OpenAiHttpServer::start(const std::string& host, int port) {
     const int bound = port == 0 ? http.bind_to_any_port(host) : (http.bind_to_port(host, port) ? port : -1);
     if (bound < 0) throw Error("cannot listen on " + host + ":" + std::to_string(port) + " (in use or not an address here)");
     impl_->thread = std::thread([&http] { http.listen_after_bind(); });
+    // stop() before the listening loop has started would be lost (cpp-httplib then listens on forever), so
+    // start returns only once it runs.
+    while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return bound;
 }
 
