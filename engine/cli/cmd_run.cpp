@@ -39,11 +39,7 @@ std::string read_all(const std::string& path) {
 }
 
 ChatTemplate template_for(const Args& args, const LoadedModel& m) {
-    if (const auto name = args.get("template")) return ChatTemplate::from_name(*name);
-    const auto source = m.model->file().get_string("tokenizer.chat_template");
-    if (!source)
-        throw InvalidArgument("the model has no tokenizer.chat_template; pass --template NAME");
-    return ChatTemplate::detect(*source);
+    return chat_template_for(*m.model, args.get_or("template", ""));
 }
 
 void print_timings(const GenerationResult& r, size_t prompt_tokens) {

@@ -88,12 +88,12 @@ int cmd_serve(const std::vector<std::string>& argv) {
     LoadedModel m = load_model(model_spec_from_args(args, base), 0, true);
     server::LoadedEngine engine;
     if (!config.chat_template.empty()) {
-        engine.chat_template = ChatTemplate::from_name(config.chat_template);
-    } else if (const auto source = m.model->file().get_string("tokenizer.chat_template")) {
+        engine.chat_template = chat_template_for(*m.model, config.chat_template);  // a bad name stops here
+    } else {
         try {
-            engine.chat_template = ChatTemplate::detect(*source);
+            engine.chat_template = chat_template_for(*m.model, "");
         } catch (const InvalidArgument& e) {
-            std::fprintf(stderr, "enclave-engine serve: %s; chat requests are off (set a template)\n", e.what());
+            std::fprintf(stderr, "enclave-engine serve: %s; chat requests are off\n", e.what());
         }
     }
     engine.model_id = m.model->file().path().stem().string();

@@ -49,4 +49,11 @@ LoadedModel load_model(const ModelLoadSpec& spec, int64_t ctx_default, bool load
     return m;
 }
 
+ChatTemplate chat_template_for(const Model& model, const std::string& override_name) {
+    if (!override_name.empty()) return ChatTemplate::from_name(override_name);
+    const auto source = model.file().get_string("tokenizer.chat_template");
+    if (!source) throw InvalidArgument("the model has no tokenizer.chat_template; name a template (--template NAME)");
+    return ChatTemplate::detect(*source);
+}
+
 }  // namespace enclave::cli

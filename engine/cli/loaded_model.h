@@ -8,6 +8,7 @@
 #include "core/backend/backend.h"
 #include "core/model/model.h"
 #include "core/runtime/kv_cache.h"
+#include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace enclave::cli {
@@ -32,6 +33,10 @@ struct ModelLoadSpec {
 // Flags understood: --model, --model-dir, --backend, --threads, --ctx; unset ones keep `base`'s values.
 ModelLoadSpec model_spec_from_args(const Args& args, ModelLoadSpec base = {});
 LoadedModel load_model(const ModelLoadSpec& spec, int64_t ctx_default, bool load_tokenizer);
+// The named template when override_name is set, else the one the file's tokenizer.chat_template is
+// detected as; InvalidArgument when the file has none or an unknown one.
+ChatTemplate chat_template_for(const Model& model, const std::string& override_name);
+
 inline LoadedModel load_model_from_args(const Args& args, int64_t ctx_default, bool load_tokenizer) {
     return load_model(model_spec_from_args(args), ctx_default, load_tokenizer);
 }
