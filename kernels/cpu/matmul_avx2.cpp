@@ -15,6 +15,7 @@
 #include "enclave/kernels/cpu_matmul.h"  // defines: activation_type
 #include "enclave/kernels/quant.h"       // defines: block layouts
 #include "matmul_impl.h"
+#include "matmul_row_driver.h"
 
 namespace enclave::kernels::detail {
 namespace {
@@ -863,44 +864,13 @@ void sweep_rows(const uint8_t* w, size_t w_row, int64_t row_begin, int64_t row_e
 template <class K>
 void run(TensorType weight_type, const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y,
          int64_t y_stride, int64_t row_begin, int64_t row_end) {
-    constexpr int64_t chunk_steps = k_chunk_cols / K::step_elems;
     const size_t w_row = *row_bytes(weight_type, n_cols);
-    const size_t x_row = *row_bytes(activation_type(weight_type), n_cols);
     const auto* wb = static_cast<const uint8_t*>(w);
-    const auto* xb = static_cast<const uint8_t*>(xq);
-    const int64_t n_steps = (n_cols + K::step_elems - 1) / K::step_elems;
-    const int last_partial = static_cast<int>((n_cols % K::step_elems) / K::block_elems);
-
-    alignas(64) uint8_t pack[k_tile_tokens][chunk_steps * K::pack_bytes];  // [token][step][pack_bytes]
-    const uint8_t* pk[k_tile_tokens];
-    for (int t = 0; t < k_tile_tokens; ++t) pk[t] = pack[t];
-
-    for (int64_t s0 = 0; s0 < n_steps; s0 += chunk_steps) {
-        const int64_t ns = min_i64(chunk_steps, n_steps - s0);
-        const bool has_tail = last_partial > 0 && s0 + ns == n_steps;
-        const int64_t n_full = has_tail ? ns - 1 : ns;
-        const int tail = has_tail ? last_partial : 0;
-        for (int64_t t0 = 0; t0 < n_tokens; t0 += k_tile_tokens) {
-            const int nt = static_cast<int>(min_i64(k_tile_tokens, n_tokens - t0));
-            for (int t = 0; t < nt; ++t) K::pack(xb + static_cast<size_t>(t0 + t) * x_row, n_cols, s0, ns, pack[t]);
-            float* yt = y + t0 * y_stride;
-            const bool first = s0 == 0;
-            switch (nt) {
-                case 1:
-                    sweep_rows<K, 1>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
-                    break;
-                case 2:
-                    sweep_rows<K, 2>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
-                    break;
-                case 3:
-                    sweep_rows<K, 3>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
-                    break;
-                default:
-                    sweep_rows<K, 4>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
-                    break;
-            }
-        }
-    }
+    run_row_kernel<K, k_tile_tokens, k_chunk_cols>(
+        weight_type, xq, n_cols, n_tokens, y, y_stride,
+        [&](auto nt, int64_t s0, int64_t n_full, int tail, const uint8_t* const* pk, float* yt, bool first) {
+            sweep_rows<K, decltype(nt)::value>(wb, w_row, row_begin, row_end, s0, n_full, tail, pk, yt, y_stride, first);
+        });
 }
 
 }  // namespace
