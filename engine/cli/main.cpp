@@ -20,6 +20,11 @@ constexpr const char* usage =
     "  inspect    print a GGUF file's metadata and tensor table as JSON\n"
     "  bench      prompt-processing and generation speed: --pp 512 --tg 128 --json\n"
     "  serve      serve a model: OpenAI-compatible HTTP on --http 127.0.0.1:8080\n"
+    "  user       users: add | list | disable | enable | passwd | role (state directory or --socket)\n"
+    "  key        API keys: create | list | revoke\n"
+    "  audit      the audit log: verify | export | query\n"
+    "  login      sign in to a running engine (socket or TLS); prints a session token for --session\n"
+    "  permissions  who may do what: the permission matrix, every gRPC method and HTTP route (--json)\n"
     "Run 'enclave-engine <command> --help' for a command's flags.\n";
 
 }  // namespace
@@ -38,6 +43,11 @@ int main(int argc, char** argv) {
         if (command == "bench") return enclave::cli::cmd_bench(args);
 #ifdef ENCLAVE_HAVE_SERVER
         if (command == "serve") return enclave::cli::cmd_serve(args);
+        if (command == "user") return enclave::cli::cmd_user(args);
+        if (command == "key") return enclave::cli::cmd_key(args);
+        if (command == "audit") return enclave::cli::cmd_audit(args);
+        if (command == "login") return enclave::cli::cmd_login(args);
+        if (command == "permissions") return enclave::cli::cmd_permissions(args);
 #else
         if (command == "serve") {
             std::fprintf(stderr, "enclave-engine: this build has no serve daemon (built with ENCLAVE_SERVER=OFF)\n");

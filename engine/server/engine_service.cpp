@@ -1,5 +1,6 @@
 #include "server/engine_service.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <unordered_map>
 
@@ -61,6 +62,11 @@ std::vector<TokenId> EngineService::text_prompt(const std::string& text) const {
     return engine_.tokenizer->encode(text, true, false);
 }
 
+int64_t EngineService::open_requests() const {
+    std::lock_guard lock(mutex_);
+    return open_requests_;
+}
+
 void EngineService::cancel(RequestId id) {
     {
         std::lock_guard lock(mutex_);
@@ -99,7 +105,11 @@ void EngineService::observe(RequestStream& stream, const RequestEvent& e) {
         stream.last_token_at_ = now;
     }
     if (e.finished) {
-        metrics_.request_finished(e.finish != FinishReason::cancelled);
+        const double latency = std::chrono::duration<double>(now - stream.submitted_at_).count();
+        const Metrics::Result result = e.finish == FinishReason::error       ? Metrics::Result::error
+                                       : e.finish == FinishReason::cancelled ? Metrics::Result::cancelled
+                                                                             : Metrics::Result::ok;
+        metrics_.request_finished(result, latency);
         metrics_.tokens(e.prompt_tokens, e.generated_tokens);
     }
 }
@@ -130,7 +140,11 @@ void EngineService::run() {
             const RequestId service_id = stream->id();
             try {
                 const RequestId sid = scheduler_->submit(std::move(s.prompt), s.params,
-                                                         [this, stream, &finished](const RequestEvent& e) {
+                                                         [this, stream, &finished](const RequestEvent& event) {
+                                                             RequestEvent e = event;
+                                                             if (e.finished && e.finish == FinishReason::cancelled &&
+                                                                 std::find(failed_.begin(), failed_.end(), stream->id()) != failed_.end())
+                                                                 e.finish = FinishReason::error;
                                                              observe(*stream, e);
                                                              stream->push(e);
                                                              if (e.finished) finished.push_back(stream->id());
@@ -155,7 +169,10 @@ void EngineService::run() {
         } catch (const std::exception& e) {
             std::fprintf(stderr, "enclave-engine: a step failed, ending %zu requests: %s\n", scheduler_id_of.size(),
                          e.what());
-            for (const auto& [service_id, sid] : scheduler_id_of) scheduler_->cancel(sid);
+            for (const auto& [service_id, sid] : scheduler_id_of) {
+                scheduler_->cancel(sid);
+                failed_.push_back(service_id);
+            }
             try {
                 scheduler_->step();  // delivers the cancellations; runs no forward
             } catch (const std::exception&) {
@@ -172,6 +189,8 @@ void EngineService::run() {
         metrics_.preempted(scheduler_->preemptions() - preemptions_seen);
         preemptions_seen = scheduler_->preemptions();
         for (const RequestId id : finished) scheduler_id_of.erase(id);
+        if (!failed_.empty())
+            std::erase_if(failed_, [&](RequestId id) { return !scheduler_id_of.contains(id); });
         if (!finished.empty()) {
             std::lock_guard lock(mutex_);
             open_requests_ -= static_cast<int64_t>(finished.size());

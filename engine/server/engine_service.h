@@ -61,6 +61,8 @@ struct LoadedEngine {
     std::unique_ptr<KvCache> cache;
     std::optional<ChatTemplate> chat_template;  // none when the file has no known template
     std::string model_id;                       // the name clients use, e.g. "SmolLM2-135M-Instruct.Q4_1"
+    std::string file;                           // the file it came from (a name in the model directory)
+    std::string backend_name;                   // cpu, cuda
 };
 
 class EngineService {
@@ -82,11 +84,15 @@ public:
 
     // Immutable after construction: safe from any thread.
     const std::string& model_id() const { return engine_.model_id; }
+    const std::string& file() const { return engine_.file; }
+    const std::string& backend_name() const { return engine_.backend_name; }
     const ModelConfig& model_config() const { return engine_.model->config(); }
     const Tokenizer& tokenizer() const { return *engine_.tokenizer; }
     const std::optional<ChatTemplate>& chat_template() const { return engine_.chat_template; }
     int64_t context_tokens() const { return engine_.cache->capacity_tokens(); }
     const Metrics& metrics() const { return metrics_; }
+    // Submitted and not yet finished (a draining model unloads when this reaches 0).
+    int64_t open_requests() const;
 
 private:
     void run();
@@ -96,7 +102,7 @@ private:
     std::unique_ptr<Scheduler> scheduler_;  // engine thread only
     Metrics metrics_;
 
-    std::mutex mutex_;  // guards everything below
+    mutable std::mutex mutex_;  // guards everything below
     std::condition_variable wake_;
     struct Submission {
         std::vector<TokenId> prompt;
@@ -112,6 +118,7 @@ private:
     RequestId next_id_ = 1;
     int64_t max_queued_;
     int64_t open_requests_ = 0;  // submitted and not yet finished
+    std::vector<RequestId> failed_;  // engine thread only: service ids ended by a failed step
 
     std::thread thread_;
 };

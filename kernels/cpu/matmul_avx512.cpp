@@ -107,7 +107,7 @@ inline __m512 quad_broadcast(__m512 v) {
 }
 
 // =========================================================================================================
-// Q4_1 x Q8_1 and Q4_0 x Q8_0: a step is 4 blocks (128 values).
+// Q4_0 x Q8_0 (pack_q4_activations<false>; Q4_1 has its own layout below): a step is 4 blocks (128 values).
 //
 // Weight unpacking puts dword i of block k's 16 nibble bytes in lane 4*i + k, so after masking the low
 // nibbles a lane holds values 4i..4i+3 of block k and the high nibbles values 16+4i..16+4i+3. Every lane
@@ -158,31 +158,77 @@ void pack_q4_activations(const uint8_t* x_row, int64_t n_blocks, int64_t first_s
     }
 }
 
+// out[2p][t], out[2p+1][t] = hsum8 of lanes 0..7 and 8..15 of acc[p][t] (ggml_order.h):
+// a_i = v[i] + v[i+4], then (a0 + a2) + (a1 + a3).
+template <int R, int T>
+ENCLAVE_INLINE inline void hsum8_pairs(const __m512 (&acc)[(R + 1) / 2][T], float (&out)[R][T]) {
+    ENCLAVE_UNROLL
+    for (int p = 0; p < (R + 1) / 2; ++p) ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) {
+        __m512 v = acc[p][t];
+        v = _mm512_add_ps(_mm512_shuffle_f32x4(v, v, 0xB1), v);  // lane i: v[i^4] + v[i]
+        v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));         // lane 0: a0 + a2, lane 1: a1 + a3
+        v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));         // lane 0: (a0 + a2) + (a1 + a3)
+        alignas(64) float h[16];
+        _mm512_store_ps(h, v);
+        out[2 * p][t] = h[0];
+        if (2 * p + 1 < R) out[2 * p + 1][t] = h[8];
+    }
+}
+
+// Q4_1 x Q8_1 in ggml's order (ggml_order.h; ggml_vec_dot_q4_1_q8_1): per block, 8 int32 lanes of 4
+// products (values 4l..4l+3, low nibbles for 0..15, high for 16..31), each converted and fused into its
+// own float lane with d_w * d_x, block after block; m_w * s_x fused into one running float per row; then
+// hsum8 of the lanes plus that running sum. One vector holds one block of a pair of rows (8 lanes each),
+// so one FMA advances both rows' chains; the pairs and tokens of a tile are independent chains.
+// Repacked step (4 blocks, 384 bytes):
+//   [64k, 64k + 64)  block k's 32 activation bytes, twice (one copy per row of a pair), k = 0..3
+//   [256, 320)       d_x of block lane%4 (float x16)          [320, 336)  s_x of blocks 0..3 (float)
 struct KernelQ4_1 {
     static constexpr int64_t step_elems = 128;
     static constexpr int64_t block_elems = 32;
     static constexpr size_t step_bytes = 4 * sizeof(block_q4_1);  // 80
-    static constexpr size_t pack_bytes = 256;
+    static constexpr size_t pack_bytes = 384;
 
     static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
-        pack_q4_activations<true>(x_row, n_cols / 32, first_step, n_steps, dst);
+        const int64_t n_blocks = n_cols / 32;
+        for (int64_t s = 0; s < n_steps; ++s) {
+            uint8_t* p = dst + s * pack_bytes;
+            float* dx = reinterpret_cast<float*>(p + 256);
+            float* sx = reinterpret_cast<float*>(p + 320);
+            std::memset(p, 0, pack_bytes);
+            for (int k = 0; k < 4; ++k) {
+                const int64_t b = (first_step + s) * 4 + k;
+                if (b >= n_blocks) continue;  // zero bytes and scales: the block adds exactly 0
+                const auto* blk = reinterpret_cast<const block_q8_1*>(x_row) + b;
+                std::memcpy(p + 64 * k, blk->qs, 32);
+                std::memcpy(p + 64 * k + 32, blk->qs, 32);
+                for (int i = 0; i < 4; ++i) dx[4 * i + k] = half_to_float(blk->d);
+                sx[k] = half_to_float(blk->s);
+            }
+        }
     }
 
     // R rows x T tokens over n_full whole steps and then, if tail_blocks > 0, one step of that many blocks.
     template <int R, int T>
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_blocks,
                         float (&out)[R][T]) {
-        // Block k of a step: bytes [20k, 20k+20): d (2), m (2), qs (16) = dwords 5k (d|m), 5k+1 .. 5k+4.
-        const __m512i idx_qs = _mm512_setr_epi32(1, 6, 11, 16, 2, 7, 12, 17, 3, 8, 13, 18, 4, 9, 14, 19);
+        constexpr int P = (R + 1) / 2;  // row pairs; an odd last row is paired with itself
+        // Step bytes of block k: [20k, 20k+20) = d|m (dword 5k), then qs dwords 5k+1 .. 5k+4 (block 3's qs
+        // are the 16 bytes past the first 64, loaded separately). Nibble dwords of (row 2p, row 2p+1):
+        // lanes 0..3 and 4..7 the first row's qs dwords (low, then high nibbles), 8..15 the second's.
+        const __m512i idx_q0 = _mm512_setr_epi32(1, 2, 3, 4, 1, 2, 3, 4, 17, 18, 19, 20, 17, 18, 19, 20);
+        const __m512i idx_q3 = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 16, 17, 18, 19, 16, 17, 18, 19);
         const __m512i idx_dm = _mm512_setr_epi32(0, 5, 10, 15, 16, 21, 26, 31, 0, 0, 0, 0, 0, 0, 0, 0);
         const __m512i low4 = _mm512_set1_epi8(0x0F);
-        __m512 acc[R][T];
-        __m512 acc_m[T];  // m * s_x terms: lane 4r+k for row r, block k
+        constexpr __mmask32 high_words = 0xFF00FF00u;  // dwords 4..7 and 12..15: the high nibbles
+        __m512 acc[P][T];
+        __m512 summs[T];  // lane 4r (all of quad r): row r's running m_w * s_x
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
-        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int p = 0; p < P; ++p) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[p][t] = _mm512_setzero_ps();
         ENCLAVE_UNROLL
-        for (int t = 0; t < T; ++t) acc_m[t] = _mm512_setzero_ps();
+        for (int t = 0; t < T; ++t) summs[t] = _mm512_setzero_ps();
 
         auto step = [&](const __m512i(&a)[R], const __m512i(&b)[R], int64_t s) ENCLAVE_INLINE {
             const __m512i x01 = _mm512_permutex2var_epi32(a[0], idx_dm, a[R > 1 ? 1 : 0]);
@@ -190,32 +236,42 @@ struct KernelQ4_1 {
             const __m512i dm = _mm512_shuffle_i32x4(x01, x23, 0x44);  // lane 4r+k: d | m << 16 of row r block k
             const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
             const __m512 m = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
-            const uint8_t* ps[T];
+            __m512 scale[T];  // lane 4r+k: d_w(r, k) * d_x(k), rounded as ggml rounds it
             ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) {
-                ps[t] = pk[t] + s * 256;
-                acc_m[t] = _mm512_fmadd_ps(m, _mm512_load_ps(ps[t] + 192), acc_m[t]);
-            }
-            // One token: d_w * d_x for all four rows at once (lane 4r+k of d and k of d_x agree).
-            const __m512 d_or_dx = T == 1 ? _mm512_mul_ps(d, _mm512_load_ps(ps[0] + 128)) : d;
-            auto row = [&](auto rc) ENCLAVE_INLINE {
-                constexpr int r = decltype(rc)::value;
-                const __m512i nib = _mm512_permutex2var_epi32(a[r], idx_qs, b[r]);
-                const __m512i lo = _mm512_and_si512(nib, low4);
-                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
-                const __m512 dw = quad_broadcast<r>(d_or_dx);
+            for (int t = 0; t < T; ++t) scale[t] = _mm512_mul_ps(d, _mm512_load_ps(pk[t] + s * pack_bytes + 256));
+            auto block = [&](auto kc) ENCLAVE_INLINE {
+                constexpr int k = decltype(kc)::value;
+                // m_w * s_x, block k: lanes of quad r = m(r, k)
+                const __m512 mk = _mm512_permute_ps(m, k * 0x55);
                 ENCLAVE_UNROLL
                 for (int t = 0; t < T; ++t) {
-                    __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(ps[t]));
-                    isum = _mm512_dpbusd_epi32(isum, hi, _mm512_load_si512(ps[t] + 64));
-                    const __m512 scale = T == 1 ? dw : _mm512_mul_ps(dw, _mm512_load_ps(ps[t] + 128));
-                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[r][t]);
+                    const float sx = reinterpret_cast<const float*>(pk[t] + s * pack_bytes + 320)[k];
+                    summs[t] = _mm512_fmadd_ps(mk, _mm512_set1_ps(sx), summs[t]);
+                }
+                ENCLAVE_UNROLL
+                for (int p = 0; p < P; ++p) {
+                    const int r0 = 2 * p, r1 = 2 * p + 1 < R ? 2 * p + 1 : 2 * p;
+                    const __m512i idx_qk = _mm512_add_epi32(idx_q0, _mm512_set1_epi32(5 * k));
+                    const __m512i nib = k < 3 ? _mm512_permutex2var_epi32(a[r0], idx_qk, a[r1])
+                                              : _mm512_permutex2var_epi32(b[r0], idx_q3, b[r1]);
+                    const __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(nib, high_words, nib, 4), low4);
+                    const __m512i sel = _mm512_setr_epi32(4 * r0 + k, 4 * r0 + k, 4 * r0 + k, 4 * r0 + k, 4 * r0 + k,
+                                                          4 * r0 + k, 4 * r0 + k, 4 * r0 + k, 4 * r1 + k, 4 * r1 + k,
+                                                          4 * r1 + k, 4 * r1 + k, 4 * r1 + k, 4 * r1 + k, 4 * r1 + k,
+                                                          4 * r1 + k);
+                    ENCLAVE_UNROLL
+                    for (int t = 0; t < T; ++t) {
+                        const __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,
+                                                                 _mm512_load_si512(pk[t] + s * pack_bytes + 64 * k));
+                        acc[p][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel, scale[t]), _mm512_cvtepi32_ps(isum),
+                                                    acc[p][t]);
+                    }
                 }
             };
-            row(std::integral_constant<int, 0>{});
-            if constexpr (R > 1) row(std::integral_constant<int, 1>{});
-            if constexpr (R > 2) row(std::integral_constant<int, 2>{});
-            if constexpr (R > 3) row(std::integral_constant<int, 3>{});
+            block(std::integral_constant<int, 0>{});
+            block(std::integral_constant<int, 1>{});
+            block(std::integral_constant<int, 2>{});
+            block(std::integral_constant<int, 3>{});
         };
 
         __m512i a[R], b[R];
@@ -229,6 +285,7 @@ struct KernelQ4_1 {
             step(a, b, s);
         }
         if (tail_blocks > 0) {
+            // Missing blocks load as zero weights and have zero d_x, s_x: fma(0, 0, acc) leaves acc as it is.
             const int n = tail_blocks * static_cast<int>(sizeof(block_q4_1));  // < 80
             ENCLAVE_UNROLL
             for (int r = 0; r < R; ++r) {
@@ -238,12 +295,14 @@ struct KernelQ4_1 {
             }
             step(a, b, n_full);
         }
-        // Row r's m * s_x terms are lanes 4r..4r+3 of acc_m[t].
+        hsum8_pairs<R, T>(acc, out);
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
-        for (int t = 0; t < T; ++t)
-            acc[r][t] = _mm512_mask_add_ps(acc[r][t], static_cast<__mmask16>(0xF << (4 * r)), acc[r][t], acc_m[t]);
-        store_sums(acc, out);
+        for (int t = 0; t < T; ++t) {
+            alignas(64) float sm[16];
+            _mm512_store_ps(sm, summs[t]);
+            ENCLAVE_UNROLL
+            for (int r = 0; r < R; ++r) out[r][t] = out[r][t] + sm[4 * r];
+        }
     }
 };
 
@@ -345,26 +404,30 @@ struct KernelQ8_0 {
     static constexpr int64_t step_elems = 128;
     static constexpr int64_t block_elems = 32;
     static constexpr size_t step_bytes = 4 * sizeof(block_q8_0);  // 136
-    static constexpr size_t pack_bytes = 384;
+    static constexpr size_t pack_bytes = 576;
 
+    // [64k, 64k+64): block k's activation bytes twice; [256 + 64k, +64): its lane corrections twice
+    // (-128 * the sum of the lane's 4 activations); [512, 576): d_x of block lane%4 (float x16).
     static void pack(const uint8_t* x_row, int64_t n_cols, int64_t first_step, int64_t n_steps, uint8_t* dst) {
         const int64_t n_blocks = n_cols / 32;
         const auto* xb = reinterpret_cast<const block_q8_0*>(x_row);
         for (int64_t s = 0; s < n_steps; ++s) {
-            uint8_t* p = dst + s * 384;
-            float* dx = reinterpret_cast<float*>(p + 128);        // [32]
-            int32_t* corr = reinterpret_cast<int32_t*>(p + 256);  // [32]
-            std::memset(p, 0, 384);
+            uint8_t* p = dst + s * pack_bytes;
+            float* dx = reinterpret_cast<float*>(p + 512);
+            std::memset(p, 0, pack_bytes);
             ENCLAVE_UNROLL
             for (int k = 0; k < 4; ++k) {
                 const int64_t b = (first_step + s) * 4 + k;
                 if (b >= n_blocks) continue;
-                std::memcpy(p + 32 * k, xb[b].qs, 32);
-                const float d = half_to_float(xb[b].d);
-                for (int i = 0; i < 8; ++i) dx[8 * k + i] = d;
-                int32_t sum = 0;
-                for (int j = 0; j < 32; ++j) sum += xb[b].qs[j];
-                corr[8 * k] = -128 * sum;
+                std::memcpy(p + 64 * k, xb[b].qs, 32);
+                std::memcpy(p + 64 * k + 32, xb[b].qs, 32);
+                auto* corr = reinterpret_cast<int32_t*>(p + 256 + 64 * k);
+                for (int l = 0; l < 8; ++l) {
+                    int32_t sum = 0;
+                    for (int j = 0; j < 4; ++j) sum += xb[b].qs[4 * l + j];
+                    corr[l] = corr[l + 8] = -128 * sum;
+                }
+                for (int i = 0; i < 4; ++i) dx[4 * i + k] = half_to_float(xb[b].d);
             }
         }
     }
@@ -381,22 +444,22 @@ struct KernelQ8_0 {
         e = _mm512_mask_blend_epi16(0x00080004u, load_bytes(p, n_bytes), load_bytes(p + 64, n_bytes - 64));
     }
 
+    // ggml's order (ggml_vec_dot_q8_0_q8_0): per block 8 lanes of 4 products, fused into float lanes with
+    // d_w * d_x block after block, then hsum8. As for Q4_1, one vector holds one block of a pair of rows.
     template <int R, int T>
     static void compute(const uint8_t* const* w, const uint8_t* const* pk, int64_t n_full, int tail_blocks,
                         float (&out)[R][T]) {
+        constexpr int P = (R + 1) / 2;
         // The four d's of a step are words 0, 17, 34, 51; e = bytes [0,64) with words 2 and 19 taken from
         // bytes [64,128) holds them at words 0, 17, 2, 19.
         alignas(64) static constexpr int16_t idx_d_words[32] = {0, 17, 2, 19, 32, 49, 34, 51, 0, 0, 0, 0, 0, 0, 0, 0,
                                                                 0, 0,  0, 0,  0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0};
         const __m512i idx_d = _mm512_load_si512(idx_d_words);
         const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
-        // Lane l of [b0 | b1] uses block l / 8; of [b2 | b3] block 2 + l / 8.
-        const __m512i idx01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-        const __m512i idx23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-        __m512 acc[R][T];
+        __m512 acc[P][T];
         ENCLAVE_UNROLL
-        for (int r = 0; r < R; ++r) ENCLAVE_UNROLL
-        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        for (int p = 0; p < P; ++p) ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) acc[p][t] = _mm512_setzero_ps();
 
         auto step = [&](const __m512i(&w01)[R], const __m512i(&w23)[R], const __m512i(&e)[R],
                         int64_t s) ENCLAVE_INLINE {
@@ -405,26 +468,35 @@ struct KernelQ8_0 {
             const __m256i d16 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_castsi512_si128(x01)),
                                                         _mm512_castsi512_si128(x23), 1);
             const __m512 d = _mm512_cvtph_ps(d16);  // lane 4r+k: d of row r block k
-            const uint8_t* ps[T];
+            __m512 scale[T];                        // lane 4r+k: d_w(r, k) * d_x(k)
             ENCLAVE_UNROLL
-            for (int t = 0; t < T; ++t) ps[t] = pk[t] + s * 384;
-            ENCLAVE_UNROLL
-            for (int r = 0; r < R; ++r) {
-                const __m512i base = _mm512_set1_epi32(4 * r);
-                const __m512 dw01 = _mm512_permutexvar_ps(_mm512_add_epi32(idx01, base), d);
-                const __m512 dw23 = _mm512_permutexvar_ps(_mm512_add_epi32(idx23, base), d);
+            for (int t = 0; t < T; ++t) scale[t] = _mm512_mul_ps(d, _mm512_load_ps(pk[t] + s * pack_bytes + 512));
+            auto block = [&](auto kc) ENCLAVE_INLINE {
+                constexpr int k = decltype(kc)::value;
                 ENCLAVE_UNROLL
-                for (int t = 0; t < T; ++t) {
-                    const __m512i i01 =
-                        _mm512_dpbusd_epi32(_mm512_load_si512(ps[t] + 256), w01[r], _mm512_load_si512(ps[t]));
-                    const __m512i i23 =
-                        _mm512_dpbusd_epi32(_mm512_load_si512(ps[t] + 320), w23[r], _mm512_load_si512(ps[t] + 64));
-                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01),
-                                                _mm512_mul_ps(dw01, _mm512_load_ps(ps[t] + 128)), acc[r][t]);
-                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23),
-                                                _mm512_mul_ps(dw23, _mm512_load_ps(ps[t] + 192)), acc[r][t]);
+                for (int p = 0; p < P; ++p) {
+                    const int r0 = 2 * p, r1 = 2 * p + 1 < R ? 2 * p + 1 : 2 * p;
+                    const __m512i& v0 = k < 2 ? w01[r0] : w23[r0];
+                    const __m512i& v1 = k < 2 ? w01[r1] : w23[r1];
+                    const __m512i q = _mm512_shuffle_i64x2(v0, v1, k % 2 == 0 ? 0x44 : 0xEE);
+                    const __m512i sel = _mm512_setr_epi32(4 * r0 + k, 4 * r0 + k, 4 * r0 + k, 4 * r0 + k, 4 * r0 + k,
+                                                          4 * r0 + k, 4 * r0 + k, 4 * r0 + k, 4 * r1 + k, 4 * r1 + k,
+                                                          4 * r1 + k, 4 * r1 + k, 4 * r1 + k, 4 * r1 + k, 4 * r1 + k,
+                                                          4 * r1 + k);
+                    ENCLAVE_UNROLL
+                    for (int t = 0; t < T; ++t) {
+                        const uint8_t* ps = pk[t] + s * pack_bytes;
+                        const __m512i isum = _mm512_dpbusd_epi32(_mm512_load_si512(ps + 256 + 64 * k), q,
+                                                                 _mm512_load_si512(ps + 64 * k));
+                        acc[p][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel, scale[t]), _mm512_cvtepi32_ps(isum),
+                                                    acc[p][t]);
+                    }
                 }
-            }
+            };
+            block(std::integral_constant<int, 0>{});
+            block(std::integral_constant<int, 1>{});
+            block(std::integral_constant<int, 2>{});
+            block(std::integral_constant<int, 3>{});
         };
 
         __m512i w01[R], w23[R], e[R];
@@ -453,7 +525,7 @@ struct KernelQ8_0 {
                           w23[r], e[r]);
             step(w01, w23, e, n_full);
         }
-        store_sums(acc, out);
+        hsum8_pairs<R, T>(acc, out);
     }
 };
 
@@ -751,7 +823,8 @@ struct KernelFloat {
 //     instruction does 64 multiply-adds for 16 rows; a block's scale work is then one convert and two FMAs
 //     per token for all 16 rows;
 //   - the panel is reused by every token of the call (tiles of 8 tokens, 8 int32 + 8 float accumulators).
-// The integer sums are the same as in the kernels above (and ggml's); only float rounding order differs.
+// The integer sums are the same as in the kernels above (and ggml's); only float rounding order differs,
+// except for Q4_1, whose panels follow ggml's order (run_panels_q4_1).
 // =========================================================================================================
 
 constexpr int k_panel_rows = 16;
@@ -1004,6 +1077,110 @@ struct PanelK {
     }
 };
 
+// Q4_1 panels in ggml's order (see KernelQ4_1): column group g of a block is ggml's lane g, so each
+// vpdpbusd of one group gives 16 rows' lane sums, converted and fused into that lane's float accumulator
+// with d_w * d_x; m_w * s_x is fused into a ninth accumulator. A token's 9 accumulators for 16 rows live
+// across the column chunks (state below) because ggml's chain runs over the whole row.
+struct PanelQ4_1State {
+    alignas(64) float lane[k_panel_token_block][9][16];  // [token][ggml lane 0..7, then m * s_x][row]
+};
+
+// Two (or one) tokens over the panel's nb blocks: state in, state out.
+template <int T>
+ENCLAVE_INLINE inline void panel_q4_1_tokens(const Panel& panel, const uint8_t* const* x, int64_t nb,
+                                              float (*state)[9][16]) {
+    __m512 acc[T][9];
+    ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) ENCLAVE_UNROLL
+    for (int l = 0; l < 9; ++l) acc[t][l] = _mm512_load_ps(state[t][l]);
+    for (int64_t b = 0; b < nb; ++b) {
+        const __m512 dw = _mm512_load_ps(panel.scale[b]);
+        const __m512 mw = _mm512_load_ps(panel.extra[b]);
+        __m512 scale[T];
+        ENCLAVE_UNROLL
+        for (int t = 0; t < T; ++t) {
+            const auto* blk = reinterpret_cast<const block_q8_1*>(x[t]) + b;
+            scale[t] = _mm512_mul_ps(dw, _mm512_set1_ps(half_to_float(blk->d)));
+            acc[t][8] = _mm512_fmadd_ps(mw, _mm512_set1_ps(half_to_float(blk->s)), acc[t][8]);
+        }
+        ENCLAVE_UNROLL
+        for (int g = 0; g < 8; ++g) {
+            const __m512i wq = _mm512_load_si512(panel.q[8 * b + g]);
+            ENCLAVE_UNROLL
+            for (int t = 0; t < T; ++t) {
+                int32_t xd;
+                std::memcpy(&xd, reinterpret_cast<const block_q8_1*>(x[t])[b].qs + 4 * g, 4);
+                const __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, _mm512_set1_epi32(xd));
+                acc[t][g] = _mm512_fmadd_ps(scale[t], _mm512_cvtepi32_ps(isum), acc[t][g]);
+            }
+        }
+    }
+    ENCLAVE_UNROLL
+    for (int t = 0; t < T; ++t) ENCLAVE_UNROLL
+    for (int l = 0; l < 9; ++l) _mm512_store_ps(state[t][l], acc[t][l]);
+}
+
+void run_panels_q4_1(const void* w, int64_t n_cols, const void* xq, int64_t n_tokens, float* y, int64_t y_stride,
+                     int64_t row_begin, int64_t row_end) {
+    using P = PanelB32<TensorType::Q4_1>;
+    const size_t w_row = *row_bytes(TensorType::Q4_1, n_cols);
+    const size_t x_row = *row_bytes(TensorType::Q8_1, n_cols);
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const auto* xb = static_cast<const uint8_t*>(xq);
+    constexpr int64_t blocks_per_chunk = k_panel_cols / 32;
+    const int64_t n_blocks = n_cols / 32;
+
+    alignas(64) Panel panel;
+    alignas(64) uint8_t codes[k_panel_rows][k_panel_cols];
+    alignas(64) PanelQ4_1State st;
+
+    for (int64_t tb = 0; tb < n_tokens; tb += k_panel_token_block) {
+        const int ntb = static_cast<int>(min_i64(k_panel_token_block, n_tokens - tb));
+        for (int64_t r0 = row_begin; r0 < row_end; r0 += k_panel_rows) {
+            const int nr = static_cast<int>(min_i64(k_panel_rows, row_end - r0));
+            std::memset(&st, 0, sizeof(st));
+            for (int64_t b0 = 0; b0 < n_blocks; b0 += blocks_per_chunk) {
+                const int64_t nb = min_i64(blocks_per_chunk, n_blocks - b0);
+                const int64_t chunk_cols = nb * 32;
+                for (int r = 0; r < k_panel_rows; ++r) {
+                    if (r < nr) {
+                        P::unpack_row(wb + static_cast<size_t>(r0 + r) * w_row, b0, nb, r, codes, panel);
+                    } else {  // missing rows: zero codes and scales, never stored
+                        std::memset(codes[r], 0, static_cast<size_t>(chunk_cols));
+                        for (int64_t i = 0; i < k_panel_cols / 16; ++i) panel.scale[i][r] = panel.extra[i][r] = 0.0f;
+                    }
+                }
+                const int64_t padded = (chunk_cols + 63) / 64 * 64;
+                if (padded != chunk_cols)
+                    for (int r = 0; r < k_panel_rows; ++r)
+                        std::memset(&codes[r][chunk_cols], 0, static_cast<size_t>(padded - chunk_cols));
+                transpose_codes(codes, padded, panel);
+                for (int t = 0; t < ntb; t += 2) {
+                    const uint8_t* x[2];
+                    for (int i = 0; i < 2 && t + i < ntb; ++i)
+                        x[i] = xb + static_cast<size_t>(tb + t + i) * x_row +
+                               static_cast<size_t>(b0) * sizeof(block_q8_1);
+                    if (t + 1 < ntb)
+                        panel_q4_1_tokens<2>(panel, x, nb, &st.lane[t]);
+                    else
+                        panel_q4_1_tokens<1>(panel, x, nb, &st.lane[t]);
+                }
+            }
+            // hsum8 over the 8 lanes, plus the m * s_x sum, for 16 rows at once.
+            const __mmask16 rows = static_cast<__mmask16>((1u << nr) - 1);
+            for (int t = 0; t < ntb; ++t) {
+                __m512 v[9];
+                for (int l = 0; l < 9; ++l) v[l] = _mm512_load_ps(st.lane[t][l]);
+                __m512 a[4];
+                for (int i = 0; i < 4; ++i) a[i] = _mm512_add_ps(v[i + 4], v[i]);
+                const __m512 lanes = _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
+                const __m512 sum = _mm512_add_ps(lanes, v[8]);
+                _mm512_mask_storeu_ps(y + (tb + t) * y_stride + r0, rows, sum);
+            }
+        }
+    }
+}
+
 // y(t, rows) (+)= panel x tokens [t0, t0 + T) over the chunk's nu units.
 template <class P, int T>
 void panel_tile(const Panel& panel, const PanelActs& acts, int t_in_block, const uint8_t* const* x, int64_t nu,
@@ -1192,7 +1369,7 @@ void matmul_rows_avx512(TensorType weight_type, const void* w, int64_t n_cols, c
             many ? panels(PanelB32<TensorType::Q4_0>{}) : go(KernelQ4_0{});
             break;
         case TensorType::Q4_1:
-            many ? panels(PanelB32<TensorType::Q4_1>{}) : go(KernelQ4_1{});
+            many ? run_panels_q4_1(w, n_cols, xq, n_tokens, y, y_stride, row_begin, row_end) : go(KernelQ4_1{});
             break;
         case TensorType::Q8_0:
             many ? panels(PanelB32<TensorType::Q8_0>{}) : go(KernelQ8_0{});

@@ -2,13 +2,18 @@
 // summed exactly per block, then scaled by the product of the block scales). It is the yardstick the AVX2
 // and AVX-512 paths are tested against and the fallback on CPUs without AVX2, so it favours clarity.
 
+#include <cmath>
+
 #include "enclave/kernels/cpu_matmul.h"  // defines: activation_type
 #include "enclave/kernels/half.h"        // defines: fp16_to_fp32, bf16_to_fp32
 #include "enclave/kernels/quant.h"
+#include "ggml_order.h"  // defines: hsum8
 #include "matmul_impl.h"
 
 namespace enclave::kernels::detail {
 namespace {
+
+using detail::hsum8;
 
 float h2f(uint16_t h) {
     return fp16_to_fp32(h);
@@ -39,28 +44,41 @@ float dot_q4_0(const block_q4_0* w, const block_q8_0* x, int64_t nb) {
     return sum;
 }
 
+// ggml's order (ggml_vec_dot_q4_1_q8_1 on x86): per block, 8 lanes of 4 products each (values 4l..4l+3),
+// each lane's exact sum times d_w * d_x fused into its float accumulator; the m * s_x terms fused into one
+// running sum; at the end hsum8 of the lanes plus that sum.
 float dot_q4_1(const block_q4_1* w, const block_q8_1* x, int64_t nb) {
-    float sum = 0;
+    float acc[8] = {};
+    float summs = 0;
     for (int64_t b = 0; b < nb; ++b) {
-        int isum = 0;
-        for (int j = 0; j < 16; ++j) {
-            isum += (w[b].qs[j] & 0xF) * x[b].qs[j];
-            isum += (w[b].qs[j] >> 4) * x[b].qs[j + 16];
+        const float d = h2f(w[b].d) * h2f(x[b].d);
+        summs = std::fma(h2f(w[b].m), h2f(x[b].s), summs);
+        for (int l = 0; l < 8; ++l) {
+            int isum = 0;
+            for (int k = 0; k < 4; ++k) {
+                const int v = 4 * l + k;  // value index in the block: low nibbles 0..15, high nibbles 16..31
+                const int q = v < 16 ? (w[b].qs[v] & 0xF) : (w[b].qs[v - 16] >> 4);
+                isum += q * x[b].qs[v];
+            }
+            acc[l] = std::fma(d, static_cast<float>(isum), acc[l]);
         }
-        // x.s = d_x * sum(q_x) carries the offset term: sum((q d + m) q_x d_x) = d d_x isum + m s.
-        sum += static_cast<float>(isum) * (h2f(w[b].d) * h2f(x[b].d)) + h2f(w[b].m) * h2f(x[b].s);
     }
-    return sum;
+    return hsum8(acc) + summs;
 }
 
+// ggml's order (ggml_vec_dot_q8_0_q8_0 on x86): 8 lanes of 4 products per block, fused into float lanes
+// with d_w * d_x, then hsum8.
 float dot_q8_0(const block_q8_0* w, const block_q8_0* x, int64_t nb) {
-    float sum = 0;
+    float acc[8] = {};
     for (int64_t b = 0; b < nb; ++b) {
-        int isum = 0;
-        for (int j = 0; j < 32; ++j) isum += w[b].qs[j] * x[b].qs[j];
-        sum += static_cast<float>(isum) * (h2f(w[b].d) * h2f(x[b].d));
+        const float d = h2f(w[b].d) * h2f(x[b].d);
+        for (int l = 0; l < 8; ++l) {
+            int isum = 0;
+            for (int k = 0; k < 4; ++k) isum += w[b].qs[4 * l + k] * x[b].qs[4 * l + k];
+            acc[l] = std::fma(d, static_cast<float>(isum), acc[l]);
+        }
     }
-    return sum;
+    return hsum8(acc);
 }
 
 // Q4_K and Q5_K: x = d*sc*q - dmin*m per sub-block of 32; the mins term uses Q8_K's bsums.

@@ -1,30 +1,47 @@
-// attention: paged attention over the f16 KV cache, causal within each sequence, grouped-query heads,
-// computing what the CPU kernels compute (cpu_ops.h: attention_head, attention_query_packed) with the same
-// roundings in the same order, so both backends produce the same bits and the same tokens: q rounded to f16,
-// q·k summed in the CPU's order and scaled, p = f16(exp(s - max) / Σ exp), the sum in double, and the
-// weighted f16 values summed in f32 in key order, multiply-adds fused where the CPU's compiler fuses them.
+// attention: paged attention over the f16 KV cache, causal within each sequence, grouped-query heads, in the
+// CPU kernels' order of float operations (cpu_ops.h, kernels/cpu/attention.cpp: llama.cpp's unfused CPU
+// attention), so both backends produce the same bits and the same tokens.
 //
-// Two launches: this step's K and V are rounded to f16 and stored at their cache slots; then one block per
-// (token, query head) makes three passes over the token's keys 0..pos (through its sequence's block table):
-// the maximum score (a thread per key), the exponentials and their sum, and the weighted sum of the values
-// (a thread per dimension, keys in order, 128 at a time). Scores are kept in shared memory when the longest
-// sequence fits (40960 keys), else recomputed. exp is glibc's expf (libm.cuh).
+// The order, which also decides the parallel structure here:
+//   - q rounded to f16; s_j = (q·k_j) * scale, the products summed one of two ways: one-token steps
+//     (ggml_vec_dot_f16) 4 x 16 partial sums over chunks of 64, combined 0+2, 1+3, then the two, reduced as
+//     reduce16, a tail past a multiple of 64 in double; several tokens (tinyBLAS) 16 partial sums over chunks
+//     of 16, reduce16. Products of two f16 values are exact in f32, so a fused multiply-add rounds as the
+//     CPU's separate multiply and add.
+//   - e_j = exp_ggml(s_j - max s); Σ e over chunks of 16 keys (zeros past the end), each chunk by reduce16, the
+//     chunk sums added in order in double; p_j = f16(e_j * float(1 / Σ)).
+//   - out[d] = Σ_j p_j v_j[d] as ROWS partial sums (ROWS = 64 for one token, 16 for several; key j into row
+//     j % ROWS, in key order), combined by a fixed tree.
+// So each block, one per (token, query head), runs: four threads a key for the scores (the four quarters of
+// a key's partial sums, joined by shuffles in the CPU's combination order); one thread a chunk of 16 for the
+// sums; and ROWS x head_dim / 8 independent chains for the values (a thread per (row, 8 dimensions), one
+// 16-byte load a key), joined in shared memory by the CPU's tree. Scores of up to k_window keys live in shared
+// memory; longer histories are walked in windows, the scores recomputed per pass (same values).
+//
+// One-token steps fuse more (AttentionFusion): the token's K/V are stored by the first block of each KV group
+// and the current key is read from shared memory (no other block of the step writes a key it reads); rope of q
+// and k; the 8-bit quantization of the output for the next product. Otherwise kv_store_kernel runs first.
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
 #include "libm.cuh"
+#include "q8_act.cuh"
 #include "quant_unit.cuh"
+#include "rope.cuh"
 
 namespace enclave::kernels::cuda {
 namespace {
 
-using cuda_detail::expf_glibc;
+using cuda_detail::exp_ggml;
 using cuda_detail::half_bits_to_float;
 
 constexpr int k_store_threads = 256;
-constexpr int k_threads = 128;  // also the keys of a chunk (one per thread) and dims per pass
+constexpr int k_max_threads = 1024;
 constexpr int k_max_head_dim = 256;
+constexpr int k_window = 8192;  // keys whose scores and slots are held in shared memory at once
 
 __global__ void __launch_bounds__(k_store_threads)
     kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, uint16_t* __restrict__ cache_k,
@@ -46,71 +63,114 @@ __global__ void __launch_bounds__(k_store_threads)
     }
 }
 
-__device__ __forceinline__ float round_f16(float x) {
-    return __half2float(__float2half_rn(x));
+__device__ __forceinline__ uint16_t f16_bits(float x) {
+    return __half_as_ushort(__float2half_rn(x));
 }
 
-// Eight f16 values at p (16-byte aligned) as floats.
-__device__ __forceinline__ void load8(const uint16_t* p, float (&out)[8]) {
-    const uint4 v = *reinterpret_cast<const uint4*>(p);
-    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+// N f16 values at p as floats: 16-byte (N = 8, 16) or 8-byte (N = 4) loads when VEC, else one at a time.
+template <int N, bool VEC>
+__device__ __forceinline__ void load_f16(const uint16_t* p, float (&out)[N]) {
+    if constexpr (VEC && N % 8 == 0) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
-        out[2 * i] = f.x;
-        out[2 * i + 1] = f.y;
-    }
-}
-
-// q·k in the CPU's order. PARTIALS (dot_f16_f32): 16 running partial sums over i % 16, added in order, then
-// the tail. Otherwise (attention_query_packed): one running sum over the dimensions in order. Multiply-adds
-// are fused as GCC fuses them in the CPU kernels' x86-64-v3/v4 clones (every x86 GPU host has FMA).
-// VEC: head_dim is a multiple of 16 and rows are 32-byte aligned.
-template <bool PARTIALS, bool VEC>
-__device__ __forceinline__ float dot_cpu_order(const uint16_t* __restrict__ k, const float* __restrict__ q, int hd) {
-    if constexpr (PARTIALS) {
-        float p[16];
+        for (int b = 0; b < N / 8; ++b) {
+            const uint4 v = *reinterpret_cast<const uint4*>(p + 8 * b);
+            const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-        for (int j = 0; j < 16; ++j) p[j] = 0.0f;
-        int i = 0;
-        for (; i + 16 <= hd; i += 16) {
-            float kv[16];
-            if constexpr (VEC) {
-                float a[8], b[8];
-                load8(k + i, a);
-                load8(k + i + 8, b);
-#pragma unroll
-                for (int j = 0; j < 8; ++j) kv[j] = a[j], kv[j + 8] = b[j];
-            } else {
-#pragma unroll
-                for (int j = 0; j < 16; ++j) kv[j] = half_bits_to_float(k[i + j]);
+            for (int i = 0; i < 4; ++i) {
+                const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
+                out[8 * b + 2 * i] = f.x;
+                out[8 * b + 2 * i + 1] = f.y;
             }
-#pragma unroll
-            for (int j = 0; j < 16; ++j) p[j] = __fmaf_rn(kv[j], q[i + j], p[j]);
         }
-        float sum = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 16; ++j) sum = __fadd_rn(sum, p[j]);
-        for (; i < hd; ++i) sum = __fmaf_rn(half_bits_to_float(k[i]), q[i], sum);
-        return sum;
+    } else if constexpr (VEC && N == 4) {
+        const uint2 v = *reinterpret_cast<const uint2*>(p);
+        const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&v.x));
+        const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&v.y));
+        out[0] = a.x, out[1] = a.y, out[2] = b.x, out[3] = b.y;
     } else {
-        float sum = 0.0f;
-        int i = 0;
-        if constexpr (VEC) {
-            for (; i + 8 <= hd; i += 8) {
-                float a[8];
-                load8(k + i, a);
 #pragma unroll
-                for (int j = 0; j < 8; ++j) sum = __fmaf_rn(q[i + j], a[j], sum);
-            }
-        }
-        for (; i < hd; ++i) sum = __fmaf_rn(q[i], half_bits_to_float(k[i]), sum);
-        return sum;
+        for (int i = 0; i < N; ++i) out[i] = half_bits_to_float(p[i]);
     }
 }
 
-// The largest key count whose weights fit in shared memory (then the scores are computed once, not thrice).
-constexpr int64_t k_max_stored_keys = 40 * 1024;
+// q·k of one key by the four consecutive threads c = 0..3 of a quad (all four call it, the whole warp in step);
+// the result is valid in c == 0. kr: the key's f16 row (null: treat as zeros). q: rounded to f16, in shared
+// memory. SINGLE: ggml_vec_dot_f16's order (thread c holds the partial sums (i / 16) % 4 == c, lanes i % 16);
+// else tinyBLAS's (thread c holds lanes 4c..4c+3 over chunks of 16; head_dim % 16 == 0).
+template <bool SINGLE, bool VEC>
+__device__ __forceinline__ float quad_dot(const uint16_t* kr, const float* __restrict__ q, int hd, int c) {
+    constexpr unsigned full = 0xffffffffu;
+    if constexpr (SINGLE) {
+        float acc[16];
+#pragma unroll
+        for (int l = 0; l < 16; ++l) acc[l] = 0.0f;
+        const int np = hd & ~63;
+        if (kr) {
+            for (int i = 0; i < np; i += 64) {
+                float kv[16];
+                load_f16<16, VEC>(kr + i + 16 * c, kv);
+#pragma unroll
+                for (int l = 0; l < 16; ++l) acc[l] = __fmaf_rn(kv[l], q[i + 16 * c + l], acc[l]);
+            }
+        }
+        // acc0 += acc2, acc1 += acc3, acc0 += acc1 (per lane), as ggml_vec_dot_f16 combines its four sums.
+#pragma unroll
+        for (int l = 0; l < 16; ++l) acc[l] = __fadd_rn(acc[l], __shfl_xor_sync(full, acc[l], 2));
+#pragma unroll
+        for (int l = 0; l < 16; ++l) acc[l] = __fadd_rn(acc[l], __shfl_xor_sync(full, acc[l], 1));
+        if (c != 0) return 0.0f;
+        float a[8], b[4];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) a[i] = __fadd_rn(acc[i + 8], acc[i]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) b[i] = __fadd_rn(a[i + 4], a[i]);
+        const float r16 = __fadd_rn(__fadd_rn(b[0], b[2]), __fadd_rn(b[1], b[3]));
+        if (np == hd || !kr) return r16;
+        double sum = r16;
+        for (int i = np; i < hd; ++i) sum += static_cast<double>(__fmul_rn(half_bits_to_float(kr[i]), q[i]));
+        return static_cast<float>(sum);
+    } else {
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (kr) {
+            for (int i = 0; i < hd; i += 16) {
+                float kv[4];
+                load_f16<4, VEC>(kr + i + 4 * c, kv);
+#pragma unroll
+                for (int m = 0; m < 4; ++m) acc[m] = __fmaf_rn(kv[m], q[i + 4 * c + m], acc[m]);
+            }
+        }
+        // reduce16 over the 16 lanes: a[i] = v[i + 8] + v[i] (threads 0, 1), b[i] = a[i + 4] + a[i] (thread 0).
+#pragma unroll
+        for (int m = 0; m < 4; ++m) acc[m] = __fadd_rn(acc[m], __shfl_xor_sync(full, acc[m], 2));
+#pragma unroll
+        for (int m = 0; m < 4; ++m) acc[m] = __fadd_rn(acc[m], __shfl_xor_sync(full, acc[m], 1));
+        return __fadd_rn(__fadd_rn(acc[0], acc[2]), __fadd_rn(acc[1], acc[3]));
+    }
+}
+
+struct AttnParams {
+    const float* q;  // [n_tok, n_head * hd]
+    const float* k;  // [n_tok, kv_row] this step's keys and values
+    const float* v;
+    uint16_t* cache_k;  // [n_slots, kv_row]
+    uint16_t* cache_v;
+    AttentionArgs plan;
+    int n_head, n_kv_head, hd;
+    float scale;
+    float* out;  // [n_tok, n_head * hd]
+    int* error_flags;
+    int window;  // keys a pass holds in shared memory (a multiple of 16)
+    // One-token fusions.
+    bool fused_kv;  // store this token's K/V here and take the current key from them
+    bool rope;      // rotate q and k first
+    int rope_pairs;
+    float theta_scale, freq_scale;
+    bool neox;
+    const float* freq_factors;
+    const int32_t* rope_pos;
+    Q8Activations xq;  // xq.qs: also write out's 8-bit activations
+    bool q8_1;
+};
 
 __device__ __forceinline__ float block_max(float v, float* s_red) {
 #pragma unroll
@@ -119,159 +179,251 @@ __device__ __forceinline__ float block_max(float v, float* s_red) {
     if ((threadIdx.x & 31) == 0) s_red[threadIdx.x >> 5] = v;
     __syncthreads();
     float r = s_red[0];
-#pragma unroll
-    for (int w = 1; w < k_threads / 32; ++w) r = fmaxf(r, s_red[w]);
+    for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w) r = fmaxf(r, s_red[w]);
     return r;
 }
 
-__device__ __forceinline__ double block_sum(double v, double* s_red) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0) s_red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    double r = 0.0;
-#pragma unroll
-    for (int w = 0; w < k_threads / 32; ++w) r += s_red[w];
-    return r;
-}
+// Dynamic shared memory: s_win [window] scores / exps / probabilities of the window's keys, s_slot [window]
+// their cache slots (-1: none, -2: the current key held in s_kcur/s_vcur), s_chunk [window / 16] chunk sums,
+// then part [ROWS, hd] the value partial sums.
+template <bool SINGLE, bool VEC>
+__global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) {
+    constexpr int ROWS = SINGLE ? 64 : 16;
+    extern __shared__ __align__(16) float smem[];
+    float* s_win = smem;
+    int* s_slot = reinterpret_cast<int*>(s_win + a.window);
+    float* s_chunk = reinterpret_cast<float*>(s_slot + a.window);
+    float* part = s_chunk + a.window / 16;
+    __shared__ __align__(16) float s_q[k_max_head_dim];
+    __shared__ __align__(16) uint16_t s_kcur[k_max_head_dim];
+    __shared__ __align__(16) uint16_t s_vcur[k_max_head_dim];
+    __shared__ float s_cos[k_max_head_dim / 2], s_sin[k_max_head_dim / 2];
+    __shared__ float s_red[k_max_threads / 32];
+    __shared__ double s_sum;
 
-// PARTIALS: the CPU's dot_f16_f32 order (steps of fewer than 64 tokens), else its packed order.
-// STORED: the scores and weights of all keys live in dynamic shared memory [n_keys]; else recomputed.
-template <bool PARTIALS, bool VEC, bool STORED>
-__global__ void __launch_bounds__(k_threads)
-    attention_kernel(const float* __restrict__ q, const uint16_t* __restrict__ cache_k,
-                     const uint16_t* __restrict__ cache_v, AttentionArgs plan, int n_head, int n_kv_head, int head_dim,
-                     float scale, float* __restrict__ out, int* error_flags) {
-    extern __shared__ float s_keys[];  // STORED: [n_keys] scores, then exp(s - max)
-    const int t = blockIdx.x, h = blockIdx.y;
-    const int tid = threadIdx.x;
-    float* o = out + (static_cast<int64_t>(t) * n_head + h) * head_dim;
-
+    const int t = blockIdx.x, h = blockIdx.y, tid = threadIdx.x, nthr = blockDim.x, hd = a.hd;
+    const AttentionArgs& plan = a.plan;
+    float* o = a.out + (static_cast<int64_t>(t) * a.n_head + h) * hd;
     const int32_t seq = plan.token_seq[t];
     const int32_t pos = plan.token_pos[t];
     const bool ok = seq >= 0 && seq < plan.n_seqs && pos >= 0 && pos < plan.seq_lens[seq] &&
-                    pos / plan.block_size < plan.max_blocks_per_seq && (!STORED || pos < plan.max_seq_len);
+                    pos / plan.block_size < plan.max_blocks_per_seq;
     if (!ok) {  // uniform over the block
-        if (tid == 0 && error_flags) atomicOr(error_flags, k_error_bad_plan);
-        for (int d = tid; d < head_dim; d += k_threads) o[d] = 0.0f;
+        if (tid == 0 && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
+        for (int d = tid; d < hd; d += nthr) o[d] = 0.0f;
         return;
     }
     const int n_keys = pos + 1;
     const int32_t* table = plan.block_tables + static_cast<int64_t>(seq) * plan.max_blocks_per_seq;
-    const int64_t kv_row = static_cast<int64_t>(n_kv_head) * head_dim;
-    const int64_t kv_off = static_cast<int64_t>(h / (n_head / n_kv_head)) * head_dim;
+    const int64_t kv_row = static_cast<int64_t>(a.n_kv_head) * hd;
+    const int kvh = h / (a.n_head / a.n_kv_head);
+    const int64_t kv_off = static_cast<int64_t>(kvh) * hd;
+    const float* qh = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
 
-    __shared__ float s_q[k_max_head_dim];  // q rounded to f16, as the CPU rounds it
-    __shared__ float s_p[k_threads];       // the chunk's probabilities, rounded to f16
-    __shared__ int64_t s_row[k_threads];   // element offset of each chunk key's head in the cache, -1: none
-    __shared__ float s_red_f[k_threads / 32];
-    __shared__ double s_red_d[k_threads / 32];
-
-    const float* qh = q + (static_cast<int64_t>(t) * n_head + h) * head_dim;
-    for (int i = tid; i < head_dim; i += k_threads) s_q[i] = round_f16(qh[i]);
+    // q (rotated first when fused), rounded to f16 as the CPU rounds it; the current K/V when fused.
+    if (a.rope) {
+        const float p = static_cast<float>(a.rope_pos[t]);
+        for (int i = tid; i < a.rope_pairs; i += nthr)
+            cuda_detail::rope_cos_sin(i, p, a.theta_scale, a.freq_scale, a.freq_factors ? a.freq_factors[i] : 1.0f,
+                                      &s_cos[i], &s_sin[i]);
+        __syncthreads();
+    }
+    const float* kh = a.k + static_cast<int64_t>(t) * kv_row + kv_off;
+    const float* vh = a.v + static_cast<int64_t>(t) * kv_row + kv_off;
+    for (int d = tid; d < hd; d += nthr) {
+        float qv = qh[d], kv = a.fused_kv ? kh[d] : 0.0f;
+        if (a.rope && d < 2 * a.rope_pairs) {  // rotated dims: pairs (2i, 2i + 1), or (i, i + pairs) for neox
+            const int i = a.neox ? (d < a.rope_pairs ? d : d - a.rope_pairs) : d / 2;
+            const int d_a = a.neox ? i : 2 * i, d_b = a.neox ? i + a.rope_pairs : 2 * i + 1;
+            float y0, y1;
+            cuda_detail::rope_rotate(qh[d_a], qh[d_b], s_cos[i], s_sin[i], &y0, &y1);
+            qv = d == d_a ? y0 : y1;
+            if (a.fused_kv) {
+                cuda_detail::rope_rotate(kh[d_a], kh[d_b], s_cos[i], s_sin[i], &y0, &y1);
+                kv = d == d_a ? y0 : y1;
+            }
+        }
+        s_q[d] = __half2float(__float2half_rn(qv));
+        if (a.fused_kv) {
+            s_kcur[d] = f16_bits(kv);
+            s_vcur[d] = f16_bits(vh[d]);
+        }
+    }
     __syncthreads();
+    if (a.rope) {  // q as the separate rope would leave it (its owner block writes it; nothing else reads it)
+        float* qw = const_cast<float*>(qh);
+        for (int i = tid; i < a.rope_pairs; i += nthr) {
+            const int d_a = a.neox ? i : 2 * i, d_b = a.neox ? i + a.rope_pairs : 2 * i + 1;
+            float y0, y1;
+            cuda_detail::rope_rotate(qh[d_a], qh[d_b], s_cos[i], s_sin[i], &y0, &y1);
+            qw[d_a] = y0, qw[d_b] = y1;
+        }
+    }
+    if (a.fused_kv && h % (a.n_head / a.n_kv_head) == 0) {  // the group's first block stores the token's K/V
+        const int32_t slot = plan.token_slot[t];
+        if (slot >= 0 && slot < plan.n_slots) {
+            for (int d = tid; d < hd; d += nthr) {
+                a.cache_k[static_cast<int64_t>(slot) * kv_row + kv_off + d] = s_kcur[d];
+                a.cache_v[static_cast<int64_t>(slot) * kv_row + kv_off + d] = s_vcur[d];
+            }
+        } else if (tid == 0 && a.error_flags) {
+            atomicOr(a.error_flags, k_error_bad_plan);
+        }
+    }
 
-    // Cache row of key j (-1 for a block outside the cache, which is reported and skipped).
-    auto row_of = [&](int j) -> int64_t {
+    // Cache slot of key j: -1 for a block outside the cache (reported, skipped), -2 for the fused current key.
+    auto slot_of = [&](int j) -> int {
+        if (a.fused_kv && j == pos) return -2;
         const int32_t block = table[j / plan.block_size];
         const int64_t slot = static_cast<int64_t>(block) * plan.block_size + j % plan.block_size;
-        if (block >= 0 && slot < plan.n_slots) return slot * kv_row + kv_off;
-        if (error_flags) atomicOr(error_flags, k_error_bad_plan);
+        if (block >= 0 && slot < plan.n_slots) return static_cast<int>(slot);
+        if (a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
         return -1;
     };
-    auto score_of = [&](int j) -> float {
-        const int64_t row = row_of(j);
-        if (row < 0) return -INFINITY;
-        return __fmul_rn(dot_cpu_order<PARTIALS, VEC>(cache_k + row, s_q, head_dim), scale);
+    auto key_row = [&](int slot) -> const uint16_t* {
+        return slot == -2 ? s_kcur : slot < 0 ? nullptr : a.cache_k + static_cast<int64_t>(slot) * kv_row + kv_off;
     };
+    // Scores of keys [w0, w0 + n) into s_win (and their slots into s_slot): a quad of threads a key.
+    auto scores = [&](int w0, int n) {
+        const int c = tid & 3;
+        for (int j0 = 0; j0 < n; j0 += nthr / 4) {  // the same trip count for every thread of the block
+            const int jj = j0 + tid / 4;
+            const bool live = jj < n;
+            const int slot = live ? slot_of(w0 + jj) : -1;
+            const float d = quad_dot<SINGLE, VEC>(live ? key_row(slot) : nullptr, s_q, hd, c);
+            if (live && c == 0) {
+                s_win[jj] = slot == -1 ? -INFINITY : __fmul_rn(d, a.scale);
+                s_slot[jj] = slot;
+            }
+        }
+    };
+    const int W = a.window;
+    const bool one_window = n_keys <= W;
 
     // 1. The maximum score.
     float mx = -INFINITY;
-    for (int j = tid; j < n_keys; j += k_threads) {
-        const float s = score_of(j);
-        if constexpr (STORED) s_keys[j] = s;
-        mx = fmaxf(mx, s);
+    for (int w0 = 0; w0 < n_keys; w0 += W) {
+        const int n = min(W, n_keys - w0);
+        scores(w0, n);
+        __syncthreads();
+        for (int j = tid; j < n; j += nthr) mx = fmaxf(mx, s_win[j]);
+        __syncthreads();
     }
-    mx = block_max(mx, s_red_f);
+    mx = block_max(mx, s_red);
     if (mx == -INFINITY) {  // no usable key (a bad plan, already reported)
-        for (int d = tid; d < head_dim; d += k_threads) o[d] = 0.0f;
+        for (int d = tid; d < hd; d += nthr) o[d] = 0.0f;
         return;
     }
-    // 2. exp(s - max) and their sum in double (the order of a double sum does not reach the f32 result).
-    double sum = 0.0;
-    for (int j = tid; j < n_keys; j += k_threads) {
-        const float e = expf_glibc(__fsub_rn(STORED ? s_keys[j] : score_of(j), mx));
-        if constexpr (STORED) s_keys[j] = e;
-        sum += static_cast<double>(e);
-    }
-    sum = block_sum(sum, s_red_d);
-    const float inv = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
-    // 3. Probabilities rounded to f16, then the weighted values summed in key order, a thread per dimension.
-    const int d0 = tid, d1 = tid + k_threads;
-    float acc0 = 0.0f, acc1 = 0.0f;
-    for (int c0 = 0; c0 < n_keys; c0 += k_threads) {
-        const int n = min(k_threads, n_keys - c0);
-        if (tid < n) {
-            const int j = c0 + tid;
-            const int64_t row = row_of(j);
-            const float e = STORED ? s_keys[j] : (row < 0 ? 0.0f : expf_glibc(__fsub_rn(score_of(j), mx)));
-            s_row[tid] = row;
-            s_p[tid] = round_f16(__fmul_rn(e, inv));
+    // 2. e = exp(s - max) and Σ e: chunks of 16 by reduce16, the chunk sums in order in double (one thread).
+    if (tid == 0) s_sum = 0.0;
+    for (int w0 = 0; w0 < n_keys; w0 += W) {
+        const int n = min(W, n_keys - w0);
+        const int n_pad = (n + 15) / 16 * 16;
+        if (!one_window) {
+            scores(w0, n);
+            __syncthreads();
+        }
+        for (int j = tid; j < n_pad; j += nthr) s_win[j] = j < n ? exp_ggml(__fsub_rn(s_win[j], mx)) : 0.0f;
+        __syncthreads();
+        for (int m = tid; m < n_pad / 16; m += nthr) {
+            const float* e = s_win + 16 * m;
+            float x[8], y[4];
+#pragma unroll
+            for (int i = 0; i < 8; ++i) x[i] = __fadd_rn(e[i + 8], e[i]);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) y[i] = __fadd_rn(x[i + 4], x[i]);
+            s_chunk[m] = __fadd_rn(__fadd_rn(y[0], y[2]), __fadd_rn(y[1], y[3]));
         }
         __syncthreads();
-        for (int j = 0; j < n; ++j) {
-            const int64_t row = s_row[j];
-            if (row < 0) continue;
-            const float p = s_p[j];
-            const uint16_t* vr = cache_v + row;
-            if (d0 < head_dim) acc0 = __fmaf_rn(p, half_bits_to_float(vr[d0]), acc0);
-            if (d1 < head_dim) acc1 = __fmaf_rn(p, half_bits_to_float(vr[d1]), acc1);
+        if (tid == 0) {
+            double s = s_sum;
+            for (int m = 0; m < n_pad / 16; ++m) s += static_cast<double>(s_chunk[m]);
+            s_sum = s;
         }
-        __syncthreads();  // before the next chunk overwrites s_row and s_p
+        __syncthreads();
     }
-    if (d0 < head_dim) o[d0] = acc0;
-    if (d1 < head_dim) o[d1] = acc1;
-}
-
-template <bool PARTIALS, bool STORED>
-void launch_attention_stored(const float* q, const uint16_t* ck, const uint16_t* cv, const AttentionArgs& plan,
-                             int64_t n_tok, int n_head, int n_kv_head, int head_dim, float scale, float* out,
-                             int* error_flags, cudaStream_t stream) {
-    const dim3 grid(static_cast<unsigned>(n_tok), static_cast<unsigned>(n_head));
-    const size_t smem = STORED ? static_cast<size_t>(plan.max_seq_len) * sizeof(float) : 0;
-    if (head_dim % 16 == 0)
-        attention_kernel<PARTIALS, true, STORED>
-            <<<grid, k_threads, smem, stream>>>(q, ck, cv, plan, n_head, n_kv_head, head_dim, scale, out, error_flags);
-    else
-        attention_kernel<PARTIALS, false, STORED>
-            <<<grid, k_threads, smem, stream>>>(q, ck, cv, plan, n_head, n_kv_head, head_dim, scale, out, error_flags);
-}
-
-template <bool PARTIALS>
-void launch_attention(const float* q, const uint16_t* ck, const uint16_t* cv, const AttentionArgs& plan, int64_t n_tok,
-                      int n_head, int n_kv_head, int head_dim, float scale, float* out, int* error_flags,
-                      cudaStream_t stream) {
-    if (plan.max_seq_len > 0 && plan.max_seq_len <= k_max_stored_keys)
-        launch_attention_stored<PARTIALS, true>(q, ck, cv, plan, n_tok, n_head, n_kv_head, head_dim, scale, out,
-                                                error_flags, stream);
-    else
-        launch_attention_stored<PARTIALS, false>(q, ck, cv, plan, n_tok, n_head, n_kv_head, head_dim, scale, out,
-                                                 error_flags, stream);
+    const float inv = static_cast<float>(1.0 / s_sum);
+    // 3. p = f16(e * inv); the values into ROWS partial sums, a chain per (row, 8 dimensions).
+    const int n_groups = (hd + 7) / 8;
+    const int n_items = ROWS * n_groups;
+    for (int w0 = 0; w0 < n_keys; w0 += W) {
+        const int n = min(W, n_keys - w0);
+        if (!one_window) {
+            scores(w0, n);
+            __syncthreads();
+            for (int j = tid; j < n; j += nthr) s_win[j] = exp_ggml(__fsub_rn(s_win[j], mx));
+        }
+        for (int j = tid; j < n; j += nthr) s_win[j] = __half2float(__float2half_rn(__fmul_rn(s_win[j], inv)));
+        __syncthreads();
+        for (int it = tid; it < n_items; it += nthr) {
+            const int r = it / n_groups, g = it % n_groups, d0 = 8 * g;
+            float acc[8];
+            float* pr = part + r * hd + d0;
+#pragma unroll
+            for (int i = 0; i < 8; ++i) acc[i] = (w0 == 0 || d0 + i >= hd) ? 0.0f : pr[i];
+            // keys of this window with (w0 + jj) % ROWS == r
+            for (int jj = ((r - w0) % ROWS + ROWS) % ROWS; jj < n; jj += ROWS) {
+                const int slot = s_slot[jj];
+                if (slot == -1) continue;
+                const uint16_t* vr =
+                    slot == -2 ? s_vcur + d0 : a.cache_v + static_cast<int64_t>(slot) * kv_row + kv_off + d0;
+                const float p = s_win[jj];
+                float vv[8];
+                if (VEC) {
+                    load_f16<8, true>(vr, vv);
+                } else {
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) vv[i] = d0 + i < hd ? half_bits_to_float(vr[i]) : 0.0f;
+                }
+#pragma unroll
+                for (int i = 0; i < 8; ++i) acc[i] = __fmaf_rn(p, vv[i], acc[i]);  // p * v exact: as mul + add
+            }
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+                if (d0 + i < hd) pr[i] = acc[i];
+        }
+        __syncthreads();
+    }
+    // 4. The partial sums combined in the CPU's tree (combine_partials), then the output and its 8-bit form.
+    for (int d = tid; d < hd; d += nthr) {
+        float r16[16];
+#pragma unroll
+        for (int l = 0; l < 16; ++l) {
+            if (SINGLE)
+                r16[l] = __fadd_rn(__fadd_rn(part[l * hd + d], part[(32 + l) * hd + d]),
+                                   __fadd_rn(part[(16 + l) * hd + d], part[(48 + l) * hd + d]));
+            else
+                r16[l] = part[l * hd + d];
+        }
+        float x[8], y[4];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) x[i] = __fadd_rn(r16[i + 8], r16[i]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) y[i] = __fadd_rn(x[i + 4], x[i]);
+        s_q[d] = __fadd_rn(__fadd_rn(y[0], y[2]), __fadd_rn(y[1], y[3]));  // q is no longer needed
+    }
+    __syncthreads();
+    for (int d = tid; d < hd; d += nthr) o[d] = s_q[d];
+    if (a.xq.qs && tid < hd) {  // hd % 32 == 0: a warp a group of 32 (the launcher checks)
+        const float val[1] = {s_q[tid]};
+        const int64_t n_in = static_cast<int64_t>(a.n_head) * hd;
+        const int64_t e = static_cast<int64_t>(t) * n_in + static_cast<int64_t>(h) * hd + tid;
+        cuda_detail::quantize_group32<32, 1>(val, a.q8_1, true, a.xq.qs + e, a.xq.d + e / 32, a.xq.s + e / 32);
+    }
 }
 
 // Shared memory beyond 48 KB must be asked for once per kernel.
 Status allow_large_smem() {
     static const cudaError_t err = [] {
-        const int bytes = static_cast<int>(k_max_stored_keys * sizeof(float));
+        const int bytes = 200 * 1024;
         cudaError_t e = cudaSuccess;
         const auto set = [&](auto kernel) {
             if (e == cudaSuccess) e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
         };
-        set(attention_kernel<true, true, true>);
-        set(attention_kernel<true, false, true>);
-        set(attention_kernel<false, true, true>);
-        set(attention_kernel<false, false, true>);
+        set(attention_kernel<true, true>);
+        set(attention_kernel<true, false>);
+        set(attention_kernel<false, true>);
+        set(attention_kernel<false, false>);
         return e;
     }();
     ENCLAVE_CUDA_CHECK(err);
@@ -282,28 +434,71 @@ Status allow_large_smem() {
 
 Status attention(const float* q, const float* k, const float* v, uint16_t* cache_k, uint16_t* cache_v,
                  const AttentionArgs& plan, int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-                 float scale, float* out, int* error_flags, cudaStream_t stream) {
+                 float scale, float* out, int* error_flags, cudaStream_t stream, const AttentionFusion& fuse) {
     if (n_tok == 0) return Status::ok();
     if (!q || !k || !v || !cache_k || !cache_v || !out || !plan.token_seq || !plan.token_pos || !plan.token_slot ||
         !plan.block_tables || !plan.seq_lens)
         return Status::invalid_argument("cuda attention: null pointer");
     if (n_tok < 0 || n_tok > 0x7fffffff || n_head <= 0 || n_head > 65535 || n_kv_head <= 0 || n_head % n_kv_head != 0 ||
         head_dim <= 0 || head_dim > k_max_head_dim || plan.n_seqs <= 0 || plan.block_size <= 0 ||
-        plan.max_blocks_per_seq <= 0 || plan.n_slots <= 0)
+        plan.max_blocks_per_seq <= 0 || plan.n_slots <= 0 || plan.n_slots > 0x7fffffff)
         return Status::invalid_argument("cuda attention: bad shape: " + std::to_string(n_tok) + " tokens, heads " +
                                         std::to_string(n_head) + "/" + std::to_string(n_kv_head) + " of " +
                                         std::to_string(head_dim) + " (at most 256), " + std::to_string(plan.n_seqs) +
                                         " sequences, block size " + std::to_string(plan.block_size));
+    if ((fuse.rope || fuse.xq.qs) && n_tok != 1)
+        return Status::invalid_argument("cuda attention: rope and quantization fuse into one-token steps only");
+    if (fuse.xq.qs && (head_dim % 32 != 0 || !fuse.xq.d || !fuse.xq.s))
+        return Status::invalid_argument("cuda attention: quantized output needs heads of a multiple of 32");
+    if (fuse.rope && (!fuse.rope_pos || fuse.rope_args.n_dims <= 0 || fuse.rope_args.n_dims % 2 != 0 ||
+                      fuse.rope_args.n_dims > head_dim))
+        return Status::invalid_argument("cuda attention: bad fused rope");
     const int64_t kv_row = n_kv_head * head_dim;
-    kv_store_kernel<<<static_cast<unsigned>(n_tok), k_store_threads, 0, stream>>>(
-        k, v, cache_k, cache_v, plan.token_slot, plan.n_slots, kv_row, error_flags);
-    ENCLAVE_CUDA_CHECK_LAUNCH("kv_store");
+    AttnParams a{};
+    a.q = q, a.k = k, a.v = v, a.cache_k = cache_k, a.cache_v = cache_v, a.plan = plan;
+    a.n_head = static_cast<int>(n_head), a.n_kv_head = static_cast<int>(n_kv_head), a.hd = static_cast<int>(head_dim);
+    a.scale = scale, a.out = out, a.error_flags = error_flags;
+    a.fused_kv = n_tok == 1;  // one token: no other block of the step writes a key this one reads
+    if (!a.fused_kv) {
+        kv_store_kernel<<<static_cast<unsigned>(n_tok), k_store_threads, 0, stream>>>(
+            k, v, cache_k, cache_v, plan.token_slot, plan.n_slots, kv_row, error_flags);
+        ENCLAVE_CUDA_CHECK_LAUNCH("kv_store");
+    }
+    if (fuse.rope) {
+        a.rope = true;
+        a.rope_pairs = fuse.rope_args.n_dims / 2;
+        a.theta_scale = std::pow(fuse.rope_args.freq_base, -2.0f / static_cast<float>(fuse.rope_args.n_dims));
+        a.freq_scale = fuse.rope_args.freq_scale;
+        a.neox = fuse.rope_args.neox;
+        a.freq_factors = fuse.rope_args.freq_factors;
+        a.rope_pos = fuse.rope_pos;
+    }
+    a.xq = fuse.xq;
+    a.q8_1 = fuse.q8_type == TensorType::Q4_1;
     if (Status st = allow_large_smem(); !st) return st;
-    const int nh = static_cast<int>(n_head), nkv = static_cast<int>(n_kv_head), hd = static_cast<int>(head_dim);
-    if (plan.dot_partials)
-        launch_attention<true>(q, cache_k, cache_v, plan, n_tok, nh, nkv, hd, scale, out, error_flags, stream);
-    else
-        launch_attention<false>(q, cache_k, cache_v, plan, n_tok, nh, nkv, hd, scale, out, error_flags, stream);
+    // The CPU's order: one-token steps and heads that are not a multiple of 16 sum as ggml_vec_dot_f16.
+    const bool single = n_tok == 1 || head_dim % 16 != 0;
+    const int rows = single ? 64 : 16;
+    const int64_t max_len = plan.max_seq_len > 0 ? plan.max_seq_len : k_window;
+    a.window = static_cast<int>(std::min<int64_t>(k_window, (max_len + 15) / 16 * 16));
+    const size_t smem = static_cast<size_t>(a.window) * 2 * sizeof(float) + a.window / 16 * sizeof(float) +
+                        static_cast<size_t>(rows) * head_dim * sizeof(float);
+    // A thread per value chain (rows x head_dim / 8) up to 1024; at least 128.
+    const int items = rows * static_cast<int>((head_dim + 7) / 8);
+    const int threads = std::max(128, std::min(k_max_threads, (items + 31) / 32 * 32));
+    const bool vec = head_dim % 8 == 0;
+    const dim3 grid(static_cast<unsigned>(n_tok), static_cast<unsigned>(n_head));
+    if (single) {
+        if (vec)
+            attention_kernel<true, true><<<grid, threads, smem, stream>>>(a);
+        else
+            attention_kernel<true, false><<<grid, threads, smem, stream>>>(a);
+    } else {
+        if (vec)
+            attention_kernel<false, true><<<grid, threads, smem, stream>>>(a);
+        else
+            attention_kernel<false, false><<<grid, threads, smem, stream>>>(a);
+    }
     ENCLAVE_CUDA_CHECK_LAUNCH("attention");
     return Status::ok();
 }

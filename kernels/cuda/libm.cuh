@@ -1,4 +1,8 @@
-// expf as the CPU backend computes it: a port of glibc's expf (sysdeps/ieee754/flt-32/e_expf.c, from ARM's
+// Two exps of the CPU backend, bit for bit. exp_ggml: ggml_v_expf's AVX-512 variant (kernels/cpu/ggml_order.h),
+// which the CPU uses for the attention softmax and swiglu since it follows llama.cpp's order. expf_glibc:
+// glibc's expf, kept for reference and tests.
+//
+// expf_glibc is a port of glibc's expf (sysdeps/ieee754/flt-32/e_expf.c, from ARM's
 // optimized-routines; glibc >= 2.27, in the variant x86-64 machines with FMA select), so that the attention
 // softmax and swiglu give the same bits on both backends. CUDA's expf differs from it by an ulp now and then,
 // which is enough to flip the f16 rounding of the attention accumulator that the CPU path keeps.
@@ -48,6 +52,27 @@ __device__ __forceinline__ float expf_glibc(float x) {
     y = __fma_rn(z, r2, y);
     y = __dmul_rn(y, s);
     return __double2float_rn(y);
+}
+
+// e^x as kernels/cpu/ggml_order.h's exp_ggml computes it: x = n ln2 + b, e^b by a degree-5 polynomial, then
+// j * 2^n in two products (the first exact). Every step rounded as written there (no contraction).
+__device__ __forceinline__ float pow2_normal(int k) {
+    return __uint_as_float(static_cast<uint32_t>(k + 127) << 23);
+}
+__device__ __forceinline__ float exp_ggml(float x) {
+    const float shift = 0x1.8p23f;
+    const float z = __fmaf_rn(x, 0x1.715476p+0f, shift);
+    const float n = __fsub_rn(z, shift);
+    if (fabsf(n) > 192.0f) return n > 0.0f ? __int_as_float(0x7f800000) : 0.0f;
+    if (n != n) return n;
+    const float b = __fmaf_rn(-n, 0x1.7f7d1cp-20f, __fmaf_rn(-n, 0x1.62e4p-1f, x));
+    const float u = __fmul_rn(b, b);
+    const float j = __fmaf_rn(__fmaf_rn(__fmaf_rn(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                        __fmaf_rn(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                              u, __fmaf_rn(0x1.ffffecp-1f, b, 1.0f));
+    const int ni = static_cast<int>(n);
+    const int n1 = ni < -125 ? -125 : (ni > 127 ? 127 : ni);
+    return __fmul_rn(__fmul_rn(j, pow2_normal(n1)), pow2_normal(ni - n1));
 }
 
 }  // namespace enclave::kernels::cuda_detail

@@ -49,7 +49,7 @@ template <TensorType T>
 __global__ void __launch_bounds__(k_threads, 2)
     gemm_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int n_out, int n_units,
                    const int8_t* __restrict__ xqs, const float* __restrict__ xd, const float* __restrict__ xs,
-                   int64_t n_in, int n_tok, float* __restrict__ y, const float* __restrict__ bias) {
+                   int64_t n_in, int n_tok, float* __restrict__ y, const float* __restrict__ bias, bool split) {
     using Tr = QTraits<T>;
     __shared__ __align__(16) int8_t s_w[k_bm * k_row];  // [row][unit * 32 + k] weight values
     __shared__ float2 s_wd[k_bm][k_units];              // (scale of values 0..15, of 16..31)
@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(k_threads, 2)
             float2 d = make_float2(0.0f, 0.0f);
             float m = 0.0f;
             if (row < n_out && u < n_units) {
-                const QUnit q = load_unit<T>(w + static_cast<size_t>(row) * row_bytes, u);
+                const QUnit q = load_unit_any<T>(w + static_cast<size_t>(row) * row_bytes, u, n_units, split);
                 lo = make_int4(q.q[0], q.q[1], q.q[2], q.q[3]);
                 hi = make_int4(q.q[4], q.q[5], q.q[6], q.q[7]);
                 d = make_float2(q.d_lo, q.d_hi);
@@ -313,13 +313,30 @@ __global__ void __launch_bounds__(k_threads)
     }
 }
 
+__global__ void __launch_bounds__(256)
+    round_to_f16_kernel(const float* __restrict__ x, __half* __restrict__ h, int64_t n) {
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * 256;
+    for (int64_t i = blockIdx.x * 256ll + threadIdx.x; i < n; i += stride) h[i] = __float2half_rn(x[i]);
+}
+
+__global__ void __launch_bounds__(256)
+    add_bias_rows_kernel(float* __restrict__ y, const float* __restrict__ bias, int64_t n, int64_t n_out) {
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * 256;
+    for (int64_t i = blockIdx.x * 256ll + threadIdx.x; i < n; i += stride) y[i] += bias[i % n_out];
+}
+
+unsigned grid_of(int64_t n) {
+    const int64_t b = (n + 255) / 256;
+    return static_cast<unsigned>(b < 1 ? 1 : b > 8192 ? 8192 : b);
+}
+
 template <TensorType T>
 void launch_q8(const void* w, size_t rb, int n_out, int64_t n_in, const Q8Activations& xq, int n_tok, float* y,
-               const float* bias, cudaStream_t stream) {
+               const float* bias, bool split, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((n_out + k_bm - 1) / k_bm), static_cast<unsigned>((n_tok + k_bn - 1) / k_bn));
     gemm_q8_kernel<T><<<grid, k_threads, 0, stream>>>(static_cast<const uint8_t*>(w), rb, n_out,
                                                       static_cast<int>(n_in / 32), xq.qs, xq.d, xq.s, n_in, n_tok, y,
-                                                      bias);
+                                                      bias, split);
 }
 
 template <typename H>
@@ -352,8 +369,9 @@ bool matmul_gemm_supported(TensorType t) noexcept {
     }
 }
 
-Status matmul_gemm(TensorType weight_type, const void* w, int64_t n_out, int64_t n_in, const float* x,
-                   const Q8Activations& xq, int64_t n_tok, float* y, const float* bias, cudaStream_t stream) {
+Status matmul_gemm(TensorType weight_type, WeightLayout layout, const void* w, int64_t n_out, int64_t n_in,
+                   const float* x, const Q8Activations& xq, int64_t n_tok, float* y, const float* bias,
+                   cudaStream_t stream) {
     if (n_tok == 0 || n_out == 0) return Status::ok();
     const std::string type_name(tensor_type_name(weight_type));
     if (!matmul_gemm_supported(weight_type))
@@ -367,6 +385,10 @@ Status matmul_gemm(TensorType weight_type, const void* w, int64_t n_out, int64_t
     const bool q8 = matmul_uses_q8(weight_type);
     if (!w || !y || (q8 ? (!xq.qs || !xq.d || !xq.s) : !x))
         return Status::invalid_argument("cuda matmul_gemm: null pointer");
+    const bool split = layout == WeightLayout::split;
+    if (split && !split_layout_supported(weight_type, n_in))
+        return Status::invalid_argument("cuda matmul_gemm: " + type_name + " has no split layout for rows of " +
+                                        std::to_string(n_in));
     const int no = static_cast<int>(n_out), nt = static_cast<int>(n_tok);
     switch (weight_type) {
         case TensorType::F16:
@@ -376,27 +398,43 @@ Status matmul_gemm(TensorType weight_type, const void* w, int64_t n_out, int64_t
             launch_f16<__nv_bfloat16>(w, no, n_in, x, nt, y, bias, stream);
             break;
         case TensorType::Q4_0:
-            launch_q8<TensorType::Q4_0>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            launch_q8<TensorType::Q4_0>(w, *rb, no, n_in, xq, nt, y, bias, split, stream);
             break;
         case TensorType::Q4_1:
-            launch_q8<TensorType::Q4_1>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            launch_q8<TensorType::Q4_1>(w, *rb, no, n_in, xq, nt, y, bias, split, stream);
             break;
         case TensorType::Q8_0:
-            launch_q8<TensorType::Q8_0>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            launch_q8<TensorType::Q8_0>(w, *rb, no, n_in, xq, nt, y, bias, split, stream);
             break;
         case TensorType::Q4_K:
-            launch_q8<TensorType::Q4_K>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            launch_q8<TensorType::Q4_K>(w, *rb, no, n_in, xq, nt, y, bias, split, stream);
             break;
         case TensorType::Q5_K:
-            launch_q8<TensorType::Q5_K>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            launch_q8<TensorType::Q5_K>(w, *rb, no, n_in, xq, nt, y, bias, split, stream);
             break;
         case TensorType::Q6_K:
-            launch_q8<TensorType::Q6_K>(w, *rb, no, n_in, xq, nt, y, bias, stream);
+            launch_q8<TensorType::Q6_K>(w, *rb, no, n_in, xq, nt, y, bias, split, stream);
             break;
         default:
             break;
     }
     ENCLAVE_CUDA_CHECK_LAUNCH("matmul_gemm");
+    return Status::ok();
+}
+
+Status round_to_f16(const float* x, uint16_t* h, int64_t n, cudaStream_t stream) {
+    if (n == 0) return Status::ok();
+    if (!x || !h || n < 0) return Status::invalid_argument("cuda round_to_f16: null pointer or negative size");
+    round_to_f16_kernel<<<grid_of(n), 256, 0, stream>>>(x, reinterpret_cast<__half*>(h), n);
+    ENCLAVE_CUDA_CHECK_LAUNCH("round_to_f16");
+    return Status::ok();
+}
+
+Status add_bias_rows(float* y, const float* bias, int64_t n_tok, int64_t n_out, cudaStream_t stream) {
+    if (n_tok == 0 || n_out == 0) return Status::ok();
+    if (!y || !bias || n_tok < 0 || n_out < 0) return Status::invalid_argument("cuda add_bias_rows: bad arguments");
+    add_bias_rows_kernel<<<grid_of(n_tok * n_out), 256, 0, stream>>>(y, bias, n_tok * n_out, n_out);
+    ENCLAVE_CUDA_CHECK_LAUNCH("add_bias_rows");
     return Status::ok();
 }
 

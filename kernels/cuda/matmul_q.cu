@@ -3,7 +3,10 @@
 //
 // Quantized weights: one warp per output row, a lane per unit of 32 weights (quant_unit.cuh); the unit's
 // 8-bit values meet the activations' with __dp4a, per token, and the scales are applied per unit, so the
-// integer sums are those of the CPU kernels. Float weights: one warp per row, 16-byte loads.
+// integer sums are those of the CPU kernels. Q4_0, Q4_1 and Q8_0 weights in the split layout (cuda_ops.h)
+// are read in 8- or 16-byte loads, several units in flight per lane; the GGUF layout in 2- and 4-byte pieces.
+// Float weights: one warp per row, 16-byte loads, several in flight. One launch may carry up to three
+// products of the same activations into separate outputs (segments: Q, K, V; gate, up).
 // Activations are quantized like the CPU's x86 path (ggml's quantize_row_q8_0/q8_1 under AVX2, and
 // quantize_row_q8_K_ref) so both backends see the same 8-bit activations.
 #include <string>
@@ -91,43 +94,285 @@ __global__ void __launch_bounds__(128)
     }
 }
 
-// ---- quantized weights ---------------------------------------------------------------------------------
+// ---- segments ------------------------------------------------------------------------------------------
 
+// The rows of one launch: segment s owns global rows [end[s-1], end[s]) of the grid.
+struct SegArgs {
+    const uint8_t* w[k_matvec_max_segments];
+    float* y[k_matvec_max_segments];
+    const float* bias[k_matvec_max_segments];
+    int end[k_matvec_max_segments];  // cumulative row counts; unused segments repeat the total
+};
+
+struct RowRef {
+    const uint8_t* w;  // the row's first byte
+    float* y;          // y of the segment: [NCOLS, n_out]
+    const float* bias;
+    int row, n_out;
+};
+
+// Segment fields picked with constant indices (a run-time index would copy the arguments to local memory).
+__device__ __forceinline__ RowRef row_ref(const SegArgs& a, int grow, size_t row_bytes) {
+    const bool s1 = grow >= a.end[0], s2 = grow >= a.end[1];
+    const int start = s2 ? a.end[1] : s1 ? a.end[0] : 0;
+    const int end = s2 ? a.end[2] : s1 ? a.end[1] : a.end[0];
+    RowRef r;
+    r.row = grow - start;
+    r.n_out = end - start;
+    r.w = (s2 ? a.w[2] : s1 ? a.w[1] : a.w[0]) + static_cast<size_t>(r.row) * row_bytes;
+    r.y = s2 ? a.y[2] : s1 ? a.y[1] : a.y[0];
+    r.bias = s2 ? a.bias[2] : s1 ? a.bias[1] : a.bias[0];
+    return r;
+}
+
+// Weights are read once: loaded without allocating in L1, which keeps the activations (read by every row) there.
+__device__ __forceinline__ int4 ld_stream16(const void* p) {
+    int4 v;
+    asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+        : "l"(p));
+    return v;
+}
+__device__ __forceinline__ int2 ld_stream8(const void* p) {
+    int2 v;
+    asm("ld.global.nc.L1::no_allocate.v2.s32 {%0, %1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ uint32_t ld_stream_u16(const void* p) {
+    unsigned short v;
+    asm("ld.global.nc.L1::no_allocate.u16 %0, [%1];" : "=h"(v) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ uint32_t ld_stream_u32(const void* p) {
+    uint32_t v;
+    asm("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(v) : "l"(p));
+    return v;
+}
+
+template <int NCOLS>
+__device__ __forceinline__ void store_row(const RowRef& r, const float (&acc)[NCOLS], int lane) {
+#pragma unroll
+    for (int c = 0; c < NCOLS; ++c) {
+        const float sum = warp_sum(acc[c]);
+        if (lane == c) r.y[static_cast<int64_t>(c) * r.n_out + r.row] = sum + (r.bias ? r.bias[r.row] : 0.0f);
+    }
+}
+
+// One unit's contribution to NCOLS tokens: the CPU's integer sums, scaled per unit.
+template <TensorType T, int NCOLS>
+__device__ __forceinline__ void unit_dot(const QUnit& q, int u, int n_units, const int8_t* __restrict__ xqs,
+                                         const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in,
+                                         float (&acc)[NCOLS]) {
+    using Tr = QTraits<T>;
+#pragma unroll
+    for (int c = 0; c < NCOLS; ++c) {
+        const int4* xp = reinterpret_cast<const int4*>(xqs + c * n_in + static_cast<int64_t>(u) * 32);
+        const int4 a = __ldg(xp), b = __ldg(xp + 1);
+        const int lo = __dp4a(q.q[3], a.w, __dp4a(q.q[2], a.z, __dp4a(q.q[1], a.y, __dp4a(q.q[0], a.x, 0))));
+        const int hi = __dp4a(q.q[7], b.w, __dp4a(q.q[6], b.z, __dp4a(q.q[5], b.y, __dp4a(q.q[4], b.x, 0))));
+        const float dx = __ldg(xd + c * n_units + u);
+        if constexpr (Tr::split)
+            acc[c] += (q.d_lo * static_cast<float>(lo) + q.d_hi * static_cast<float>(hi)) * dx;
+        else
+            acc[c] += static_cast<float>(lo + hi) * (q.d_lo * dx);
+        if constexpr (Tr::has_min) acc[c] += q.m * __ldg(xs + c * n_units + u);
+    }
+}
+
+// ---- quantized weights, GGUF layout (every quantized type) -----------------------------------------------
+
+// One warp per output row, a lane per unit of 32 weights, read in 2- and 4-byte pieces of the blocks.
 template <TensorType T, int NCOLS>
 __global__ void __launch_bounds__(32 * k_rows_per_block)
-    mmvq_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int n_out, int n_units, const int8_t* __restrict__ xqs,
-                const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in, float* __restrict__ y,
-                const float* __restrict__ bias) {
-    using Tr = QTraits<T>;
-    const int row = blockIdx.x * k_rows_per_block + threadIdx.y;
-    if (row >= n_out) return;  // whole warps only; no block barrier below
+    mmvq_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
+                const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in) {
+    const int grow = blockIdx.x * k_rows_per_block + threadIdx.y;
+    if (grow >= n_rows) return;  // whole warps only; no block barrier below
     const int lane = threadIdx.x;
-    const uint8_t* wr = w + static_cast<size_t>(row) * row_bytes;
+    const RowRef r = row_ref(sa, grow, row_bytes);
     float acc[NCOLS];
 #pragma unroll
     for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
 #pragma unroll 2
     for (int u = lane; u < n_units; u += 32) {
-        const QUnit q = load_unit<T>(wr, u);
+        const QUnit q = load_unit<T>(r.w, u);
+        unit_dot<T, NCOLS>(q, u, n_units, xqs, xd, xs, n_in, acc);
+    }
+    store_row<NCOLS>(r, acc, lane);
+}
+
+// ---- quantized weights, split layout (Q4_0, Q4_1, Q8_0) --------------------------------------------------
+
+// One warp per output row, a lane per unit; a warp's 32 units are one contiguous run of quant bytes, read in
+// 16-byte (V16: rows of a multiple of 16 bytes) or 8-byte loads, so a load instruction touches 4 to 8 cache
+// lines where the GGUF blocks' 2-byte pieces touched ~45 per 576 bytes. Each lane issues the loads of U units
+// before it uses the first, so U units' bytes are in flight per lane.
+template <TensorType T, int NCOLS, bool V16>
+__global__ void __launch_bounds__(32 * k_rows_per_block)
+    mmvq_split_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
+                      const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in) {
+    using S = SplitTraits<T>;
+    constexpr int QW = S::quant_bytes / 4;  // quant words of a unit
+    constexpr int U = NCOLS <= 2 ? 4 : 2;   // units in flight per lane
+    const int grow = blockIdx.x * k_rows_per_block + threadIdx.y;
+    if (grow >= n_rows) return;
+    const int lane = threadIdx.x;
+    const RowRef r = row_ref(sa, grow, row_bytes);
+    const uint8_t* scales = r.w + static_cast<size_t>(n_units) * S::quant_bytes;
+    float acc[NCOLS];
 #pragma unroll
-        for (int c = 0; c < NCOLS; ++c) {
-            const int4* xp = reinterpret_cast<const int4*>(xqs + c * n_in + static_cast<int64_t>(u) * 32);
-            const int4 a = __ldg(xp), b = __ldg(xp + 1);
-            const int lo = __dp4a(q.q[3], a.w, __dp4a(q.q[2], a.z, __dp4a(q.q[1], a.y, __dp4a(q.q[0], a.x, 0))));
-            const int hi = __dp4a(q.q[7], b.w, __dp4a(q.q[6], b.z, __dp4a(q.q[5], b.y, __dp4a(q.q[4], b.x, 0))));
-            const float dx = __ldg(xd + c * n_units + u);
-            if constexpr (Tr::split)
-                acc[c] += (q.d_lo * static_cast<float>(lo) + q.d_hi * static_cast<float>(hi)) * dx;
-            else
-                acc[c] += static_cast<float>(lo + hi) * (q.d_lo * dx);
-            if constexpr (Tr::has_min) acc[c] += q.m * __ldg(xs + c * n_units + u);
+    for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
+    for (int u0 = lane; u0 < n_units; u0 += 32 * U) {
+        int w[U][QW];
+        uint32_t sb[U];
+#pragma unroll
+        for (int i = 0; i < U; ++i) {
+            const int u = u0 + 32 * i;
+            if (u < n_units) {
+                const uint8_t* qp = r.w + static_cast<size_t>(u) * S::quant_bytes;
+                if constexpr (V16) {
+#pragma unroll
+                    for (int k = 0; k < QW / 4; ++k) {
+                        const int4 v = __ldg(reinterpret_cast<const int4*>(qp) + k);
+                        w[i][4 * k] = v.x, w[i][4 * k + 1] = v.y, w[i][4 * k + 2] = v.z, w[i][4 * k + 3] = v.w;
+                    }
+                } else {
+#pragma unroll
+                    for (int k = 0; k < QW / 2; ++k) {
+                        const int2 v = __ldg(reinterpret_cast<const int2*>(qp) + k);
+                        w[i][2 * k] = v.x, w[i][2 * k + 1] = v.y;
+                    }
+                }
+                if constexpr (S::scale_bytes == 4)
+                    sb[i] = __ldg(reinterpret_cast<const uint32_t*>(scales) + u);
+                else
+                    sb[i] = __ldg(reinterpret_cast<const uint16_t*>(scales) + u);
+            } else {
+#pragma unroll
+                for (int k = 0; k < QW; ++k) w[i][k] = 0;
+                sb[i] = 0;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < U; ++i) {
+            const int u = u0 + 32 * i;
+            if (u >= n_units) break;
+            const QUnit q = unit_from_words<T>(w[i], sb[i]);
+            unit_dot<T, NCOLS>(q, u, n_units, xqs, xd, xs, n_in, acc);
         }
     }
+    store_row<NCOLS>(r, acc, lane);
+}
+
+// The same product with each warp owning rows_per_warp consecutive rows, walked as a stream of items (a row's
+// next 32 * U units) with the next item's loads issued before the current item is computed (register double
+// buffering), so a warp always has bytes in flight, and the grid is sized to the resident warps (no tail wave).
+template <TensorType T, int U, bool V16>
+struct SplitItem {
+    using S = SplitTraits<T>;
+    static constexpr int QW = S::quant_bytes / 4;
+    int w[U][QW];
+    uint32_t sb[U];
+
+    __device__ __forceinline__ void load(const uint8_t* row, int n_units, int u0) {
+        const uint8_t* scales = row + static_cast<size_t>(n_units) * S::quant_bytes;
 #pragma unroll
-    for (int c = 0; c < NCOLS; ++c) {
-        const float sum = warp_sum(acc[c]);
-        if (lane == c) y[static_cast<int64_t>(c) * n_out + row] = sum + (bias ? bias[row] : 0.0f);
+        for (int i = 0; i < U; ++i) {
+            const int u = u0 + 32 * i;
+            if (u < n_units) {
+                const uint8_t* qp = row + static_cast<size_t>(u) * S::quant_bytes;
+                if constexpr (V16) {
+#pragma unroll
+                    for (int k = 0; k < QW / 4; ++k) {
+                        const int4 v = ld_stream16(qp + 16 * k);
+                        w[i][4 * k] = v.x, w[i][4 * k + 1] = v.y, w[i][4 * k + 2] = v.z, w[i][4 * k + 3] = v.w;
+                    }
+                } else {
+#pragma unroll
+                    for (int k = 0; k < QW / 2; ++k) {
+                        const int2 v = ld_stream8(qp + 8 * k);
+                        w[i][2 * k] = v.x, w[i][2 * k + 1] = v.y;
+                    }
+                }
+                sb[i] = S::scale_bytes == 4 ? ld_stream_u32(scales + 4 * u) : ld_stream_u16(scales + 2 * u);
+            } else {
+#pragma unroll
+                for (int k = 0; k < QW; ++k) w[i][k] = 0;
+                sb[i] = 0;
+            }
+        }
     }
+};
+
+template <TensorType T, int NCOLS, bool V16>
+__global__ void __launch_bounds__(32 * k_rows_per_block)
+    mmvq_split_stream_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
+                             const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in,
+                             int rows_per_warp) {
+    constexpr int U = NCOLS <= 2 ? 4 : 2;
+    using Item = SplitItem<T, U, V16>;
+    const int lane = threadIdx.x;
+    const int first = (blockIdx.x * k_rows_per_block + threadIdx.y) * rows_per_warp;
+    const int last = min(n_rows, first + rows_per_warp);
+    if (first >= last) return;
+    const int chunks = (n_units + 32 * U - 1) / (32 * U);
+    const int n_items = (last - first) * chunks;
+    Item cur, nxt;
+    RowRef r = row_ref(sa, first, row_bytes);
+    cur.load(r.w, n_units, lane);
+    float acc[NCOLS];
+#pragma unroll
+    for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
+    int chunk = 0;
+    for (int k = 0; k < n_items; ++k) {
+        // Issue the next item's loads first.
+        const bool row_ends = chunk + 1 == chunks;
+        const int next_chunk = row_ends ? 0 : chunk + 1;
+        RowRef rn = r;
+        if (k + 1 < n_items) {
+            if (row_ends) rn = row_ref(sa, first + (k + 1) / chunks, row_bytes);
+            nxt.load(rn.w, n_units, next_chunk * 32 * U + lane);
+        }
+        const int u0 = chunk * 32 * U + lane;
+#pragma unroll
+        for (int i = 0; i < U; ++i) {
+            const int u = u0 + 32 * i;
+            if (u >= n_units) break;
+            const QUnit q = unit_from_words<T>(cur.w[i], cur.sb[i]);
+            unit_dot<T, NCOLS>(q, u, n_units, xqs, xd, xs, n_in, acc);
+        }
+        if (row_ends) {
+            store_row<NCOLS>(r, acc, lane);
+#pragma unroll
+            for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
+        }
+        cur = nxt;
+        r = rn;
+        chunk = next_chunk;
+    }
+}
+
+// Repack: one thread per unit, GGUF block -> split row.
+template <TensorType T>
+__global__ void __launch_bounds__(256) repack_split_kernel(const uint8_t* __restrict__ src, uint8_t* __restrict__ dst,
+                                                           int64_t n_units_total, int nb, size_t row_bytes) {
+    using S = SplitTraits<T>;
+    using Tr = QTraits<T>;
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * 256 + threadIdx.x;
+    if (i >= n_units_total) return;
+    const int64_t row = i / nb;
+    const int u = static_cast<int>(i % nb);
+    const uint8_t* b = src + row * row_bytes + static_cast<size_t>(u) * Tr::block_bytes;
+    uint8_t* q = dst + row * row_bytes + static_cast<size_t>(u) * S::quant_bytes;
+    uint8_t* sc =
+        dst + row * row_bytes + static_cast<size_t>(nb) * S::quant_bytes + static_cast<size_t>(u) * S::scale_bytes;
+    const auto* bh = reinterpret_cast<const uint16_t*>(b);  // blocks are 2-byte aligned
+    auto* qh = reinterpret_cast<uint16_t*>(q);
+    auto* sh = reinterpret_cast<uint16_t*>(sc);
+#pragma unroll
+    for (int k = 0; k < S::scale_bytes / 2; ++k) sh[k] = bh[k];
+#pragma unroll
+    for (int k = 0; k < S::quant_bytes / 2; ++k) qh[k] = bh[S::scale_bytes / 2 + k];
 }
 
 // ---- float weights -------------------------------------------------------------------------------------
@@ -153,16 +398,31 @@ __device__ __forceinline__ float weight_at(const void* row, int64_t i) {
         return bf16_bits_to_float(static_cast<const uint16_t*>(row)[i]);
 }
 
-// 8 consecutive weights at element i of a row (16-byte aligned when VEC).
+// 8 consecutive weights at element i of a row, as loaded (16-byte aligned): F32 two int4, F16/BF16 one.
+struct Raw8 {
+    uint4 a, b;
+};
 template <TensorType T>
-__device__ __forceinline__ void weights8(const void* row, int64_t i, float (&wv)[8]) {
+__device__ __forceinline__ Raw8 load_raw8(const void* row, int64_t i) {
+    Raw8 r;
     if constexpr (T == TensorType::F32) {
-        const float4* p = reinterpret_cast<const float4*>(static_cast<const float*>(row) + i);
-        const float4 a = __ldg(p), b = __ldg(p + 1);
-        wv[0] = a.x, wv[1] = a.y, wv[2] = a.z, wv[3] = a.w, wv[4] = b.x, wv[5] = b.y, wv[6] = b.z, wv[7] = b.w;
+        const uint4* p = reinterpret_cast<const uint4*>(static_cast<const float*>(row) + i);
+        r.a = __ldg(p);
+        r.b = __ldg(p + 1);
     } else {
-        const uint4 v = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(row) + i));
-        const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+        r.a = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(row) + i));
+        r.b = make_uint4(0, 0, 0, 0);
+    }
+    return r;
+}
+template <TensorType T>
+__device__ __forceinline__ void decode8(const Raw8& r, float (&wv)[8]) {
+    if constexpr (T == TensorType::F32) {
+        const uint32_t words[8] = {r.a.x, r.a.y, r.a.z, r.a.w, r.b.x, r.b.y, r.b.z, r.b.w};
+#pragma unroll
+        for (int k = 0; k < 8; ++k) wv[k] = __uint_as_float(words[k]);
+    } else {
+        const uint32_t words[4] = {r.a.x, r.a.y, r.a.z, r.a.w};
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
             if constexpr (T == TensorType::F16) {
@@ -176,28 +436,41 @@ __device__ __forceinline__ void weights8(const void* row, int64_t i, float (&wv)
     }
 }
 
+// One warp per row; VEC: 16-byte loads, lanes on consecutive 8-value pieces, U pieces per lane in flight.
 template <TensorType T, int NCOLS, bool VEC>
 __global__ void __launch_bounds__(32 * k_rows_per_block)
-    mmv_float_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int n_out, int64_t n_in,
-                     const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ bias) {
-    const int row = blockIdx.x * k_rows_per_block + threadIdx.y;
-    if (row >= n_out) return;
+    mmv_float_kernel(SegArgs sa, int n_rows, size_t row_bytes, int64_t n_in, const float* __restrict__ x) {
+    const int grow = blockIdx.x * k_rows_per_block + threadIdx.y;
+    if (grow >= n_rows) return;
     const int lane = threadIdx.x;
-    const void* wr = w + static_cast<size_t>(row) * row_bytes;
+    const RowRef r = row_ref(sa, grow, row_bytes);
+    const void* wr = r.w;
     float acc[NCOLS];
 #pragma unroll
     for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
     if constexpr (VEC) {
-        for (int64_t i = lane * 8; i < n_in; i += 256) {
-            float wv[8];
-            weights8<T>(wr, i, wv);
+        constexpr int U = NCOLS <= 2 ? 4 : 2;
+        for (int64_t i0 = lane * 8; i0 < n_in; i0 += 256 * U) {
+            Raw8 raw[U];
 #pragma unroll
-            for (int c = 0; c < NCOLS; ++c) {
-                const float4* xp = reinterpret_cast<const float4*>(x + c * n_in + i);
-                const float4 a = __ldg(xp), b = __ldg(xp + 1);
-                const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+            for (int j = 0; j < U; ++j) {
+                const int64_t i = i0 + 256 * j;
+                if (i < n_in) raw[j] = load_raw8<T>(wr, i);
+            }
 #pragma unroll
-                for (int k = 0; k < 8; ++k) acc[c] += wv[k] * act_as<T>(xv[k]);
+            for (int j = 0; j < U; ++j) {
+                const int64_t i = i0 + 256 * j;
+                if (i >= n_in) break;
+                float wv[8];
+                decode8<T>(raw[j], wv);
+#pragma unroll
+                for (int c = 0; c < NCOLS; ++c) {
+                    const float4* xp = reinterpret_cast<const float4*>(x + c * n_in + i);
+                    const float4 a = __ldg(xp), b = __ldg(xp + 1);
+                    const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+                    for (int k = 0; k < 8; ++k) acc[c] += wv[k] * act_as<T>(xv[k]);
+                }
             }
         }
     } else {
@@ -207,41 +480,85 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
             for (int c = 0; c < NCOLS; ++c) acc[c] += wv * act_as<T>(x[c * n_in + i]);
         }
     }
-#pragma unroll
-    for (int c = 0; c < NCOLS; ++c) {
-        const float sum = warp_sum(acc[c]);
-        if (lane == c) y[static_cast<int64_t>(c) * n_out + row] = sum + (bias ? bias[row] : 0.0f);
-    }
+    store_row<NCOLS>(r, acc, lane);
 }
 
 // ---- dispatch ------------------------------------------------------------------------------------------
 
 struct VecArgs {
-    const uint8_t* w;
+    TensorType type;
+    bool split;
+    SegArgs sa;
+    int n_rows;
     size_t row_bytes;
-    int n_out;
     int64_t n_in;
     const float* x;
     Q8Activations xq;
-    float* y;
-    const float* bias;
+    bool aligned16;  // every segment's weights start 16-byte aligned
+    int variant;     // MatvecSegments::variant
     cudaStream_t stream;
 };
+
+// Resident warps of a kernel on this device (its occupancy), asked once per kernel.
+template <auto Kernel>
+int resident_warps() {
+    static const int n = [] {
+        int dev = 0, sms = 0, blocks = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, Kernel, 32 * k_rows_per_block, 0) != cudaSuccess ||
+            blocks < 1) {
+            (void)cudaGetLastError();
+            return 132 * 16;
+        }
+        return sms * blocks * k_rows_per_block;
+    }();
+    return n;
+}
+
+// The streaming kernels: rows split evenly over at most the resident warps.
+template <auto Kernel>
+void launch_stream(const VecArgs& a, int n_units) {
+    const int max_warps = resident_warps<Kernel>();
+    const int rows_per_warp = (a.n_rows + max_warps - 1) / max_warps;
+    const int n_warps = (a.n_rows + rows_per_warp - 1) / rows_per_warp;
+    const unsigned grid = static_cast<unsigned>((n_warps + k_rows_per_block - 1) / k_rows_per_block);
+    Kernel<<<grid, dim3(32, k_rows_per_block), 0, a.stream>>>(a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d,
+                                                              a.xq.s, a.n_in, rows_per_warp);
+}
 
 template <TensorType T, int NCOLS>
 void launch_vec(const VecArgs& a) {
     const dim3 block(32, k_rows_per_block);
-    const unsigned grid = static_cast<unsigned>((a.n_out + k_rows_per_block - 1) / k_rows_per_block);
+    const unsigned grid = static_cast<unsigned>((a.n_rows + k_rows_per_block - 1) / k_rows_per_block);
+    const int n_units = static_cast<int>(a.n_in / 32);
     if constexpr (T == TensorType::F32 || T == TensorType::F16 || T == TensorType::BF16) {
-        if (a.n_in % 8 == 0)
-            mmv_float_kernel<T, NCOLS, true>
-                <<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, a.n_in, a.x, a.y, a.bias);
+        if (a.n_in % 8 == 0 && a.aligned16 && a.row_bytes % 16 == 0)
+            mmv_float_kernel<T, NCOLS, true><<<grid, block, 0, a.stream>>>(a.sa, a.n_rows, a.row_bytes, a.n_in, a.x);
         else
-            mmv_float_kernel<T, NCOLS, false>
-                <<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, a.n_in, a.x, a.y, a.bias);
+            mmv_float_kernel<T, NCOLS, false><<<grid, block, 0, a.stream>>>(a.sa, a.n_rows, a.row_bytes, a.n_in, a.x);
     } else {
-        mmvq_kernel<T, NCOLS><<<grid, block, 0, a.stream>>>(a.w, a.row_bytes, a.n_out, static_cast<int>(a.n_in / 32),
-                                                            a.xq.qs, a.xq.d, a.xq.s, a.n_in, a.y, a.bias);
+        if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q8_0) {
+            if (a.split) {
+                const bool v16 = a.row_bytes % 16 == 0 && a.aligned16;
+                if (a.variant == 0) {
+                    if (v16)
+                        launch_stream<mmvq_split_stream_kernel<T, NCOLS, true>>(a, n_units);
+                    else
+                        launch_stream<mmvq_split_stream_kernel<T, NCOLS, false>>(a, n_units);
+                    return;
+                }
+                if (v16)
+                    mmvq_split_kernel<T, NCOLS, true><<<grid, block, 0, a.stream>>>(
+                        a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in);
+                else
+                    mmvq_split_kernel<T, NCOLS, false><<<grid, block, 0, a.stream>>>(
+                        a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in);
+                return;
+            }
+        }
+        mmvq_kernel<T, NCOLS>
+            <<<grid, block, 0, a.stream>>>(a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in);
     }
 }
 
@@ -275,6 +592,10 @@ void launch_vec_cols(const VecArgs& a, int64_t n_tok) {
     }
 }
 
+bool is_split_type(TensorType t) {
+    return t == TensorType::Q4_0 || t == TensorType::Q4_1 || t == TensorType::Q8_0;
+}
+
 }  // namespace
 
 size_t q8_activation_bytes(int64_t n_tok, int64_t n_in) noexcept {
@@ -293,7 +614,9 @@ Q8Activations q8_activations(void* scratch, int64_t n_tok, int64_t n_in) noexcep
 }
 
 // Every weight type has a product here; activation-only types (Q8_1, Q8_K) and I32 do not.
-bool matmul_supported(TensorType t) noexcept { return tensor_type_info(t).is_weight_type; }
+bool matmul_supported(TensorType t) noexcept {
+    return tensor_type_info(t).is_weight_type;
+}
 
 bool matmul_uses_q8(TensorType t) noexcept {
     return matmul_supported(t) && t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16;
@@ -325,21 +648,70 @@ Status quantize_activations(TensorType weight_type, const float* x, int64_t n_to
     return Status::ok();
 }
 
-Status matmul_vec(TensorType weight_type, const void* w, int64_t n_out, int64_t n_in, const float* x,
-                  const Q8Activations& xq, int64_t n_tok, float* y, const float* bias, cudaStream_t stream) {
-    if (n_tok == 0 || n_out == 0) return Status::ok();
+bool split_layout_supported(TensorType t, int64_t n_cols) noexcept {
+    if (!is_split_type(t) || n_cols <= 0 || n_cols % 32 != 0) return false;
+    const auto rb = enclave::row_bytes(t, n_cols);
+    return rb && *rb % 8 == 0;
+}
+
+Status repack_split(TensorType t, const void* src, void* dst, int64_t n_rows, int64_t n_cols, cudaStream_t stream) {
+    if (n_rows == 0) return Status::ok();
+    if (!split_layout_supported(t, n_cols) || n_rows < 0)
+        return Status::invalid_argument("cuda repack_split: " + std::string(tensor_type_name(t)) + " rows of " +
+                                        std::to_string(n_cols) + " values have no split layout");
+    if (!src || !dst) return Status::invalid_argument("cuda repack_split: null pointer");
+    const size_t rb = *enclave::row_bytes(t, n_cols);
+    const int nb = static_cast<int>(n_cols / 32);
+    const int64_t total = n_rows * nb;
+    const auto grid = static_cast<unsigned>((total + 255) / 256);
+    const auto* s8 = static_cast<const uint8_t*>(src);
+    auto* d8 = static_cast<uint8_t*>(dst);
+    if (t == TensorType::Q4_0)
+        repack_split_kernel<TensorType::Q4_0><<<grid, 256, 0, stream>>>(s8, d8, total, nb, rb);
+    else if (t == TensorType::Q4_1)
+        repack_split_kernel<TensorType::Q4_1><<<grid, 256, 0, stream>>>(s8, d8, total, nb, rb);
+    else
+        repack_split_kernel<TensorType::Q8_0><<<grid, 256, 0, stream>>>(s8, d8, total, nb, rb);
+    ENCLAVE_CUDA_CHECK_LAUNCH("repack_split");
+    return Status::ok();
+}
+
+Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const MatvecSegments& segs, int64_t n_in,
+                        const float* x, const Q8Activations& xq, int64_t n_tok, cudaStream_t stream) {
+    if (n_tok == 0) return Status::ok();
     const std::string type_name(tensor_type_name(weight_type));
     if (!matmul_supported(weight_type))
         return Status::unsupported("cuda matmul: weights of type " + type_name + " are not supported");
     const auto rb = enclave::row_bytes(weight_type, n_in);
-    if (n_tok < 0 || n_tok > k_matmul_vec_max_tokens || n_out < 0 || n_out > 0x7fffffff || n_in <= 0 || !rb)
-        return Status::invalid_argument("cuda matmul_vec: bad shape: w [" + std::to_string(n_out) + ", " +
-                                        std::to_string(n_in) + "] " + type_name + ", " + std::to_string(n_tok) +
-                                        " tokens (at most " + std::to_string(k_matmul_vec_max_tokens) + ")");
+    if (n_tok < 0 || n_tok > k_matmul_vec_max_tokens || n_in <= 0 || !rb || segs.n < 1 ||
+        segs.n > k_matvec_max_segments)
+        return Status::invalid_argument("cuda matmul_vec: bad shape: w [*, " + std::to_string(n_in) + "] " + type_name +
+                                        ", " + std::to_string(n_tok) + " tokens (at most " +
+                                        std::to_string(k_matmul_vec_max_tokens) + "), " + std::to_string(segs.n) +
+                                        " segments");
+    const bool split = layout == WeightLayout::split;
+    if (split && !split_layout_supported(weight_type, n_in))
+        return Status::invalid_argument("cuda matmul_vec: " + type_name + " rows of " + std::to_string(n_in) +
+                                        " values have no split layout");
     const bool q8 = matmul_uses_q8(weight_type);
-    if (!w || !y || (q8 ? (!xq.qs || !xq.d || !xq.s) : !x))
-        return Status::invalid_argument("cuda matmul_vec: null pointer");
-    const VecArgs a{static_cast<const uint8_t*>(w), *rb, static_cast<int>(n_out), n_in, x, xq, y, bias, stream};
+    if (q8 ? (!xq.qs || !xq.d || !xq.s) : !x) return Status::invalid_argument("cuda matmul_vec: null pointer");
+    VecArgs a{weight_type, split, {}, 0, *rb, n_in, x, xq, true, segs.variant, stream};
+    int64_t total = 0;
+    for (int i = 0; i < k_matvec_max_segments; ++i) {
+        const MatvecSegment& s = segs.seg[i < segs.n ? i : segs.n - 1];
+        if (i < segs.n) {
+            if (!s.w || !s.y || s.n_out < 0) return Status::invalid_argument("cuda matmul_vec: null pointer");
+            total += s.n_out;
+            if ((reinterpret_cast<uintptr_t>(s.w) & 15u) != 0) a.aligned16 = false;
+        }
+        if (total > 0x7fffffff) return Status::invalid_argument("cuda matmul_vec: too many rows");
+        a.sa.w[i] = static_cast<const uint8_t*>(s.w);
+        a.sa.y[i] = s.y;
+        a.sa.bias[i] = s.bias;
+        a.sa.end[i] = static_cast<int>(total);
+    }
+    a.n_rows = static_cast<int>(total);
+    if (a.n_rows == 0) return Status::ok();
     switch (weight_type) {
         case TensorType::F32:
             launch_vec_cols<TensorType::F32>(a, n_tok);
@@ -373,6 +745,18 @@ Status matmul_vec(TensorType weight_type, const void* w, int64_t n_out, int64_t 
     }
     ENCLAVE_CUDA_CHECK_LAUNCH("matmul_vec");
     return Status::ok();
+}
+
+Status matmul_vec(TensorType weight_type, WeightLayout layout, const void* w, int64_t n_out, int64_t n_in,
+                  const float* x, const Q8Activations& xq, int64_t n_tok, float* y, const float* bias,
+                  cudaStream_t stream) {
+    if (n_tok == 0 || n_out == 0) return Status::ok();
+    if (n_out < 0 || n_out > 0x7fffffff)
+        return Status::invalid_argument("cuda matmul_vec: bad shape: " + std::to_string(n_out) + " rows");
+    MatvecSegments segs;
+    segs.seg[0] = {w, n_out, y, bias};
+    segs.n = 1;
+    return matmul_vec_multi(weight_type, layout, segs, n_in, x, xq, n_tok, stream);
 }
 
 }  // namespace enclave::kernels::cuda

@@ -10,6 +10,7 @@
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
+#include "q8_act.cuh"
 #include "quant_unit.cuh"
 
 namespace enclave::kernels::cuda {
@@ -98,6 +99,74 @@ __global__ void __launch_bounds__(k_wide_threads)
     }
 }
 
+// The decode step's fused norm (rms_norm_fused): the wide kernel's arithmetic, preceded by the residual add
+// (x += residual, one f32 add per value as add_kernel does, written back to x) and followed by the 8-bit
+// quantization of the output in groups of 32 (8 consecutive threads' float4: blockDim.x is a multiple of 32).
+template <int VPT>
+__global__ void __launch_bounds__(k_wide_threads)
+    rms_norm_fused_kernel(float* x, const float* residual, const float* __restrict__ w, float eps, float* out, int n4,
+                          int8_t* __restrict__ qs, float* __restrict__ qd, float* __restrict__ qsum, bool q8_1) {
+    const int64_t n_cols = static_cast<int64_t>(n4) * 4;
+    float4* xr = reinterpret_cast<float4*>(x + static_cast<int64_t>(blockIdx.x) * n_cols);
+    const float4* rr =
+        residual ? reinterpret_cast<const float4*>(residual + static_cast<int64_t>(blockIdx.x) * n_cols) : nullptr;
+    float4* yr = reinterpret_cast<float4*>(out + static_cast<int64_t>(blockIdx.x) * n_cols);
+    const float4* wr = reinterpret_cast<const float4*>(w);
+    float4 xv[VPT], wv[VPT];
+#pragma unroll
+    for (int j = 0; j < VPT; ++j) {
+        const int i = threadIdx.x + j * blockDim.x;
+        if (i < n4) {
+            xv[j] = xr[i];
+            if (rr) {
+                const float4 r = rr[i];
+                xv[j].x = __fadd_rn(xv[j].x, r.x), xv[j].y = __fadd_rn(xv[j].y, r.y);
+                xv[j].z = __fadd_rn(xv[j].z, r.z), xv[j].w = __fadd_rn(xv[j].w, r.w);
+                xr[i] = xv[j];
+            }
+            wv[j] = __ldg(wr + i);
+        } else {
+            xv[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            wv[j] = xv[j];
+        }
+    }
+    double sum = 0.0;
+#pragma unroll
+    for (int j = 0; j < VPT; ++j) {
+        sum += static_cast<double>(__fmul_rn(xv[j].x, xv[j].x));
+        sum += static_cast<double>(__fmul_rn(xv[j].y, xv[j].y));
+        sum += static_cast<double>(__fmul_rn(xv[j].z, xv[j].z));
+        sum += static_cast<double>(__fmul_rn(xv[j].w, xv[j].w));
+    }
+    __shared__ double partial[k_wide_threads / 32];
+    sum = warp_sum_double(sum);
+    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
+    __syncthreads();
+    const int n_warps = blockDim.x >> 5;
+    double total = 0.0;
+    for (int i = 0; i < n_warps; ++i) total += partial[i];
+    const float mean = static_cast<float>(total / static_cast<double>(n_cols));
+    const float scale = 1.0f / sqrtf(mean + eps);
+    const int64_t n_units = n_cols / 32;
+#pragma unroll
+    for (int j = 0; j < VPT; ++j) {
+        const int i = threadIdx.x + j * blockDim.x;
+        const bool active = i < n4;
+        float4 y;
+        y.x = __fmul_rn(__fmul_rn(xv[j].x, scale), wv[j].x);
+        y.y = __fmul_rn(__fmul_rn(xv[j].y, scale), wv[j].y);
+        y.z = __fmul_rn(__fmul_rn(xv[j].z, scale), wv[j].z);
+        y.w = __fmul_rn(__fmul_rn(xv[j].w, scale), wv[j].w);
+        if (active) yr[i] = y;
+        if (qs) {
+            const float v[4] = {y.x, y.y, y.z, y.w};
+            const int64_t g = static_cast<int64_t>(blockIdx.x) * n_units + i / 8;
+            cuda_detail::quantize_group32<8, 4>(v, q8_1, active, qs + static_cast<int64_t>(blockIdx.x) * n_cols + 4 * i,
+                                                qd + g, qsum + g);
+        }
+    }
+}
+
 bool aligned16(const void* p) {
     return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
@@ -129,6 +198,44 @@ Status rms_norm(const float* x, const float* weight, float eps, float* out, int6
         rms_norm_kernel<<<grid, k_threads, 0, stream>>>(x, weight, eps, out, n_cols);
     }
     ENCLAVE_CUDA_CHECK_LAUNCH("rms_norm");
+    return Status::ok();
+}
+
+bool rms_norm_fused_ok(int64_t n_cols) noexcept {
+    return n_cols > 0 && n_cols % 32 == 0 && n_cols / 4 <= static_cast<int64_t>(k_wide_max_vpt) * k_wide_threads;
+}
+
+Status rms_norm_fused(float* x, const float* residual, const float* weight, float eps, float* out, int64_t n_rows,
+                      int64_t n_cols, TensorType weight_type, const Q8Activations& xq, cudaStream_t stream) {
+    if (n_rows == 0) return Status::ok();
+    if (!x || !weight || !out) return Status::invalid_argument("cuda rms_norm_fused: null pointer");
+    if (n_rows < 0 || n_rows > 0x7fffffff || !rms_norm_fused_ok(n_cols) || !aligned16(x) || !aligned16(weight) ||
+        !aligned16(out) || (residual && !aligned16(residual)))
+        return Status::invalid_argument("cuda rms_norm_fused: bad shape [" + std::to_string(n_rows) + ", " +
+                                        std::to_string(n_cols) + "] or unaligned rows");
+    const bool quant = xq.qs != nullptr;
+    if (quant &&
+        (weight_type != TensorType::Q4_0 && weight_type != TensorType::Q4_1 && weight_type != TensorType::Q8_0))
+        return Status::invalid_argument("cuda rms_norm_fused: no fused quantization for " +
+                                        std::string(tensor_type_name(weight_type)) + " weights");
+    if (quant && (!xq.d || !xq.s)) return Status::invalid_argument("cuda rms_norm_fused: null pointer");
+    const bool q8_1 = weight_type == TensorType::Q4_1;
+    const unsigned grid = static_cast<unsigned>(n_rows);
+    const int64_t n4 = n_cols / 4;
+    const int vpt = n4 <= k_wide_threads ? 1 : n4 <= 2 * k_wide_threads ? 2 : 4;
+    const int64_t per_block = (n4 + vpt - 1) / vpt;
+    const unsigned threads = static_cast<unsigned>((per_block + 31) / 32 * 32);
+    const int n4i = static_cast<int>(n4);
+    if (vpt == 1)
+        rms_norm_fused_kernel<1>
+            <<<grid, threads, 0, stream>>>(x, residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
+    else if (vpt == 2)
+        rms_norm_fused_kernel<2>
+            <<<grid, threads, 0, stream>>>(x, residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
+    else
+        rms_norm_fused_kernel<4>
+            <<<grid, threads, 0, stream>>>(x, residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
+    ENCLAVE_CUDA_CHECK_LAUNCH("rms_norm_fused");
     return Status::ok();
 }
 

@@ -163,6 +163,84 @@ __device__ __forceinline__ QUnit load_unit(const uint8_t* row, int u) {
     return r;
 }
 
+// ---- the split row layout (WeightLayout::split, cuda_ops.h) ---------------------------------------------
+// Q4_0, Q4_1 and Q8_0 rows may be stored by the CUDA backend as [the units' quant bytes][the units' scales]:
+// unit u's 16 (Q8_0: 32) quant bytes at 16u (32u), in the GGUF block's byte order, then its f16 d (Q4_1: d, m)
+// at nb * 16 (nb * 32) + 2u (4u). Same bytes per row as GGUF, so strides stay; the quants of a warp's 32
+// units are one contiguous run, read in 8- or 16-byte loads.
+template <TensorType T>
+struct SplitTraits;
+template <>
+struct SplitTraits<TensorType::Q4_0> {
+    static constexpr int quant_bytes = 16, scale_bytes = 2;
+};
+template <>
+struct SplitTraits<TensorType::Q4_1> {
+    static constexpr int quant_bytes = 16, scale_bytes = 4;
+};
+template <>
+struct SplitTraits<TensorType::Q8_0> {
+    static constexpr int quant_bytes = 32, scale_bytes = 2;
+};
+
+// A unit from its quant words (4 for Q4_0/Q4_1, 8 for Q8_0) and its f16 scale bits (Q4_1: d | m << 16).
+template <TensorType T>
+__device__ __forceinline__ QUnit unit_from_words(const int* w, uint32_t scale_bits) {
+    QUnit r;
+    r.d_lo = r.d_hi = half_bits_to_float(static_cast<uint16_t>(scale_bits & 0xFFFF));
+    if constexpr (T == TensorType::Q4_0) {
+        r.m = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            r.q[k] = static_cast<int>(__vsub4(w[k] & 0x0F0F0F0F, 0x08080808));
+            r.q[k + 4] = static_cast<int>(__vsub4((w[k] >> 4) & 0x0F0F0F0F, 0x08080808));
+        }
+    } else if constexpr (T == TensorType::Q4_1) {
+        r.m = half_bits_to_float(static_cast<uint16_t>(scale_bits >> 16));
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            r.q[k] = w[k] & 0x0F0F0F0F;
+            r.q[k + 4] = (w[k] >> 4) & 0x0F0F0F0F;
+        }
+    } else {
+        static_assert(T == TensorType::Q8_0, "split layout: Q4_0, Q4_1, Q8_0");
+        r.m = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 8; ++k) r.q[k] = w[k];
+    }
+    return r;
+}
+
+__device__ __forceinline__ uint32_t load_split_scale_bits(const uint8_t* p, int scale_bytes) {
+    return scale_bytes == 4 ? *reinterpret_cast<const uint32_t*>(p) : *reinterpret_cast<const uint16_t*>(p);
+}
+
+//! Unit u of a split-layout row of nb units (row 8-byte aligned).
+template <TensorType T>
+__device__ __forceinline__ QUnit load_unit_split(const uint8_t* row, int u, int nb) {
+    using S = SplitTraits<T>;
+    int w[S::quant_bytes / 4];
+    const uint2* q = reinterpret_cast<const uint2*>(row + static_cast<size_t>(u) * S::quant_bytes);
+#pragma unroll
+    for (int k = 0; k < S::quant_bytes / 8; ++k) {
+        const uint2 v = q[k];
+        w[2 * k] = static_cast<int>(v.x);
+        w[2 * k + 1] = static_cast<int>(v.y);
+    }
+    const uint32_t sb = load_split_scale_bits(
+        row + static_cast<size_t>(nb) * S::quant_bytes + static_cast<size_t>(u) * S::scale_bytes, S::scale_bytes);
+    return unit_from_words<T>(w, sb);
+}
+
+// Either layout: split when `split` (T must then be Q4_0, Q4_1 or Q8_0), else GGUF blocks.
+template <TensorType T>
+__device__ __forceinline__ QUnit load_unit_any(const uint8_t* row, int u, int nb, bool split) {
+    if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q8_0) {
+        if (split) return load_unit_split<T>(row, u, nb);
+    }
+    return load_unit<T>(row, u);
+}
+
 // Value e (0..31) of a unit, as the CPU's dequantize_row computes it.
 __device__ __forceinline__ float unit_value(const QUnit& u, int e) {
     const int q = static_cast<int8_t>((u.q[e >> 2] >> (8 * (e & 3))) & 0xFF);

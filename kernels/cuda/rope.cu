@@ -3,13 +3,14 @@
 // then rotates every (head, pair) of its group, a thread per pair. A decode step (one token) so spreads over
 // (n_head + n_kv_head) / heads-per-group blocks instead of one.
 // The angles are advanced by repeated float multiplication as the CPU (and ggml) do, so both land on the
-// same floats; products are not contracted into FMAs for the same reason.
+// same floats; the rotation fuses exactly the products the CPU's compiled rope_row fuses (rope.cuh).
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
+#include "rope.cuh"
 
 namespace enclave::kernels::cuda {
 namespace {
@@ -28,12 +29,8 @@ __global__ void __launch_bounds__(k_threads)
     const int n_pairs = n_dims / 2;
     const float p = static_cast<float>(pos[t]);
     for (int i = threadIdx.x; i < n_pairs; i += blockDim.x) {
-        float theta = p;
-        for (int j = 0; j < i; ++j) theta = __fmul_rn(theta, theta_scale);
-        const float ff = freq_factors ? freq_factors[i] : 1.0f;
-        const float angle = __fmul_rn(freq_scale, __fdiv_rn(theta, ff));
-        cos_cache[i] = cosf(angle);
-        sin_cache[i] = sinf(angle);
+        cuda_detail::rope_cos_sin(i, p, theta_scale, freq_scale, freq_factors ? freq_factors[i] : 1.0f, &cos_cache[i],
+                                  &sin_cache[i]);
     }
     __syncthreads();
     const int h0 = blockIdx.y * hpb;
@@ -46,8 +43,7 @@ __global__ void __launch_bounds__(k_threads)
         const int a = neox ? i : 2 * i;
         const int b = neox ? i + n_pairs : 2 * i + 1;
         const float x0 = v[a], x1 = v[b], c = cos_cache[i], s = sin_cache[i];
-        v[a] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
-        v[b] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+        cuda_detail::rope_rotate(x0, x1, c, s, &v[a], &v[b]);
     }
 }
 

@@ -1,7 +1,7 @@
 """The engine's gRPC API on its Unix socket, driven by the official grpcio client with stubs generated
 from engine/server/api/enclave.proto at test time.
 
-usage: test_grpc_api.py ENGINE_EXE MODEL PROTO_DIR
+usage: test_grpc_api.py ENGINE_EXE MODEL
 Prints "N passed, N failed" last; exit status 1 on any failure.
 """
 import json
@@ -15,16 +15,10 @@ import time
 import unittest
 
 import grpc
-from grpc_tools import protoc
 
-ENGINE, MODEL, PROTO_DIR = sys.argv[1], sys.argv[2], sys.argv[3]
-STUBS = tempfile.mkdtemp(prefix="enclave-stubs-")
-if protoc.main(["protoc", f"-I{PROTO_DIR}", f"--python_out={STUBS}", f"--grpc_python_out={STUBS}",
-                os.path.join(PROTO_DIR, "enclave.proto")]) != 0:
-    raise SystemExit("protoc failed on enclave.proto")
-sys.path.insert(0, STUBS)
-import enclave_pb2 as pb  # noqa: E402
-import enclave_pb2_grpc as rpc  # noqa: E402
+from engine_fixture import Engine, pb, rpc, run_tests
+
+ENGINE, MODEL = sys.argv[1], sys.argv[2]
 
 QUESTION = "What is the capital of France?"
 
@@ -32,22 +26,14 @@ QUESTION = "What is the capital of France?"
 class GrpcApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.socket = tempfile.mkdtemp(prefix="enclave-grpc-") + "/run/engine.sock"
-        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2",
-                                     "--socket", cls.socket, "--telemetry-period-ms", "100"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = cls.proc.stdout.readline()
-        if "ready" not in line:
-            cls.proc.kill()
-            raise RuntimeError("engine did not start: " + line + cls.proc.stderr.read())
-        cls.channel = grpc.insecure_channel("unix:" + cls.socket)
+        cls.engine = Engine(ENGINE, [MODEL], ["--telemetry-period-ms", "100"])
+        cls.socket = cls.engine.socket
+        cls.channel = cls.engine.authed(cls.engine.admin)
         cls.generation = rpc.GenerationStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
-        cls.channel.close()
-        cls.proc.terminate()
-        cls.proc.wait(timeout=30)
+        cls.engine.stop()
 
     def chat_request(self, content, **sampling):
         sampling.setdefault("temperature", 0)
@@ -85,7 +71,18 @@ class GrpcApiTest(unittest.TestCase):
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         with self.assertRaises(grpc.RpcError) as ctx:
             list(self.generation.Generate(pb.GenerateRequest(model="nope", prompt="x"), timeout=30))
-        self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("nope", ctx.exception.details())
+
+    def test_calls_without_a_session_are_refused(self):
+        anonymous = rpc.GenerationStub(self.engine.channel)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            list(anonymous.Generate(self.chat_request("hi", max_tokens=2), timeout=30))
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        bogus = rpc.GenerationStub(self.engine.authed("ens_" + "0" * 43))
+        with self.assertRaises(grpc.RpcError) as ctx:
+            list(bogus.Generate(self.chat_request("hi", max_tokens=2), timeout=30))
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
 
     def test_cancel_mid_stream_leaves_the_engine_serving(self):
         call = self.generation.Generate(self.chat_request("Write a long story about a dragon.", max_tokens=300),
@@ -139,20 +136,13 @@ class TlsTest(unittest.TestCase):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cls.cert,
                         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                        check=True, capture_output=True)
-        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2",
-                                     "--socket", d + "/engine.sock", "--listen", "127.0.0.1:0", "--tls-cert", cls.cert,
-                                     "--tls-key", key], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = cls.proc.stdout.readline()
-        m = re.search(r"gRPC\+TLS on (127\.0\.0\.1:\d+)", line)
-        if not m:
-            cls.proc.kill()
-            raise RuntimeError("engine did not start with TLS: " + line + cls.proc.stderr.read())
+        cls.engine = Engine(ENGINE, [MODEL], ["--listen", "127.0.0.1:0", "--tls-cert", cls.cert, "--tls-key", key])
+        m = re.search(r"gRPC\+TLS on (127\.0\.0\.1:\d+)", cls.engine.ready_line)
         cls.address = m.group(1)
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        cls.proc.wait(timeout=30)
+        cls.engine.stop()
 
     def test_tls_client_is_served(self):
         with open(self.cert, "rb") as f:
@@ -167,14 +157,11 @@ class TlsTest(unittest.TestCase):
             self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNAVAILABLE)
 
     def test_listen_without_certificate_is_refused(self):
-        p = subprocess.run([ENGINE, "serve", "--model", MODEL, "--listen", "127.0.0.1:0"], capture_output=True, text=True,
-                           timeout=60)
+        p = subprocess.run([ENGINE, "serve", "--model", MODEL, "--listen", "127.0.0.1:0", "--state-dir",
+                            tempfile.mkdtemp()], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("TLS only", p.stderr)
 
 
 if __name__ == "__main__":
-    result = unittest.main(argv=[sys.argv[0]], exit=False, verbosity=2).result
-    failed = len(result.failures) + len(result.errors)
-    print(f"{result.testsRun - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    run_tests()

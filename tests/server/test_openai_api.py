@@ -11,9 +11,12 @@ import subprocess
 import sys
 import threading
 import unittest
+import urllib.error
 import urllib.request
 
 import openai
+
+from engine_fixture import Engine, run_tests
 
 ENGINE, MODEL = sys.argv[1], sys.argv[2]
 MODEL_ID = MODEL.rsplit("/", 1)[-1].removesuffix(".gguf")
@@ -25,20 +28,13 @@ class OpenAiApiTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.socket = tempfile.mkdtemp(prefix="enclave-test-") + "/engine.sock"
-        cls.proc = subprocess.Popen([ENGINE, "serve", "--model", MODEL, "--http", "127.0.0.1:0", "--threads", "2",
-                                     "--socket", cls.socket] + cls.extra_flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = cls.proc.stdout.readline()  # the one "ready" line carries the port
-        if "ready" not in line:
-            cls.proc.kill()
-            raise RuntimeError("engine did not start: " + line + cls.proc.stderr.read())
-        cls.base = re.search(r"(http://\S+/v1)", line).group(1)
-        cls.client = openai.OpenAI(base_url=cls.base, api_key="unused", max_retries=0, timeout=120)
+        cls.engine = Engine(ENGINE, [MODEL], cls.extra_flags)
+        cls.base = cls.engine.http + "/v1"
+        cls.client = openai.OpenAI(base_url=cls.base, api_key=cls.engine.admin_key, max_retries=0, timeout=120)
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        cls.proc.wait(timeout=30)
+        cls.engine.stop()
 
     def chat(self, content, **kw):
         kw.setdefault("temperature", 0)
@@ -132,8 +128,15 @@ class MetricsTest(unittest.TestCase):
     extra_flags = []
 
     def metrics(self):
-        with urllib.request.urlopen(self.base.removesuffix("/v1") + "/metrics", timeout=30) as r:
+        request = urllib.request.Request(self.base.removesuffix("/v1") + "/metrics",
+                                         headers={"Authorization": "Bearer " + self.engine.admin_key})
+        with urllib.request.urlopen(request, timeout=30) as r:
             return r.read().decode()
+
+    def test_metrics_need_a_key(self):
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(self.base.removesuffix("/v1") + "/metrics", timeout=30)
+        self.assertEqual(ctx.exception.code, 401)
 
     def value(self, text, name):
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
@@ -190,13 +193,101 @@ class BadStartTest(unittest.TestCase):
         for args, needle in ((["--config", config_file("[scheduler]\nmax_runing = 3\n")], "max_runing"),
                              (["--http", "127.0.0.1:99999"], "--http"),
                              (["--model", "/nonexistent/m.gguf"], "/nonexistent/m.gguf")):
-            p = subprocess.run([ENGINE, "serve", "--model", MODEL] + args, capture_output=True, text=True, timeout=60)
+            p = subprocess.run([ENGINE, "serve", "--model", MODEL, "--state-dir", tempfile.mkdtemp()] + args,
+                               capture_output=True, text=True, timeout=60)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertIn(needle, p.stderr, args)
 
 
+class HttpsTest(unittest.TestCase):
+    """Exposed HTTP is HTTPS: TLS 1.2 minimum with AEAD suites; an old or weak client is refused."""
+
+    @classmethod
+    def setUpClass(cls):
+        d = tempfile.mkdtemp(prefix="enclave-https-")
+        cls.cert, key = d + "/http.crt", d + "/http.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cls.cert,
+                        "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        cls.engine = Engine(ENGINE, [MODEL], ["--http-tls-cert", cls.cert, "--http-tls-key", key])
+        cls.address = re.search(r"https://([\d.]+):(\d+)/v1", cls.engine.ready_line).groups()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.engine.stop()
+
+    def handshake(self, context):
+        import socket
+        import ssl
+        with socket.create_connection((self.address[0], int(self.address[1])), timeout=30) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                return tls.version(), tls.cipher()[0]
+
+    def test_openai_client_over_https(self):
+        import ssl
+        # The client trusts exactly the engine's certificate (DefaultHttpxClient passes verify to the transport).
+        client = openai.OpenAI(base_url=f"https://{self.address[0]}:{self.address[1]}/v1", api_key=self.engine.admin_key,
+                               max_retries=0, timeout=120,
+                               http_client=openai.DefaultHttpxClient(verify=ssl.create_default_context(cafile=self.cert)))
+        r = client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], max_tokens=3)
+        self.assertGreater(r.usage.completion_tokens, 0)
+
+    def test_old_protocols_and_weak_suites_are_refused(self):
+        import ssl
+        good = ssl.create_default_context(cafile=self.cert)
+        version, _ = self.handshake(good)
+        self.assertEqual(version, "TLSv1.3")
+        old = ssl.create_default_context(cafile=self.cert)
+        old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        try:
+            old.set_ciphers("ALL:@SECLEVEL=0")
+        except ssl.SSLError:
+            pass
+        with self.assertRaises((ssl.SSLError, ConnectionResetError)):
+            self.handshake(old)
+        cbc = ssl.create_default_context(cafile=self.cert)
+        cbc.maximum_version = ssl.TLSVersion.TLSv1_2
+        cbc.set_ciphers("ECDHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA256")  # no AEAD
+        with self.assertRaises((ssl.SSLError, ConnectionResetError)):
+            self.handshake(cbc)
+        aead12 = ssl.create_default_context(cafile=self.cert)
+        aead12.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.assertEqual(self.handshake(aead12)[0], "TLSv1.2")
+
+    def test_exposed_plain_http_is_refused_at_start(self):
+        p = subprocess.run([ENGINE, "serve", "--model", MODEL, "--http", "0.0.0.0:0", "--state-dir", tempfile.mkdtemp()],
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("TLS", p.stderr)
+
+
+class AuthTest(unittest.TestCase):
+    """Every route but /health wants a key; a wrong one is 401 in OpenAI's shape; a foreign Host is 421."""
+
+    setUpClass = classmethod(OpenAiApiTest.setUpClass.__func__)
+    tearDownClass = classmethod(OpenAiApiTest.tearDownClass.__func__)
+    extra_flags = []
+
+    def test_wrong_key_is_401_and_no_key_too(self):
+        for key in ("enk_wrong", ""):
+            client = openai.OpenAI(base_url=self.base, api_key=key or "x", max_retries=0, timeout=30,
+                                   default_headers={} if key else {"Authorization": ""})
+            with self.assertRaises(openai.AuthenticationError):
+                client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}],
+                                               max_tokens=2)
+
+    def test_health_needs_no_key(self):
+        with urllib.request.urlopen(self.base.removesuffix("/v1") + "/health", timeout=30) as h:
+            self.assertEqual(json.loads(h.read())["status"], "ok")
+
+    def test_a_foreign_host_header_is_refused(self):
+        request = urllib.request.Request(self.base + "/models", headers={"Host": "evil.example",
+                                                                         "Authorization": "Bearer " + self.engine.admin_key})
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(request, timeout=30)
+        self.assertEqual(ctx.exception.code, 421)
+
+
 if __name__ == "__main__":
-    result = unittest.main(argv=[sys.argv[0]], exit=False, verbosity=2).result
-    failed = len(result.failures) + len(result.errors)
-    print(f"{result.testsRun - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    run_tests()

@@ -7,7 +7,12 @@
 # Logs go under $OUT (default /tmp/gpu_check); a short results table is printed last.
 # Stages are skipped, not cut off, when the time budget (GPU_CHECK_BUDGET_S, default 540 s) runs low.
 #
-#   usage: tools/gpu/gpu_check.sh [--no-8b] [--no-sanitizer]
+# Binaries built elsewhere (GPU_CHECK_PREBUILT=dir holding tst_cuda_ops, tst_cuda_model, enclave-engine,
+# bench_cuda_batch) are used when they run on this machine, which saves the build.
+# Stages: --no-tests, --no-sanitizer, --no-smol, --no-8b (q4_0), --f16 (the 8b f16 rows: pp512, tg128 and
+# 256 sequences x 128 new tokens), --batch (256 x 128 on 8b q4_0 too), --no-ncu, --no-nographs.
+#
+#   usage: tools/gpu/gpu_check.sh [--no-8b] [--no-sanitizer] [--f16] [--batch] ...
 set -uo pipefail
 
 OUT=${OUT:-/tmp/gpu_check}
@@ -18,10 +23,23 @@ SYNTH=tools/gpu/.synth/synth_gguf.py
 MODELS=${GPU_CHECK_MODELS:-/tmp/enclave_models}
 DO_8B=1
 DO_SAN=1
+DO_TESTS=1
+DO_SMOL=1
+DO_F16=0
+DO_BATCH=0
+DO_NCU=1
+GRAPH_MODES="1 0"
+PREBUILT=${GPU_CHECK_PREBUILT:-}
 for a in "$@"; do
   case "$a" in
     --no-8b) DO_8B=0 ;;
     --no-sanitizer) DO_SAN=0 ;;
+    --no-tests) DO_TESTS=0 ;;
+    --no-smol) DO_SMOL=0 ;;
+    --f16) DO_F16=1 ;;
+    --batch) DO_BATCH=1 ;;
+    --no-ncu) DO_NCU=0 ;;
+    --no-nographs) GRAPH_MODES="1" ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -38,22 +56,38 @@ nvcc --version | tail -1
 note "| stage | result |"
 note "|---|---|"
 
+# Peak device memory over the whole check (the benches' models and caches included).
+nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 >"$OUT/gpu_mem.log" 2>/dev/null &
+MEM_PID=$!
+
+BIN=""
+if [ -n "$PREBUILT" ] && [ -x "$PREBUILT/tst_cuda_ops" ]; then
+  if ENCLAVE_TEST_QUICK=1 timeout 60 "$PREBUILT/tst_cuda_ops" get_rows_reports_a_bad_id >"$OUT/prebuilt.log" 2>&1; then
+    BIN="$PREBUILT"; note "| build | prebuilt binaries run here |"
+  else
+    tail -5 "$OUT/prebuilt.log"; echo "prebuilt binaries do not run here: building"
+  fi
+fi
+if [ -z "$BIN" ]; then
+BIN="$BUILD/bin"
 stage "configure"
 if ! cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENCLAVE_SERVER=OFF -DENCLAVE_CONSOLE=OFF \
      -DENCLAVE_CUDA=ON >"$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"; note "| configure | FAILED |"; exit 1
 fi
 stage "build"
-if ! cmake --build "$BUILD" -j "$(nproc)" --target tst_cuda_ops tst_cuda_model enclave-engine >>"$OUT/build.log" 2>&1; then
+if ! cmake --build "$BUILD" -j "$(nproc)" --target tst_cuda_ops tst_cuda_model enclave-engine bench_cuda_batch >>"$OUT/build.log" 2>&1; then
   grep -E "error|Error" "$OUT/build.log" | head -40; tail -20 "$OUT/build.log"; note "| build | FAILED |"; exit 1
 fi
 note "| build | ok ($SECONDS s) |"
+fi
 
-stage "gpu tests"
 TEST_RC=0
+if [ $DO_TESTS -eq 1 ]; then
+stage "gpu tests"
 run_test() {  # log-name [VAR=value...]
   local name=$1; shift
-  env "$@" ENCLAVE_CUDA_STATS=1 timeout 240 "$BUILD/bin/${name%%.*}" >"$OUT/$name.log" 2>&1
+  env "$@" ENCLAVE_CUDA_STATS=1 timeout 240 "$BIN/${name%%.*}" >"$OUT/$name.log" 2>&1
   local rc=$?
   [ $rc -ne 0 ] && TEST_RC=1
   grep -E "FAILED|FAIL \]|unexpected|NON-FINITE|seed" "$OUT/$name.log" | head -30
@@ -62,6 +96,7 @@ run_test() {  # log-name [VAR=value...]
 run_test tst_cuda_ops
 run_test tst_cuda_model                      # CUDA graphs on (the default)
 run_test tst_cuda_model.nographs ENCLAVE_CUDA_GRAPHS=0
+fi
 
 SAN_SUMMARY=""
 if [ $DO_SAN -eq 1 ]; then
@@ -72,11 +107,11 @@ if [ $DO_SAN -eq 1 ]; then
       echo "==== compute-sanitizer --tool $tool"
       # API errors are not reported: one test provokes an out-of-memory error on purpose.
       ENCLAVE_TEST_QUICK=1 timeout 150 compute-sanitizer --tool $tool --report-api-errors no --print-limit 50 \
-        --error-exitcode 3 "$BUILD/bin/tst_cuda_ops" 2>&1
+        --error-exitcode 3 "$BIN/tst_cuda_ops" 2>&1
       rc1=$?
       # The graph path (capture, replay) and batched steps under the same tool.
       ENCLAVE_TEST_QUICK=1 timeout 120 compute-sanitizer --tool $tool --print-limit 50 --error-exitcode 3 \
-        "$BUILD/bin/tst_cuda_model" batched_decode 2>&1
+        "$BIN/tst_cuda_model" batched_decode 2>&1
       echo "rc $rc1/$?"
     } >"$OUT/san.tmp"
     rc=$(tail -1 "$OUT/san.tmp")
@@ -94,9 +129,9 @@ bench_model() {  # name shape type
   # Same file, same prompt, greedy: the CPU and CUDA backends should pick the same tokens.
   local n=${4:-32}
   local prompt="The quick brown fox jumps over the lazy dog and keeps running"
-  timeout 120 "$BUILD/bin/enclave-engine" run --model "$f" --backend cpu --prompt "$prompt" --temperature 0 \
+  timeout 120 "$BIN/enclave-engine" run --model "$f" --backend cpu --prompt "$prompt" --temperature 0 \
       --max-tokens "$n" --json >"$OUT/run_cpu_$name.json" 2>>"$OUT/bench.log"
-  timeout 60 "$BUILD/bin/enclave-engine" run --model "$f" --backend cuda --prompt "$prompt" --temperature 0 \
+  timeout 60 "$BIN/enclave-engine" run --model "$f" --backend cuda --prompt "$prompt" --temperature 0 \
       --max-tokens "$n" --json >"$OUT/run_cuda_$name.json" 2>>"$OUT/bench.log"
   local same
   same=$(python3 - "$OUT/run_cpu_$name.json" "$OUT/run_cuda_$name.json" <<'EOF'
@@ -113,9 +148,9 @@ EOF
   rm -f "$OUT/run_cpu_$name.json" "$OUT/run_cuda_$name.json"
   note "| $name cpu vs cuda tokens | $same |"
   local graphs
-  for graphs in 1 0; do
+  for graphs in $GRAPH_MODES; do
     echo "== bench $name graphs=$graphs" >>"$OUT/bench.log"
-    ENCLAVE_CUDA_GRAPHS=$graphs ENCLAVE_CUDA_STATS=1 timeout 180 "$BUILD/bin/enclave-engine" bench --model "$f" \
+    ENCLAVE_CUDA_GRAPHS=$graphs ENCLAVE_CUDA_STATS=1 timeout 180 "$BIN/enclave-engine" bench --model "$f" \
         --backend cuda --pp 512 --tg 128 --reps 3 --json >"$OUT/bench_$name.json" 2>>"$OUT/bench.log"
     local rc=$?
     python3 - "$OUT/bench_$name.json" "$name" "$rc" "$graphs" <<'EOF' | tee -a "$SUMMARY"
@@ -145,8 +180,8 @@ profile_decode() {  # name launches-per-step
   # bench --pp 0 --tg 2 --reps 1 runs 4 decode steps; the last one is profiled.
   ENCLAVE_CUDA_GRAPHS=0 timeout 150 "$ncu" --clock-control none --metrics gpu__time_duration.sum \
       --launch-skip $((3 * per_step)) --launch-count "$per_step" --csv --print-units base \
-      "$BUILD/bin/enclave-engine" bench --model "$f" --backend cuda --pp 0 --tg 2 --reps 1 >"$OUT/ncu.tmp" 2>&1
-  python3 - "$OUT/ncu.tmp" "$1" <<'EOF' | tee -a "$OUT/bench.log" | tail -14
+      "$BIN/enclave-engine" bench --model "$f" --backend cuda --pp 0 --tg 2 --reps 1 >"$OUT/ncu.tmp" 2>&1
+  python3 - "$OUT/ncu.tmp" "$1" <<'EOF' | tee -a "$OUT/bench.log" | tail -16
 import csv, sys, collections
 rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
 if not rows: print("ncu: no rows"); sys.exit()
@@ -162,15 +197,43 @@ s = sum(tot.values())
 print("ncu %s: %d kernels, %.1f us of kernel time in one decode step" % (sys.argv[2], sum(cnt.values()), s / 1e3))
 for n, v in tot.most_common(12):
     print("  %8.1f us %5.1f%% %4d x %s" % (v / 1e3, 100 * v / s, cnt[n], n[-90:]))
+# Each matrix-vector launch of the step in order (the first layer's, and the last few): which products are slow.
+mv = [(r[ki].split("(")[0], float(r[vi].replace(",", ""))) for r in rows[1:] if "mmv" in r[ki]]
+if mv:
+    print("matrix-vector launches in order (us): " + " ".join("%.1f" % (v / 1e3) for _, v in mv[:6]) + " ... " +
+          " ".join("%.1f" % (v / 1e3) for _, v in mv[-4:]))
 EOF
   tail -3 "$OUT/ncu.tmp" >>"$OUT/bench.log"; rm -f "$OUT/ncu.tmp"
 }
 
-bench_model smol_q4_1 smol q4_1 32
+# B sequences x 128 new tokens after 128-token prompts (llama-batched-bench -npp 128 -ntg 128).
+bench_batch() {  # name B
+  local f="$MODELS/$1.gguf"
+  [ -f "$f" ] || return
+  stage "batch $1 B=$2"
+  local line
+  line=$(ENCLAVE_CUDA_STATS=1 timeout 240 "$BIN/bench_cuda_batch" "$f" "$2" 128 128 2>>"$OUT/bench.log" | tail -1)
+  echo "$line" >>"$OUT/bench.log"
+  note "| $1 cuda $2 seqs x 128 new tokens | $line |"
+}
+
+[ $DO_SMOL -eq 1 ] && bench_model smol_q4_1 smol q4_1 32
 if [ $DO_8B -eq 1 ]; then
   if [ "$(left)" -gt 150 ]; then bench_model 8b_q4_0 8b q4_0 8; else note "| 8b_q4_0 | skipped (time) |"; fi
+  if [ $DO_BATCH -eq 1 ] && [ "$(left)" -gt 120 ]; then bench_batch 8b_q4_0 256; fi
 fi
-if [ "$(left)" -gt 60 ]; then profile_decode 8b_q4_0 613; fi
+if [ $DO_F16 -eq 1 ]; then
+  if [ "$(left)" -gt 200 ]; then
+    GRAPH_MODES_SAVED=$GRAPH_MODES; GRAPH_MODES="1"
+    bench_model 8b_f16 8b f16 8
+    GRAPH_MODES=$GRAPH_MODES_SAVED
+    [ "$(left)" -gt 120 ] && bench_batch 8b_f16 256
+  else note "| 8b_f16 | skipped (time) |"; fi
+fi
+# Kernels a decode step: ENCLAVE_CUDA_STEP_KERNELS overrides (the count changes with fusion).
+if [ $DO_NCU -eq 1 ] && [ "$(left)" -gt 60 ]; then profile_decode 8b_q4_0 "${ENCLAVE_CUDA_STEP_KERNELS:-261}"; fi
+kill $MEM_PID 2>/dev/null
+note "| peak device memory in use | $(sort -n "$OUT/gpu_mem.log" 2>/dev/null | tail -1) MiB (nvidia-smi, every 250 ms) |"
 
 stage "results"
 echo

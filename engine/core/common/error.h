@@ -32,4 +32,10 @@ public:
     using Error::Error;
 };
 
+// Something a caller named does not exist (or is not theirs to see: the message does not tell apart).
+class NotFound : public Error {
+public:
+    using Error::Error;
+};
+
 }  // namespace enclave

@@ -11,6 +11,7 @@ std::string_view finish_reason_name(FinishReason r) {
         case FinishReason::length: return "length";
         case FinishReason::end_of_generation: return "eos";
         case FinishReason::cancelled: return "cancelled";
+        case FinishReason::error: return "error";
     }
     return "unknown";
 }

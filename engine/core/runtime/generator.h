@@ -20,7 +20,8 @@
 
 namespace enclave {
 
-enum class FinishReason { stop, length, end_of_generation, cancelled };
+// error: the engine failed the request (a failed step); set by the serving layer, never by the Generator.
+enum class FinishReason { stop, length, end_of_generation, cancelled, error };
 std::string_view finish_reason_name(FinishReason r);
 
 struct GenerationResult {

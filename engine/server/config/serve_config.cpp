@@ -28,6 +28,18 @@ public:
         out = *v;
     }
 
+    void strings(const toml::node* node, const std::string& key, std::vector<std::string>& out) const {
+        if (!node) return;
+        const toml::array* a = node->as_array();
+        if (!a) fail(key, "must be an array of strings");
+        out.clear();
+        for (const auto& v : *a) {
+            const auto s = v.value<std::string>();
+            if (!v.is_string() || !s) fail(key, "must be an array of strings");
+            out.push_back(*s);
+        }
+    }
+
     void integer(const toml::node* node, const std::string& key, int64_t min, int64_t max, int64_t& out) const {
         if (!node) return;
         if (!node->is_integer()) fail(key, "must be a whole number");
@@ -58,10 +70,12 @@ ServeConfig ServeConfig::from_toml_file(const std::filesystem::path& path) {
                               ": " + std::string(e.description()));
     }
     const Reader r(path, root);
-    r.only(root, "", {"model", "model_dir", "backend", "threads", "ctx", "chat_template", "scheduler", "listen"});
+    r.only(root, "", {"model", "load", "model_dir", "state_dir", "backend", "threads", "ctx", "chat_template", "scheduler", "listen", "security"});
     ServeConfig c;
     r.string(root.get("model"), "model", c.model);
+    r.strings(root.get("load"), "load", c.load);
     r.string(root.get("model_dir"), "model_dir", c.model_dir);
+    r.string(root.get("state_dir"), "state_dir", c.state_dir);
     r.string(root.get("backend"), "backend", c.backend);
     if (c.backend != "cpu" && c.backend != "cuda") r.fail("backend", "must be \"cpu\" or \"cuda\"");
     r.integer(root.get("threads"), "threads", 0, 1024, c.threads);
@@ -78,13 +92,28 @@ ServeConfig ServeConfig::from_toml_file(const std::filesystem::path& path) {
     if (const toml::node* l = root.get("listen")) {
         if (!l->is_table()) r.fail("listen", "must be a table");
         const toml::table& t = *l->as_table();
-        r.only(t, "listen.", {"http", "http_threads", "socket", "tls", "tls_cert", "tls_key"});
+        r.only(t, "listen.", {"http", "http_threads", "http_hosts", "http_tls_cert", "http_tls_key", "socket", "tls",
+                      "tls_cert", "tls_key", "tls_client_ca"});
+        r.string(t.get("http_tls_cert"), "listen.http_tls_cert", c.http_tls_cert);
+        r.string(t.get("http_tls_key"), "listen.http_tls_key", c.http_tls_key);
+        r.strings(t.get("http_hosts"), "listen.http_hosts", c.http_hosts);
         r.string(t.get("http"), "listen.http", c.http);
         r.integer(t.get("http_threads"), "listen.http_threads", 2, 4096, c.http_threads);
         r.string(t.get("socket"), "listen.socket", c.socket);
         r.string(t.get("tls"), "listen.tls", c.tls);
         r.string(t.get("tls_cert"), "listen.tls_cert", c.tls_cert);
         r.string(t.get("tls_key"), "listen.tls_key", c.tls_key);
+        r.string(t.get("tls_client_ca"), "listen.tls_client_ca", c.tls_client_ca);
+    }
+    if (const toml::node* s = root.get("security")) {
+        if (!s->is_table()) r.fail("security", "must be a table");
+        const toml::table& t = *s->as_table();
+        r.only(t, "security.", {"session_idle_seconds", "session_absolute_seconds", "retention_days", "audit_archive_dir"});
+        r.integer(t.get("session_idle_seconds"), "security.session_idle_seconds", 1, 7 * 86'400, c.session_idle_seconds);
+        r.integer(t.get("session_absolute_seconds"), "security.session_absolute_seconds", 1, 30 * 86'400,
+                  c.session_absolute_seconds);
+        r.integer(t.get("retention_days"), "security.retention_days", 180, 36'500, c.retention_days);
+        r.string(t.get("audit_archive_dir"), "security.audit_archive_dir", c.audit_archive_dir);
     }
     return c;
 }

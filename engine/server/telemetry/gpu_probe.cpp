@@ -33,6 +33,7 @@ struct GpuProbe::Nvml {
     nvmlReturn_t (*utilization)(nvmlDevice_t, nvmlUtilization_t*) = nullptr;
     nvmlReturn_t (*power)(nvmlDevice_t, unsigned*) = nullptr;
     nvmlReturn_t (*clock)(nvmlDevice_t, unsigned, unsigned*) = nullptr;
+    nvmlReturn_t (*pcie)(nvmlDevice_t, unsigned, unsigned*) = nullptr;  // optional: absent on old drivers
 
     template <class F>
     bool bind(F& f, const char* symbol) {
@@ -54,6 +55,7 @@ GpuProbe::GpuProbe() {
                        n->bind(n->memory, "nvmlDeviceGetMemoryInfo") &&
                        n->bind(n->utilization, "nvmlDeviceGetUtilizationRates") &&
                        n->bind(n->power, "nvmlDeviceGetPowerUsage") && n->bind(n->clock, "nvmlDeviceGetClockInfo");
+    if (bound) (void)n->bind(n->pcie, "nvmlDeviceGetPcieThroughput");  // optional
     if (!bound || n->init() != NVML_SUCCESS) {
         reason_ = bound ? "NVML did not initialise (driver not loaded?)" : "libnvidia-ml.so.1 lacks an expected symbol";
         dlclose(n->lib);
@@ -95,6 +97,9 @@ std::vector<GpuSample> GpuProbe::sample() const {
         if (nvml_->utilization(dev, &util) == NVML_SUCCESS) s.utilization_ratio = util.gpu / 100.0;
         if (nvml_->power(dev, &v) == NVML_SUCCESS) s.power_watts = v / 1000.0;  // NVML reports milliwatts
         if (nvml_->clock(dev, NVML_CLOCK_SM, &v) == NVML_SUCCESS) s.sm_clock_hz = v * 1e6;  // MHz
+        // NVML measures PCIe throughput over 20 ms and reports KB/s; counter 0 is TX, 1 is RX.
+        if (nvml_->pcie && nvml_->pcie(dev, 0, &v) == NVML_SUCCESS) s.pcie_tx_bytes_per_second = v * 1024.0;
+        if (nvml_->pcie && nvml_->pcie(dev, 1, &v) == NVML_SUCCESS) s.pcie_rx_bytes_per_second = v * 1024.0;
         out.push_back(std::move(s));
     }
     return out;

@@ -21,6 +21,8 @@ struct GpuSample {
     std::optional<double> utilization_ratio;  // 0..1, GPU busy share over NVML's last sample period
     std::optional<double> power_watts;
     std::optional<double> sm_clock_hz;
+    std::optional<double> pcie_tx_bytes_per_second;
+    std::optional<double> pcie_rx_bytes_per_second;
 };
 
 class GpuProbe {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -40,6 +41,17 @@ double meminfo_bytes(const char* key) {
     return -1;
 }
 
+// (busy, total) jiffies of all CPUs since boot, from the first line of /proc/stat.
+std::optional<std::pair<double, double>> cpu_jiffies() {
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
+        return std::nullopt;
+    const double busy = user + nice + system + irq + softirq + steal;
+    return std::make_pair(busy, busy + idle + iowait);
+}
+
 int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -58,8 +70,9 @@ TelemetrySnapshot take_snapshot(const GpuProbe& gpus) {
     return s;
 }
 
-TelemetryHistory::TelemetryHistory(const GpuProbe& gpus, std::chrono::milliseconds period, size_t capacity)
-    : gpus_(gpus), period_(period), capacity_(capacity < 1 ? 1 : capacity) {
+TelemetryHistory::TelemetryHistory(const GpuProbe& gpus, ServingSource serving, std::chrono::milliseconds period,
+                                   size_t capacity)
+    : gpus_(gpus), serving_(std::move(serving)), period_(period), capacity_(capacity < 1 ? 1 : capacity) {
     ring_.reserve(capacity_ < 4096 ? capacity_ : 4096);  // grows to capacity as samples arrive
     thread_ = std::thread([this] { run(); });
 }
@@ -75,9 +88,97 @@ void TelemetryHistory::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+void TelemetryHistory::on_sample(std::function<void(const TelemetrySnapshot&)> observer) {
+    std::lock_guard lock(mutex_);
+    observer_ = std::move(observer);
+}
+
+std::optional<TelemetrySnapshot> TelemetryHistory::latest() const {
+    std::lock_guard lock(mutex_);
+    if (ring_.empty()) return std::nullopt;
+    return ring_[(next_ + ring_.size() - 1) % ring_.size()];
+}
+
+TelemetrySnapshot TelemetryHistory::current() const {
+    TelemetrySnapshot now = take_snapshot(gpus_);
+    if (const auto last = latest()) {
+        now.host_cpu_utilization_ratio = last->host_cpu_utilization_ratio;
+        now.serving = last->serving;
+    }
+    return now;
+}
+
+void TelemetryHistory::summarise(TelemetrySnapshot& s) {
+    ServingSummary& out = s.serving;
+    Totals now;
+    now.time_ms = s.time_ms;
+    if (serving_.models) {
+        for (const MetricsValues& m : serving_.models()) {
+            out.running += static_cast<double>(m.running);
+            out.waiting += static_cast<double>(m.waiting);
+            out.requests_ok_total += static_cast<double>(m.requests_ok);
+            out.requests_error_total += static_cast<double>(m.requests_error);
+            out.requests_cancelled_total += static_cast<double>(m.requests_cancelled);
+            out.prompt_tokens_total += static_cast<double>(m.prompt_tokens);
+            out.generated_tokens_total += static_cast<double>(m.generated_tokens);
+            out.kv_cache_usage_ratio = std::max(out.kv_cache_usage_ratio, m.kv_usage);
+            for (size_t i = 0; i < LatencyHistogram::bounds.size(); ++i) {
+                now.ttft.buckets[i] += m.ttft.buckets[i];
+                now.itl.buckets[i] += m.itl.buckets[i];
+                now.latency.buckets[i] += m.latency.buckets[i];
+            }
+            now.ttft.count += m.ttft.count, now.ttft.sum += m.ttft.sum;
+            now.itl.count += m.itl.count, now.itl.sum += m.itl.sum;
+            now.latency.count += m.latency.count, now.latency.sum += m.latency.sum;
+        }
+    }
+    if (serving_.front)
+        for (const auto& [reason, n] : serving_.front().rejected) out.rejected_total += static_cast<double>(n);
+    now.ok = out.requests_ok_total;
+    now.error = out.requests_error_total;
+    now.generated = out.generated_tokens_total;
+    // A model unloaded since the last sample takes its counters with it: restart the rates then.
+    if (previous_ && (now.ok < previous_->ok || now.generated < previous_->generated || now.itl.count < previous_->itl.count)) {
+        previous_.reset();
+        window_.clear();
+        prompt_previous_ = -1;
+    }
+    if (previous_ && now.time_ms > previous_->time_ms) {
+        const double seconds = static_cast<double>(now.time_ms - previous_->time_ms) / 1000.0;
+        out.generated_tokens_per_second = (now.generated - previous_->generated) / seconds;
+        if (prompt_previous_ >= 0) out.prompt_tokens_per_second = (out.prompt_tokens_total - prompt_previous_) / seconds;
+        const LatencyHistogram ttft = now.ttft.minus(previous_->ttft), latency = now.latency.minus(previous_->latency);
+        out.ttft_p50_seconds = ttft.quantile(0.5);
+        out.ttft_p95_seconds = ttft.quantile(0.95);
+        out.latency_p50_seconds = latency.quantile(0.5);
+        out.latency_p95_seconds = latency.quantile(0.95);
+    }
+    window_.push_back(now);
+    while (!window_.empty() && window_.front().time_ms < now.time_ms - 5 * 60 * 1000) window_.pop_front();
+    const Totals& first = window_.front();
+    const double ok = now.ok - first.ok, error = now.error - first.error;
+    out.success_ratio = ok + error > 0 ? ok / (ok + error) : 1.0;
+    const LatencyHistogram itl = now.itl.minus(first.itl);
+    out.mean_inter_token_seconds = itl.count ? itl.sum / static_cast<double>(itl.count) : 0.0;
+    previous_ = std::move(now);
+    prompt_previous_ = out.prompt_tokens_total;
+    if (const auto cpu = cpu_jiffies()) {
+        if (cpu_previous_ && cpu->second > cpu_previous_->second)
+            s.host_cpu_utilization_ratio = (cpu->first - cpu_previous_->first) / (cpu->second - cpu_previous_->second);
+        cpu_previous_ = cpu;
+    }
+}
+
 void TelemetryHistory::run() {
     for (;;) {
         TelemetrySnapshot s = take_snapshot(gpus_);
+        summarise(s);
+        std::function<void(const TelemetrySnapshot&)> observer;
+        {
+            std::lock_guard lock(mutex_);
+            observer = observer_;
+        }
+        if (observer) observer(s);
         std::unique_lock lock(mutex_);
         if (ring_.size() < capacity_) {
             ring_.push_back(std::move(s));

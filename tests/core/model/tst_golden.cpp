@@ -13,6 +13,7 @@
 #include "core/backend/backend.h"
 #include "core/gguf/gguf_file.h"
 #include "core/model/model.h"
+#include "enclave/kernels/cpu_matmul.h"  // defines: detect_cpu_isa
 #include "json_reader.h"
 
 using namespace enclave;
@@ -87,12 +88,13 @@ void logits_goldens() {
     CHECK_MSG(files >= 18, "expected golden logits for 2 architectures x 9 types, found " + std::to_string(files));
 }
 
-// The goal is greedy tokens equal to llama.cpp's on at least 12 of the 16 prompts. SmolLM2-135M Q4_1 is so
-// sensitive that llama.cpp's own flash-attention and plain paths disagree on its logits by 5% (measured on
-// the "system-prompt" prompt), so equal tokens need bit-equal arithmetic, not only equal maths; our kernels
-// sum in other orders than ggml's, and the prompts part where two candidates are close. This asserts what
-// holds today (9 of 16 on AVX-512) as a floor that only rises; docs/performance.md tracks the goal.
-constexpr int min_exact_prompts = 9;
+// Greedy tokens must equal llama.cpp's on every prompt. SmolLM2-135M Q4_1 is so sensitive that llama.cpp's
+// own flash-attention and plain paths disagree on its logits by 5% (measured on the "system-prompt" prompt),
+// so equal tokens need bit-equal arithmetic, not only equal maths: the AVX-512 path follows the float
+// operations of llama.cpp's x86 build one by one (kernels/cpu/ggml_order.h) and its logits are bit-equal
+// (16 of 16 prompts, docs/performance.md). The goldens were made on an AVX-512 machine, whose llama.cpp
+// uses other exp and dot-product code than an AVX2 one, so the floor holds for our AVX-512 path only.
+constexpr int min_exact_prompts_avx512 = 16;
 // Where the engines part, llama.cpp's token must be a close second in our logits (measured: at most 0.39
 // logits below our best, against logit values around 20-25; a real error in the forward pass moves logits
 // by whole units).
@@ -147,8 +149,10 @@ void generation_goldens() {
         }
     }
     std::fprintf(stderr, "  %d of %zu prompts equal llama.cpp's tokens\n", exact, g["cases"].size());
-    CHECK_MSG(exact >= min_exact_prompts, std::to_string(exact) + " prompts equal llama.cpp's tokens; the goal is " +
-                                              std::to_string(min_exact_prompts));
+    if (kernels::detect_cpu_isa() == kernels::CpuIsa::avx512)
+        CHECK_MSG(exact >= min_exact_prompts_avx512, std::to_string(exact) +
+                                                         " prompts equal llama.cpp's tokens; the floor is " +
+                                                         std::to_string(min_exact_prompts_avx512));
 }
 
 }  // namespace

@@ -196,7 +196,11 @@ ENCLAVE_TEST(batched_step_equals_sequences_alone) {
 }
 
 // Decode of several sequences of different lengths in one step (the continuous-batching steady state) gives
-// what decoding each alone gives: the same kernels, so the same sums.
+// what decoding each alone gives, up to the attention's order: like llama.cpp (and the CPU backend, cpu_ops.h:
+// AttentionOrder), a step of several tokens sums q·k and p·v in tinyBLAS's order (16 partial sums), a step of
+// one token in ggml_vec_dot_f16's (4 x 16). The two differ by float rounding (~1e-7); on these random tiny
+// models a 1e-7 difference that moves one activation across an 8-bit (or f16) rounding step grows to their
+// quantization noise, as in the CPU-vs-CUDA comparisons: so 1e-3 for float weights, 3e-2 for quantized ones.
 ENCLAVE_TEST(batched_decode_equals_decode_alone) {
     REQUIRE_CUDA_DEVICE();
     for (const TensorType t : {TensorType::Q4_1, TensorType::Q4_K, TensorType::F16}) {
@@ -241,7 +245,8 @@ ENCLAVE_TEST(batched_decode_equals_decode_alone) {
         }
         std::fprintf(stderr, "  batched decode %s: worst normalised error %.3g over %d steps of %zu sequences\n",
                      std::string(tensor_type_name(t)).c_str(), worst, n_steps, sb.size());
-        CHECK_MSG(worst <= 1e-5,
+        const double tol = (t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::F32) ? 1e-3 : 3e-2;
+        CHECK_MSG(worst <= tol,
                   std::string(tensor_type_name(t)) + ": batched decode differs from alone by " + std::to_string(worst));
         std::filesystem::remove(path);
     }

@@ -276,6 +276,10 @@ ENCLAVE_TEST(attention_paged_gqa_causal) {
     check_attention(b, rng, 6, 3, 80, mixed);  // a head that is not a multiple of 32
     check_attention(b, rng, 4, 4, 32, {{5, 2}, {0, 33}});
     check_attention(b, rng, 4, 1, 256, {{300, 1}, {17, 9}});
+    // One-token steps: the single-token order, and the current key taken from this step's K/V (not the cache).
+    check_attention(b, rng, 8, 2, 128, {{200, 1}});
+    check_attention(b, rng, 6, 3, 80, {{0, 1}});
+    check_attention(b, rng, 9, 3, 64, {{70, 1}});
     if (!quick()) check_attention(b, rng, 32, 8, 128, {{0, 200}, {1000, 1}});
 }
 
@@ -311,6 +315,125 @@ ENCLAVE_TEST(swiglu_and_add) {
         b.cpu->add(g.cpu, u.cpu);
         b.gpu->add(g.gpu, u.gpu);
         expect_close("add [3, " + std::to_string(n) + "]", read_f32(*b.gpu, g.gpu), read_f32(*b.cpu, g.cpu), 1e-7);
+    }
+}
+
+namespace {
+
+// The op sequence of a transformer layer as the model issues it (residual add, norm, several products of the
+// normalised activations, swiglu, the down product), which the CUDA backend fuses: add + norm + 8-bit
+// quantization in one kernel, Q/K/V and gate/up each as one launch of several products, swiglu + quantization.
+// Every intermediate is compared with the CPU after the whole sequence (a download in between would settle
+// the fusions early).
+void check_layer_sequence(Backends& b, std::mt19937& rng, TensorType t, int64_t n_embd, int64_t n_ff, int64_t n_kv,
+                          int64_t n_tok) {
+    struct W {
+        Tensor c, g;
+    };
+    std::vector<std::vector<uint8_t>> files;  // the CPU backend's weights are views of these bytes
+    auto weight = [&](int64_t rows, int64_t cols) {
+        files.push_back(encode(t, random_floats(rng, static_cast<size_t>(rows * cols)), rows, cols));
+        const int64_t ne[4] = {cols, rows, 1, 1};
+        return W{b.cpu->load_weight(files.back().data(), t, ne), b.gpu->load_weight(files.back().data(), t, ne)};
+    };
+    const W wq = weight(n_embd, n_embd), wk = weight(n_kv, n_embd), wv = weight(n_kv, n_embd);
+    const W wg = weight(n_ff, n_embd), wu = weight(n_ff, n_embd), wd = weight(n_embd, n_ff);
+    Twin x = twin_f32(b, n_tok, n_embd, random_floats(rng, static_cast<size_t>(n_tok * n_embd), 2.0f));
+    Twin proj = twin_f32(b, n_tok, n_embd, random_floats(rng, static_cast<size_t>(n_tok * n_embd)));
+    Twin nw = twin_f32(b, 1, n_embd, random_floats(rng, static_cast<size_t>(n_embd)));
+    Twin bq = twin_f32(b, 1, n_embd, random_floats(rng, static_cast<size_t>(n_embd)));
+    Twin bk = twin_f32(b, 1, n_kv, random_floats(rng, static_cast<size_t>(n_kv)));
+    Twin xn = make_twin(b, TensorType::F32, n_tok, n_embd, nullptr);
+    Twin q = make_twin(b, TensorType::F32, n_tok, n_embd, nullptr);
+    Twin k = make_twin(b, TensorType::F32, n_tok, n_kv, nullptr);
+    Twin v = make_twin(b, TensorType::F32, n_tok, n_kv, nullptr);
+    Twin gate = make_twin(b, TensorType::F32, n_tok, n_ff, nullptr);
+    Twin up = make_twin(b, TensorType::F32, n_tok, n_ff, nullptr);
+    Twin down = make_twin(b, TensorType::F32, n_tok, n_embd, nullptr);
+    for (const Twin* o : {&xn, &q, &k, &v, &gate, &up, &down}) poison(b, *o);
+    const Tensor nwc = Tensor::matrix(nw.cpu.data, TensorType::F32, 1, n_embd),
+                 nwg = Tensor::matrix(nw.gpu.data, TensorType::F32, 1, n_embd);
+    const Tensor bqc = Tensor::matrix(bq.cpu.data, TensorType::F32, 1, n_embd),
+                 bqg = Tensor::matrix(bq.gpu.data, TensorType::F32, 1, n_embd);
+    const Tensor bkc = Tensor::matrix(bk.cpu.data, TensorType::F32, 1, n_kv),
+                 bkg = Tensor::matrix(bk.gpu.data, TensorType::F32, 1, n_kv);
+    for (int side = 0; side < 2; ++side) {
+        Backend& be = side == 0 ? *b.cpu : *b.gpu;
+        auto pick = [&](const Twin& tw) { return side == 0 ? tw.cpu : tw.gpu; };
+        auto pw = [&](const W& w) { return side == 0 ? w.c : w.g; };
+        be.add(pick(x), pick(proj));
+        be.rms_norm(pick(x), side == 0 ? nwc : nwg, 1e-5f, pick(xn));
+        const Tensor bqt = side == 0 ? bqc : bqg, bkt = side == 0 ? bkc : bkg;
+        be.matmul(pw(wq), pick(xn), pick(q), &bqt);
+        be.matmul(pw(wk), pick(xn), pick(k), &bkt);
+        be.matmul(pw(wv), pick(xn), pick(v), nullptr);
+        be.add(pick(x), pick(q));
+        be.rms_norm(pick(x), side == 0 ? nwc : nwg, 1e-5f, pick(xn));
+        be.matmul(pw(wg), pick(xn), pick(gate), nullptr);
+        be.matmul(pw(wu), pick(xn), pick(up), nullptr);
+        be.swiglu(pick(gate), pick(up));
+        be.matmul(pw(wd), pick(gate), pick(down), nullptr);
+    }
+    const std::string label = tname(t) + " [" + std::to_string(n_tok) + " x " + std::to_string(n_embd) + ", ff " +
+                              std::to_string(n_ff) + "] ";
+    // q, k, v come from the first xn, which both backends compute bit for bit: they differ by the order of the
+    // products' float sums only (~1e-7). The second xn follows x += q, so it differs by ~1e-7 too; an f16
+    // product rounds its activations to f16, and an element within ~1e-7 of an f16 rounding midpoint (about one
+    // in 8,000: 2^-24 / 2^-11) then rounds the other way on one backend, moving by 2^-11 relative: one such
+    // element among 256 moves the outputs by ~4.9e-4 / sqrt(256) = 3e-5 of their norm (measured 3e-5..8e-5,
+    // run to run, with the inputs). So 1e-5 before the second norm and 1e-4 after it (8-bit activations flip
+    // far less often, their steps being coarse, and agree to ~2e-7 in practice).
+    const double tol = 1e-5;
+    const double tol2 = 1e-4;
+    expect_close(label + "x", read_f32(*b.gpu, x.gpu), read_f32(*b.cpu, x.cpu), 1e-6);
+    expect_close(label + "xn", read_f32(*b.gpu, xn.gpu), read_f32(*b.cpu, xn.cpu), 1e-6);
+    expect_close(label + "q", read_f32(*b.gpu, q.gpu), read_f32(*b.cpu, q.cpu), tol);
+    expect_close(label + "k", read_f32(*b.gpu, k.gpu), read_f32(*b.cpu, k.cpu), tol);
+    expect_close(label + "v", read_f32(*b.gpu, v.gpu), read_f32(*b.cpu, v.cpu), tol);
+    expect_close(label + "swiglu", read_f32(*b.gpu, gate.gpu), read_f32(*b.cpu, gate.cpu), tol2);
+    expect_close(label + "up", read_f32(*b.gpu, up.gpu), read_f32(*b.cpu, up.cpu), tol2);
+    expect_close(label + "down", read_f32(*b.gpu, down.gpu), read_f32(*b.cpu, down.cpu), 10 * tol2);
+}
+
+}  // namespace
+
+ENCLAVE_TEST(fused_layer_sequences) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 7);
+    // Q4_0 rows of 256 (16-byte split loads) and 128 values (8-byte), Q4_1 rows of 576 (8-byte), Q8_0, f16,
+    // a K-quant (separate quantization); 1..8 tokens (matrix-vector) and 20 (GEMM, cuBLAS for f16).
+    struct Case {
+        TensorType t;
+        int64_t n_embd, n_ff, n_kv, n_tok;
+    };
+    const Case cases[] = {{TensorType::Q4_0, 256, 512, 64, 1},   {TensorType::Q4_0, 128, 384, 32, 3},
+                          {TensorType::Q4_1, 576, 1536, 192, 1}, {TensorType::Q4_1, 576, 1536, 192, 8},
+                          {TensorType::Q8_0, 256, 640, 64, 2},   {TensorType::F16, 256, 512, 64, 1},
+                          {TensorType::F16, 256, 512, 64, 20},   {TensorType::Q4_K, 256, 512, 256, 1},
+                          {TensorType::Q4_0, 256, 512, 64, 20},  {TensorType::Q4_1, 576, 1536, 192, 5}};
+    for (const auto& c : cases) {
+        if (quick() && c.n_tok > 8 && c.t != TensorType::F16) continue;
+        check_layer_sequence(b, rng, c.t, c.n_embd, c.n_ff, c.n_kv, c.n_tok);
+    }
+}
+
+ENCLAVE_TEST(get_rows_split_layout) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 8);
+    for (const TensorType t : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0}) {
+        const int64_t cols = 256, rows = 41;
+        const auto bytes = encode(t, random_floats(rng, static_cast<size_t>(rows * cols)), rows, cols);
+        const int64_t ne[4] = {cols, rows, 1, 1};
+        const Tensor tc = b.cpu->load_weight(bytes.data(), t, ne), tg = b.gpu->load_weight(bytes.data(), t, ne);
+        std::vector<int32_t> ids = {0, 40, 7, 7, 13};
+        Twin id = twin_i32(b, ids);
+        Twin out = make_twin(b, TensorType::F32, 5, cols, nullptr);
+        poison(b, out);
+        b.cpu->get_rows(tc, id.cpu, out.cpu);
+        b.gpu->get_rows(tg, id.gpu, out.gpu);
+        expect_close("get_rows split " + tname(t), read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), 1e-7);
     }
 }
 

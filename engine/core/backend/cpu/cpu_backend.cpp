@@ -193,8 +193,12 @@ public:
             }
         });
         const int64_t group = n_head / n_kv_head;
+        // llama.cpp's summation order follows the size of its step (cpu_ops.h: AttentionOrder).
+        const kernels::AttentionOrder order = kernels::attention_order(n_tok);
+        const auto scratch_floats =
+            static_cast<size_t>(kernels::attention_scratch_floats(plan.max_seq_len, head_dim));
         if (n_tok < kernels::attention_packed_min_rows) {
-            const size_t per_thread = static_cast<size_t>(plan.max_seq_len) + 16;
+            const size_t per_thread = scratch_floats;
             auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
             pool_.parallel_for(n_tok * n_head, [&](int64_t b, int64_t e, int thread) {
                 float* sc = scratch_all + per_thread * static_cast<size_t>(thread);
@@ -202,8 +206,8 @@ public:
                     const int64_t t = i / n_head, h = i % n_head;
                     const int32_t* table = tables + static_cast<int64_t>(seq[t]) * plan.max_blocks_per_seq;
                     kernels::attention_head(row_f32(q, t) + h * head_dim, ck, cv, kv_row, (h / group) * head_dim, table,
-                                            plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale, sc,
-                                            row_f32(out, t) + h * head_dim);
+                                            plan.block_size, static_cast<int64_t>(pos[t]) + 1, head_dim, scale, order,
+                                            sc, row_f32(out, t) + h * head_dim);
                 }
             });
             return;
@@ -222,7 +226,7 @@ public:
             t = end;
         }
         const size_t keys = static_cast<size_t>(plan.max_seq_len);
-        const size_t per_thread = 2 * keys * static_cast<size_t>(head_dim) + keys + 64;
+        const size_t per_thread = 2 * keys * static_cast<size_t>(head_dim) + scratch_floats;
         auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
         pool_.parallel_for_dynamic(static_cast<int64_t>(items.size()), [&](int64_t i, int thread) {
             float* keys_t = scratch_all + per_thread * static_cast<size_t>(thread);
@@ -284,7 +288,7 @@ private:
     kernels::CpuIsa isa_;
     std::vector<kernels::Status> thread_status_;  // [n_threads] what each thread's kernel call returned
     ScratchBuffer scratch_;   // [n_tokens, activation row bytes] converted activations
-    ScratchBuffer scratch2_;  // [n_threads, max_seq_len] attention scores
+    ScratchBuffer scratch2_;  // [n_threads, attention scratch] scores, partial sums (and unpacked K/V)
 };
 
 }  // namespace

@@ -3,7 +3,9 @@
 // that the kernels set for bad indices and that is read back with every download.
 #include "core/backend/cuda/cuda_backend.h"
 
+#include <cublas_v2.h>  // defines: the cuBLAS types (the library itself is loaded with dlopen)
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <bit>
@@ -11,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -174,6 +177,10 @@ void put_key(Key& k, const T& v) {
         k.push_back(static_cast<uint64_t>(v));
     } else if constexpr (std::is_same_v<T, float>) {
         k.push_back(std::bit_cast<uint32_t>(v));
+    } else if constexpr (std::is_same_v<T, kc::MatvecSegments>) {
+        put_key(k, v.n), put_key(k, v.variant);
+        for (int i = 0; i < v.n; ++i)
+            put_key(k, v.seg[i].w), put_key(k, v.seg[i].n_out), put_key(k, v.seg[i].y), put_key(k, v.seg[i].bias);
     } else if constexpr (std::is_same_v<T, kc::Q8Activations>) {
         put_key(k, v.qs), put_key(k, v.d), put_key(k, v.s);
     } else if constexpr (std::is_same_v<T, kc::RopeArgs>) {
@@ -182,7 +189,10 @@ void put_key(Key& k, const T& v) {
     } else if constexpr (std::is_same_v<T, kc::AttentionArgs>) {
         put_key(k, v.token_seq), put_key(k, v.token_pos), put_key(k, v.token_slot), put_key(k, v.block_tables);
         put_key(k, v.seq_lens), put_key(k, v.n_seqs), put_key(k, v.max_blocks_per_seq), put_key(k, v.block_size);
-        put_key(k, v.n_slots), put_key(k, v.max_seq_len), put_key(k, v.dot_partials);
+        put_key(k, v.n_slots), put_key(k, v.max_seq_len);
+    } else if constexpr (std::is_same_v<T, kc::AttentionFusion>) {
+        put_key(k, v.rope), put_key(k, v.rope_pos), put_key(k, v.q8_type), put_key(k, v.xq);
+        if (v.rope) put_key(k, v.rope_args);
     } else {
         static_assert(k_always_false<T>, "put_key: add this argument type");
     }
@@ -202,6 +212,56 @@ bool env_flag(const char* name, bool fallback) {
     return !(v[0] == '0' || v[0] == 'n' || v[0] == 'N' || v[0] == 'f' || v[0] == 'F');
 }
 
+// cuBLAS, loaded at run time when it is installed (the CUDA toolkit's libcublas): the f16 GEMM of prefill and
+// of large batches. Without it the backend's own tensor-core kernel runs; nothing links against it.
+struct Cublas {
+    using CreateFn = cublasStatus_t (*)(cublasHandle_t*);
+    using DestroyFn = cublasStatus_t (*)(cublasHandle_t);
+    using SetStreamFn = cublasStatus_t (*)(cublasHandle_t, cudaStream_t);
+    using GemmExFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                        const void*, const void*, cudaDataType_t, int, const void*, cudaDataType_t, int,
+                                        const void*, void*, cudaDataType_t, int, cublasComputeType_t, cublasGemmAlgo_t);
+    void* lib = nullptr;
+    cublasHandle_t handle = nullptr;
+    DestroyFn destroy = nullptr;
+    GemmExFn gemm_ex = nullptr;
+
+    Cublas(cudaStream_t stream) {
+        for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
+            lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+            if (lib) break;
+        }
+        if (!lib) return;
+        auto create = reinterpret_cast<CreateFn>(dlsym(lib, "cublasCreate_v2"));
+        destroy = reinterpret_cast<DestroyFn>(dlsym(lib, "cublasDestroy_v2"));
+        auto set_stream = reinterpret_cast<SetStreamFn>(dlsym(lib, "cublasSetStream_v2"));
+        gemm_ex = reinterpret_cast<GemmExFn>(dlsym(lib, "cublasGemmEx"));
+        if (!create || !destroy || !set_stream || !gemm_ex || create(&handle) != CUBLAS_STATUS_SUCCESS ||
+            set_stream(handle, stream) != CUBLAS_STATUS_SUCCESS) {
+            if (handle && destroy) destroy(handle);
+            handle = nullptr;
+        }
+    }
+    ~Cublas() {
+        if (handle) destroy(handle);
+        if (lib) dlclose(lib);
+    }
+    bool ok() const { return handle != nullptr; }
+};
+
+// y [n_tok, n_out] = x16 [n_tok, n_in] · Wᵀ, W f16 [n_out, n_in] (row-major, so column-major Wᵀ), f32 sums.
+kernels::Status cublas_gemm_f16(Cublas* cb, const void* w, int64_t n_out, int64_t n_in, const uint16_t* x16,
+                                int64_t n_tok, float* y) {
+    const float one = 1.0f, zero = 0.0f;
+    const cublasStatus_t st = cb->gemm_ex(cb->handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out),
+                                          static_cast<int>(n_tok), static_cast<int>(n_in), &one, w, CUDA_R_16F,
+                                          static_cast<int>(n_in), x16, CUDA_R_16F, static_cast<int>(n_in), &zero, y,
+                                          CUDA_R_32F, static_cast<int>(n_out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return kernels::Status::device_error("cublasGemmEx failed with status " + std::to_string(static_cast<int>(st)));
+    return kernels::Status::ok();
+}
+
 class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(int device) : ctx_(std::make_shared<CudaContext>(device)) {
@@ -214,6 +274,13 @@ public:
         upload_staging_.reserve(1 << 20);
         download_staging_.reserve(1 << 20);
         graphs_enabled_ = env_flag("ENCLAVE_CUDA_GRAPHS", true);
+        split_enabled_ = env_flag("ENCLAVE_CUDA_SPLIT", true);
+        fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
+        matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true) ? 0 : 1;
+        if (env_flag("ENCLAVE_CUDA_CUBLAS", true)) {
+            cublas_ = std::make_unique<Cublas>(ctx_->stream);
+            if (!cublas_->ok()) cublas_.reset();
+        }
         print_stats_ = env_flag("ENCLAVE_CUDA_STATS", false);
         ctx_->flush_recorded = [this] { flush(); };
     }
@@ -227,9 +294,20 @@ public:
         (void)cudaStreamSynchronize(ctx_->stream);
         for (auto& g : graphs_) (void)cudaGraphExecDestroy(g.exec);
         if (host_flags_) (void)cudaFreeHost(host_flags_);
-        if (print_stats_)
+        if (print_stats_) {
             std::fprintf(stderr, "cuda backend: %ld steps run op by op, %ld captured as graphs, %ld graph replays\n",
                          stats_eager_, stats_captured_, stats_replayed_);
+            std::fprintf(stderr,
+                         "cuda backend: %ld fused norms, %ld matrix-vector launches carrying %ld products, "
+                         "%ld fused swiglu, %ld attentions with their quantization, cuBLAS %s, split weights %zu\n",
+                         stats_fused_norms_, stats_matvec_launches_, stats_matvec_products_, stats_fused_swiglu_,
+                         stats_fused_attention_,
+                         cublas_ ? "on" : "off", split_weights_.size());
+            size_t free_b = 0, total_b = 0;
+            if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
+                std::fprintf(stderr, "cuda backend: device memory in use at exit %s of %s\n",
+                             mib(total_b - free_b).c_str(), mib(total_b).c_str());
+        }
     }
 
     std::string_view name() const override { return "cuda"; }
@@ -237,6 +315,7 @@ public:
     std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override {
         q8_last_.valid = false;
         flush();
+        load_stage_.reset();  // weights are loaded before activations are allocated
         ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
         return std::make_unique<CudaBuffer>(ctx_, bytes);
     }
@@ -249,8 +328,24 @@ public:
         flush();
         ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
         auto buf = std::make_unique<CudaBuffer>(ctx_, bytes);
-        if (bytes)
+        // Q4_0, Q4_1 and Q8_0 matrices are repacked to the split row layout (cuda_ops.h, WeightLayout): the
+        // same bytes per row, read by the kernels in 8- and 16-byte loads. Every kernel that reads a weight
+        // is told its layout (layout_of).
+        const bool split = split_enabled_ && bytes > 0 && kc::split_layout_supported(type, ne[0]);
+        if (split) {
+            if (!load_stage_ || load_stage_->size() < bytes) {
+                load_stage_.reset();
+                load_stage_ = std::make_unique<CudaBuffer>(ctx_, bytes);
+            }
+            ENCLAVE_CUDA_THROW(
+                cudaMemcpyAsync(load_stage_->data(), host_bytes, bytes, cudaMemcpyHostToDevice, ctx_->stream));
+            check_status(kc::repack_split(type, load_stage_->data(), buf->data(), t.rows(), t.cols(), stream()),
+                         "load_weight");
+            const auto start = reinterpret_cast<uintptr_t>(buf->data());
+            split_weights_[start] = start + bytes;
+        } else if (bytes) {
             ENCLAVE_CUDA_THROW(cudaMemcpyAsync(buf->data(), host_bytes, bytes, cudaMemcpyHostToDevice, ctx_->stream));
+        }
         // The host bytes are the caller's (a mapped file); the copy must be done before we return.
         ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
         t.data = buf->data();
@@ -259,6 +354,7 @@ public:
     }
 
     void upload(const Tensor& dst, const void* src, size_t bytes) override {
+        settle();
         q8_last_.valid = false;
         if (bytes == 0) return;
         check(dst.data != nullptr, "upload", [&] { return "null destination"; });
@@ -301,12 +397,14 @@ public:
     }
 
     void get_rows(const Tensor& table, const Tensor& ids, const Tensor& out) override {
+        settle();
         q8_last_.valid = false;
         check(ids.type == TensorType::I32, "get_rows", [&] { return "ids must be i32"; });
         check(out.type == TensorType::F32 && out.cols() == table.cols() && out.rows() == ids.n_elements(), "get_rows",
               [&] { return "out " + out.shape_string() + " does not fit table " + table.shape_string(); });
-        submit("get_rows", kc::get_rows, table.type, static_cast<const void*>(table.data), table.rows(), table.cols(),
-               static_cast<const int32_t*>(ids.data), ids.n_elements(), f32(out), flags(), stream());
+        submit("get_rows", kc::get_rows, table.type, layout_of(table), static_cast<const void*>(table.data),
+               table.rows(), table.cols(), static_cast<const int32_t*>(ids.data), ids.n_elements(), f32(out), flags(),
+               stream());
     }
 
     void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override {
@@ -316,7 +414,27 @@ public:
               "rms_norm", [&] {
                   return "x " + x.shape_string() + ", weight " + weight.shape_string() + ", out " + out.shape_string();
               });
-        submit("rms_norm", kc::rms_norm, f32(x), f32(weight), eps, f32(out), x.rows(), x.cols(), stream());
+        // Deferred, to be fused with the add before it (x += proj; norm(x)) and with the 8-bit quantization of
+        // its output that the next products need.
+        const bool fusable = fuse_enabled_ && kc::rms_norm_fused_ok(x.cols()) && aligned16(x.data) &&
+                             aligned16(weight.data) && aligned16(out.data);
+        const float* residual = nullptr;
+        if (fusable && pending_add_.valid && pending_add_.x == f32(x) && pending_add_.n == x.n_elements() &&
+            aligned16(pending_add_.y)) {
+            const auto* ob = static_cast<const uint8_t*>(out.data);
+            const auto* yb = reinterpret_cast<const uint8_t*>(pending_add_.y);
+            const size_t nb = x.n_bytes();
+            if (!(ob < yb + nb && yb < ob + nb)) {  // the residual is read while out is written
+                residual = pending_add_.y;
+                pending_add_.valid = false;
+            }
+        }
+        settle();
+        if (!fusable) {
+            submit("rms_norm", kc::rms_norm, f32(x), f32(weight), eps, f32(out), x.rows(), x.cols(), stream());
+            return;
+        }
+        pending_norm_ = {f32(x), residual, f32(weight), eps, f32(out), x.rows(), x.cols(), true};
     }
 
     void matmul(const Tensor& w, const Tensor& x, const Tensor& out, const Tensor* bias) override {
@@ -333,30 +451,103 @@ public:
         const int64_t n_in = w.cols(), n_out = w.rows(), n_tok = x.rows();
         if (n_tok == 0) return;
         const float* b = bias ? f32(*bias) : nullptr;
+        const kc::WeightLayout layout = layout_of(w);
+        const bool q8 = kc::matmul_uses_q8(w.type);
+        const bool vec = n_tok <= kc::k_matmul_vec_max_tokens;
+        const auto* xb = static_cast<const uint8_t*>(x.data);
+        const auto* ob = static_cast<const uint8_t*>(out.data);
+        const bool out_overlaps_x = ob < xb + x.n_bytes() && xb < ob + out.n_bytes();
+
+        // Products of the same activations one after another (Q, K, V; gate, up) become one launch.
+        if (vec && fuse_enabled_ && !out_overlaps_x && pending_mv_.valid && pending_mv_.x == x.data &&
+            pending_mv_.n_tok == n_tok && pending_mv_.n_in == n_in && pending_mv_.type == w.type &&
+            pending_mv_.layout == layout && pending_mv_.segs.n < kc::k_matvec_max_segments) {
+            bool clash = false;
+            for (int i = 0; i < pending_mv_.segs.n; ++i) {
+                const auto* yb = reinterpret_cast<const uint8_t*>(pending_mv_.segs.seg[i].y);
+                const size_t yn = static_cast<size_t>(pending_mv_.segs.seg[i].n_out * n_tok) * sizeof(float);
+                if (ob < yb + yn && yb < ob + out.n_bytes()) clash = true;
+            }
+            if (!clash) {
+                pending_mv_.segs.seg[pending_mv_.segs.n++] = {w.data, n_out, f32(out), b};
+                return;
+            }
+        }
+
         kc::Q8Activations xq;
-        if (kc::matmul_uses_q8(w.type)) {
-            // Q, K, V (and gate, up) multiply the same activations one after another: quantize them once.
+        if (q8) {
             const int group = q8_group(w.type);
-            const bool reuse = q8_last_.valid && q8_last_.x == x.data && q8_last_.n_tok == n_tok &&
-                               q8_last_.n_in == n_in && q8_last_.group == group;
-            if (!reuse) {
-                q8_last_.valid = false;
-                xq = kc::q8_activations(scratch(kc::q8_activation_bytes(n_tok, n_in)), n_tok, n_in);
-                submit("matmul", kc::quantize_activations, w.type, f32(x), n_tok, n_in, xq, stream());
-            } else {
+            const bool fusable_q8 =
+                w.type == TensorType::Q4_0 || w.type == TensorType::Q4_1 || w.type == TensorType::Q8_0;
+            const bool reuse = !pending_norm_.valid && !pending_swiglu_.valid && !pending_attn_.valid && q8_last_.valid &&
+                               q8_last_.x == x.data && q8_last_.n_tok == n_tok && q8_last_.n_in == n_in &&
+                               q8_last_.group == group;
+            settle_matvec();
+            if (reuse) {
                 xq = kc::q8_activations(scratch_->data(), n_tok, n_in);
+            } else {
+                // scratch() may settle what is pending (when it grows): check the pending ops after it.
+                void* buf = scratch(kc::q8_activation_bytes(n_tok, n_in));
+                xq = kc::q8_activations(buf, n_tok, n_in);
+                if (vec && fusable_q8 && pending_norm_.valid && pending_norm_.out == x.data &&
+                    pending_norm_.rows == n_tok && pending_norm_.cols == n_in) {
+                    const PendingNorm pn = pending_norm_;
+                    pending_norm_.valid = false;
+                    settle();
+                    submit("rms_norm", kc::rms_norm_fused, pn.x, pn.residual, pn.w, pn.eps, pn.out, pn.rows, pn.cols,
+                           w.type, xq, stream());
+                    ++stats_fused_norms_;
+                } else if (vec && fusable_q8 && pending_attn_.valid && pending_attn_.out == x.data && n_tok == 1 &&
+                           pending_attn_.n_tok == 1 && n_in == pending_attn_.n_head * pending_attn_.head_dim) {
+                    PendingAttention pa = pending_attn_;
+                    pending_attn_.valid = false;
+                    settle();
+                    pa.fuse.q8_type = w.type;
+                    pa.fuse.xq = xq;
+                    submit_attention(pa);
+                    ++stats_fused_attention_;
+                } else if (vec && fusable_q8 && pending_swiglu_.valid && pending_swiglu_.gate == x.data &&
+                           pending_swiglu_.rows == n_tok && pending_swiglu_.cols == n_in && n_in % 32 == 0) {
+                    const PendingSwiglu ps = pending_swiglu_;
+                    pending_swiglu_.valid = false;
+                    settle();
+                    submit("swiglu", kc::swiglu_q8, ps.gate, ps.up, ps.rows, ps.cols, w.type, xq, stream());
+                    ++stats_fused_swiglu_;
+                } else {
+                    settle();
+                    submit("matmul", kc::quantize_activations, w.type, f32(x), n_tok, n_in, xq, stream());
+                }
             }
             q8_last_ = {x.data, n_tok, n_in, group, true};
         } else {
+            settle();
             q8_last_.valid = false;
         }
-        if (n_tok <= kc::k_matmul_vec_max_tokens) {
-            submit("matmul", kc::matmul_vec, w.type, static_cast<const void*>(w.data), n_out, n_in, f32(x), xq, n_tok,
-                   f32(out), b, stream());
+        settle();
+        if (vec) {
+            pending_mv_.valid = true;
+            pending_mv_.type = w.type;
+            pending_mv_.layout = layout;
+            pending_mv_.x = x.data;
+            pending_mv_.xq = xq;
+            pending_mv_.n_in = n_in;
+            pending_mv_.n_tok = n_tok;
+            pending_mv_.segs = kc::MatvecSegments{};
+            pending_mv_.segs.seg[0] = {w.data, n_out, f32(out), b};
+            pending_mv_.segs.n = 1;
+            pending_mv_.segs.variant = matvec_variant_;
+            if (!fuse_enabled_) settle_matvec();
+        } else if (w.type == TensorType::F16 && cublas_) {
+            step_graphable_ = false;
+            auto* x16 = static_cast<uint16_t*>(half_scratch(static_cast<size_t>(n_tok * n_in) * 2));
+            submit("matmul", kc::round_to_f16, static_cast<const float*>(f32(x)), x16, n_tok * n_in, stream());
+            submit("matmul", cublas_gemm_f16, cublas_.get(), static_cast<const void*>(w.data), n_out, n_in,
+                   static_cast<const uint16_t*>(x16), n_tok, f32(out));
+            if (b) submit("matmul", kc::add_bias_rows, f32(out), b, n_tok, n_out, stream());
         } else if (kc::matmul_gemm_supported(w.type)) {
             step_graphable_ = false;
-            submit("matmul", kc::matmul_gemm, w.type, static_cast<const void*>(w.data), n_out, n_in, f32(x), xq, n_tok,
-                   f32(out), b, stream());
+            submit("matmul", kc::matmul_gemm, w.type, layout, static_cast<const void*>(w.data), n_out, n_in,
+                   static_cast<const float*>(f32(x)), xq, n_tok, f32(out), b, stream());
         } else {
             // No GEMM for this type (F32): the matrix-vector kernel over chunks of tokens.
             for (int64_t t0 = 0; t0 < n_tok; t0 += kc::k_matmul_vec_max_tokens) {
@@ -368,16 +559,15 @@ public:
                     part.s += t0 * (n_in / 32);
                 }
                 step_graphable_ = false;
-                submit("matmul", kc::matmul_vec, w.type, static_cast<const void*>(w.data), n_out, n_in,
-                       f32(x) + t0 * n_in, part, n, f32(out) + t0 * n_out, b, stream());
+                submit("matmul", kc::matmul_vec, w.type, layout, static_cast<const void*>(w.data), n_out, n_in,
+                       static_cast<const float*>(f32(x) + t0 * n_in), part, n, f32(out) + t0 * n_out, b, stream());
             }
         }
-        const auto* xb = static_cast<const uint8_t*>(x.data);
-        const auto* ob = static_cast<const uint8_t*>(out.data);
-        if (ob < xb + x.n_bytes() && xb < ob + out.n_bytes()) q8_last_.valid = false;  // out overwrote x
+        if (out_overlaps_x) q8_last_.valid = false;  // out overwrote x
     }
 
     void rope(const Tensor& q, const Tensor& k, int64_t head_dim, const Tensor& pos, const RopeParams& p) override {
+        settle();
         q8_last_.valid = false;
         check(q.type == TensorType::F32 && k.type == TensorType::F32 && pos.type == TensorType::I32 &&
                   q.rows() == pos.n_elements() && k.rows() == pos.n_elements() && head_dim > 0 &&
@@ -392,6 +582,12 @@ public:
         a.freq_scale = p.freq_scale;
         a.neox = p.neox;
         a.freq_factors = p.freq_factors;
+        // Deferred for a one-token step: the attention that follows rotates q and k itself (AttentionFusion).
+        if (fuse_enabled_ && q.rows() == 1) {
+            pending_rope_ = {f32(q), f32(k), q.cols() / head_dim, k.cols() / head_dim, head_dim,
+                             static_cast<const int32_t*>(pos.data), a, true};
+            return;
+        }
         submit("rope", kc::rope, f32(q), f32(k), q.rows(), q.cols() / head_dim, k.cols() / head_dim, head_dim,
                static_cast<const int32_t*>(pos.data), a, stream());
     }
@@ -400,6 +596,17 @@ public:
                    const AttentionPlan& plan, int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale,
                    const Tensor& out) override {
         const int64_t n_tok = q.rows();
+        // A pending rope of exactly these q and k is folded into the launch (one-token steps).
+        kc::AttentionFusion fuse;
+        if (pending_rope_.valid && pending_rope_.q == q.data && pending_rope_.k == k.data && n_tok == 1 &&
+            pending_rope_.n_head == n_head && pending_rope_.n_kv_head == n_kv_head &&
+            pending_rope_.head_dim == head_dim) {
+            pending_rope_.valid = false;
+            fuse.rope = true;
+            fuse.rope_args = pending_rope_.args;
+            fuse.rope_pos = pending_rope_.pos;
+        }
+        settle();
         q8_last_.valid = false;
         const int64_t kv_row = n_kv_head * head_dim;
         check(n_head > 0 && n_kv_head > 0 && n_head % n_kv_head == 0 && head_dim > 0 && head_dim <= 256, "attention",
@@ -436,24 +643,41 @@ public:
         a.n_slots = cache_k.rows();
         // Rounded up so the launch (its shared memory) stays the same for 1024 decode steps: graph replays.
         a.max_seq_len = (plan.max_seq_len + 1023) / 1024 * 1024;
-        a.dot_partials = n_tok < kernels::attention_packed_min_rows;  // the CPU backend's choice of kernel
-        submit("attention", kc::attention, f32(q), f32(k), f32(v), static_cast<uint16_t*>(cache_k.data),
-               static_cast<uint16_t*>(cache_v.data), a, n_tok, n_head, n_kv_head, head_dim, scale, f32(out), flags(),
-               stream());
+        const PendingAttention pa{f32(q),    f32(k),    f32(v),   static_cast<uint16_t*>(cache_k.data),
+                                  static_cast<uint16_t*>(cache_v.data), a, n_tok, n_head, n_kv_head, head_dim,
+                                  scale,     f32(out),  fuse,     true};
+        // Deferred for a one-token step: the quantization its output needs for the next product goes in too.
+        if (fuse_enabled_ && n_tok == 1 && head_dim % 32 == 0) {
+            pending_attn_ = pa;
+            return;
+        }
+        submit_attention(pa);
     }
 
     void swiglu(const Tensor& gate, const Tensor& up) override {
+        settle();
         q8_last_.valid = false;
         check(gate.type == TensorType::F32 && up.type == TensorType::F32 && gate.cols() == up.cols() &&
                   gate.rows() == up.rows(),
               "swiglu", [&] { return "gate " + gate.shape_string() + ", up " + up.shape_string(); });
+        // Deferred: fused with the quantization of its output for the down projection (matmul).
+        if (fuse_enabled_ && gate.cols() % 32 == 0 && aligned16(gate.data) && aligned16(up.data)) {
+            pending_swiglu_ = {f32(gate), f32(up), gate.rows(), gate.cols(), true};
+            return;
+        }
         submit("swiglu", kc::swiglu, f32(gate), f32(up), gate.n_elements(), stream());
     }
 
     void add(const Tensor& x, const Tensor& y) override {
+        settle();
         q8_last_.valid = false;
         check(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
               "add", [&] { return "x " + x.shape_string() + ", y " + y.shape_string(); });
+        // Deferred: the next rms_norm of x takes it (x += y; norm(x) in one kernel).
+        if (fuse_enabled_) {
+            pending_add_ = {f32(x), f32(y), x.n_elements(), true};
+            return;
+        }
         submit("add", kc::add, f32(x), f32(y), x.n_elements(), stream());
     }
 
@@ -468,6 +692,126 @@ private:
         cudaGraphExec_t exec;
     };
     static float* f32(const Tensor& t) { return static_cast<float*>(t.data); }
+    static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+    // Ops held back for fusion (at most one kind at a time; see add, rms_norm, swiglu, matmul). settle()
+    // submits them as they are; every op that cannot take them settles first, and so does flush().
+    struct PendingAdd {
+        float* x;
+        const float* y;
+        int64_t n;
+        bool valid;
+    };
+    struct PendingNorm {
+        float* x;
+        const float* residual;  // x += residual first, or null
+        const float* w;
+        float eps;
+        float* out;
+        int64_t rows, cols;
+        bool valid;
+    };
+    struct PendingSwiglu {
+        float* gate;
+        const float* up;
+        int64_t rows, cols;
+        bool valid;
+    };
+    struct PendingRope {
+        float* q;
+        float* k;
+        int64_t n_head, n_kv_head, head_dim;
+        const int32_t* pos;
+        kc::RopeArgs args;
+        bool valid;
+    };
+    struct PendingAttention {
+        float* q;
+        float* k;
+        float* v;
+        uint16_t* cache_k;
+        uint16_t* cache_v;
+        kc::AttentionArgs plan;
+        int64_t n_tok, n_head, n_kv_head, head_dim;
+        float scale;
+        float* out;
+        kc::AttentionFusion fuse;
+        bool valid;
+    };
+    struct PendingMatvec {
+        bool valid = false;
+        TensorType type = TensorType::F32;
+        kc::WeightLayout layout = kc::WeightLayout::gguf;
+        const void* x = nullptr;
+        kc::Q8Activations xq;
+        int64_t n_in = 0, n_tok = 0;
+        kc::MatvecSegments segs;
+    };
+
+    void settle_matvec() {
+        if (!pending_mv_.valid) return;
+        pending_mv_.valid = false;
+        const PendingMatvec& m = pending_mv_;
+        submit("matmul", kc::matmul_vec_multi, m.type, m.layout, m.segs, m.n_in, static_cast<const float*>(m.x), m.xq,
+               m.n_tok, stream());
+        ++stats_matvec_launches_;
+        stats_matvec_products_ += m.segs.n;
+    }
+    void submit_attention(const PendingAttention& p) {
+        submit("attention", kc::attention, static_cast<const float*>(p.q), static_cast<const float*>(p.k),
+               static_cast<const float*>(p.v), p.cache_k, p.cache_v, p.plan, p.n_tok, p.n_head, p.n_kv_head,
+               p.head_dim, p.scale, p.out, flags(), stream(), p.fuse);
+    }
+    void settle() {
+        if (pending_rope_.valid) {
+            const PendingRope& p = pending_rope_;
+            pending_rope_.valid = false;
+            submit("rope", kc::rope, p.q, p.k, int64_t{1}, p.n_head, p.n_kv_head, p.head_dim, p.pos, p.args,
+                   stream());
+        }
+        if (pending_attn_.valid) {
+            pending_attn_.valid = false;
+            submit_attention(pending_attn_);
+        }
+        if (pending_add_.valid) {
+            pending_add_.valid = false;
+            submit("add", kc::add, pending_add_.x, pending_add_.y, pending_add_.n, stream());
+        }
+        if (pending_norm_.valid) {
+            const PendingNorm& p = pending_norm_;
+            pending_norm_.valid = false;
+            if (p.residual)
+                submit("rms_norm", kc::rms_norm_fused, p.x, p.residual, p.w, p.eps, p.out, p.rows, p.cols,
+                       TensorType::F32, kc::Q8Activations{}, stream());
+            else
+                submit("rms_norm", kc::rms_norm, static_cast<const float*>(p.x), p.w, p.eps, p.out, p.rows, p.cols,
+                       stream());
+        }
+        if (pending_swiglu_.valid) {
+            pending_swiglu_.valid = false;
+            submit("swiglu", kc::swiglu, pending_swiglu_.gate, pending_swiglu_.up,
+                   pending_swiglu_.rows * pending_swiglu_.cols, stream());
+        }
+        settle_matvec();
+    }
+
+    kc::WeightLayout layout_of(const Tensor& t) const {
+        if (split_weights_.empty() || !t.data) return kc::WeightLayout::gguf;
+        const auto a = reinterpret_cast<uintptr_t>(t.data);
+        auto it = split_weights_.upper_bound(a);
+        if (it == split_weights_.begin()) return kc::WeightLayout::gguf;
+        --it;
+        return a < it->second ? kc::WeightLayout::split : kc::WeightLayout::gguf;
+    }
+
+    void* half_scratch(size_t bytes) {
+        if (!half_scratch_ || half_scratch_->size() < bytes) {
+            flush();
+            half_scratch_.reset();
+            half_scratch_ = std::make_unique<CudaBuffer>(ctx_, bytes);
+        }
+        return half_scratch_->data();
+    }
     cudaStream_t stream() const { return ctx_->stream; }
     int* flags() const { return static_cast<int*>(flags_->data()); }
 
@@ -504,6 +848,7 @@ private:
     // Runs what submit() recorded: a cached graph of the same step, a new graph of a step seen twice in a row,
     // or op by op. Steps with a GEMM (prefill) always run op by op: they rarely repeat.
     void flush() {
+        settle();
         if (pending_.empty()) return;
         std::vector<Pending> ops = std::move(pending_);
         Key key = std::move(key_);
@@ -579,7 +924,22 @@ private:
     std::unique_ptr<CudaBuffer> flags_;  // int: k_error_* bits set by kernels
     int* host_flags_ = nullptr;          // pinned copy of flags_
     std::vector<std::unique_ptr<CudaBuffer>> weights_;
-    std::unique_ptr<CudaBuffer> scratch_;  // [n_tok, n_in] 8-bit activations of the current matmul
+    std::unique_ptr<CudaBuffer> scratch_;           // [n_tok, n_in] 8-bit activations of the current matmul
+    std::unique_ptr<CudaBuffer> half_scratch_;      // [n_tok, n_in] f16 activations for cuBLAS
+    std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
+    std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
+    std::unique_ptr<Cublas> cublas_;
+    bool split_enabled_ = true;
+    bool fuse_enabled_ = true;
+    int matvec_variant_ = 0;
+    PendingAdd pending_add_{};
+    PendingNorm pending_norm_{};
+    PendingSwiglu pending_swiglu_{};
+    PendingRope pending_rope_{};
+    PendingAttention pending_attn_{};
+    PendingMatvec pending_mv_;
+    long stats_fused_attention_ = 0;
+    long stats_fused_norms_ = 0, stats_fused_swiglu_ = 0, stats_matvec_launches_ = 0, stats_matvec_products_ = 0;
     size_t scratch_size_ = 0;
     PinnedBuffer upload_staging_;  // host copies of uploads since the last stream synchronisation
     size_t upload_offset_ = 0;

@@ -3,7 +3,15 @@
 //
 // Contract (in addition to backend.h's)
 // - Memory comes from cudaMalloc only (never managed memory); allocate() throws ResourceExhausted naming
-//   the size asked for and the device's free and total memory. Weights are copied to the device on load.
+//   the size asked for and the device's free and total memory. Weights are copied to the device on load;
+//   Q4_0, Q4_1 and Q8_0 matrices (rows of a multiple of 8 bytes) are repacked there into the split row layout
+//   (cuda_ops.h: WeightLayout), same type and bytes per row, which every kernel reading them is told. Set
+//   ENCLAVE_CUDA_SPLIT=0 to keep the file's layout.
+// - Ops may be held back and fused with the next one (add + rms_norm + 8-bit quantization, consecutive
+//   products of the same activations, swiglu + quantization); every other op, download() and synchronize()
+//   run what is held first, so results are those of the ops in call order. ENCLAVE_CUDA_FUSE=0 turns it off.
+// - f16 products of more than 8 tokens use cuBLAS when libcublas is installed (loaded at run time;
+//   ENCLAVE_CUDA_CUBLAS=0 keeps the backend's own kernel).
 // - Operations never synchronise with the host: upload() stages through pinned memory and returns at once;
 //   download() and synchronize() wait for the stream. A step of Model::forward therefore runs without a
 //   host round trip until its logits are downloaded.

@@ -20,7 +20,10 @@ void rms_norm_row(const float* x, const float* w, float eps, float* y, int64_t n
 void rope_row(float* x, int64_t n_heads, int64_t head_dim, int n_dims, int32_t pos, float freq_base,
               float freq_scale, bool neox, const float* freq_factors) noexcept;
 
-// gate = silu(gate) * up                               gate, up [n]
+// gate = silu(gate) * up, silu(g) = g / (1 + e^-g) with ggml's vector exp (exp_ggml in ggml_order.h) for
+// every value. (ggml takes libm's expf for the last n % 16 values of a row; every model we serve has rows
+// that are whole multiples of 16, and one exp everywhere keeps a value's result independent of its row.)
+//                                                      gate, up [n]
 void swiglu_row(float* gate, const float* up, int64_t n) noexcept;
 
 // x += y                                               x, y [n]
@@ -32,32 +35,49 @@ inline void add_bias_row(float* x, const float* b, int64_t n) noexcept { add_row
 // dst = f16(src)                                        src [n] float, dst [n] f16 bits
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept;
 
-// Attention rounds as llama.cpp's unfused CPU attention, our oracle: q is rounded to f16 for the q·k
-// products with f16 keys, softmax runs in f32 (its sum in double), and the probabilities are rounded to
-// f16 before the weighted sum of f16 values, accumulated in f32. Every rounding is once per element, so
-// the result does not depend on how a step is batched. (llama.cpp's fused CPU flash attention instead
-// accumulates V in f16, which moves logits of small models by 1-5%; the goldens are made without it.)
+// Attention computes what llama.cpp's unfused CPU attention (flash attention off, our oracle) computes, in
+// its order of float operations:
+//   - q is rounded to f16; s_j = (q·k_j) * scale with the products summed in ggml's order (below);
+//   - p_j = f16(e_j * float(1 / Σ e)), e_j = exp_ggml(s_j - max s): the keys in chunks of 16 (the last one
+//     padded with zeros), each chunk summed in float as _mm512_reduce_add_ps does, the chunk sums in double;
+//   - out[d] = Σ_j p_j v_j[d], summed in ggml's order.
+// Products of two f16 values are exact in f32, so only the order of the additions matters. llama.cpp sums
+// q·k and p·v in one of two orders, chosen by the number of tokens in its step (ubatch):
+//   - one token (decode): ggml_vec_dot_f16, 4 x 16 partial sums (element i into sum (i/16)%4, lane i%16),
+//     combined (0+2, 1+3, then the two) and reduced as reduce16; a tail past a multiple of 64 in double;
+//   - several tokens: tinyBLAS (llamafile_sgemm), 16 partial sums over chunks of 16 in order, then
+//     reduce16 (head_dim not a multiple of 16 falls back to the one-token order, as tinyBLAS does).
+// llama.cpp pads the key range to a multiple of 256 with zeros, which adds nothing in either order.
+enum class AttentionOrder { single_token, multi_token };
+inline AttentionOrder attention_order(int64_t step_tokens) noexcept {
+    return step_tokens == 1 ? AttentionOrder::single_token : AttentionOrder::multi_token;
+}
 inline constexpr int64_t attention_packed_min_rows = 64;  // steps this large unpack K/V once per KV head
+
+// Floats of scratch attention_head needs: the scores, then 64 partial sums per dimension.
+inline constexpr int64_t attention_scratch_floats(int64_t n_keys, int64_t head_dim) noexcept {
+    return (n_keys + 15) / 16 * 16 + 64 * head_dim;
+}
 
 // One query head attending over n_keys cached keys of one sequence in a paged f16 cache.
 //   q          [head_dim] float
 //   cache_k/v  [n_slots, kv_row] f16, slot = block_table[pos / block_size] * block_size + pos % block_size;
 //              this head's keys start at element kv_offset of a slot's row
-//   scratch    [n_keys] float
+//   scratch    [attention_scratch_floats(n_keys, head_dim)] float
 //   out        [head_dim] float = Σ softmax(q·k * scale)_j v_j
 void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
                     int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
-                    int64_t head_dim, float scale, float* scratch, float* out) noexcept;
+                    int64_t head_dim, float scale, AttentionOrder order, float* scratch, float* out) noexcept;
 
-// The path for many queries of one sequence: the keys and values of one KV head are unpacked once to
-// f32, keys transposed so a query's scores are computed as head_dim vector updates over all keys.
+// The path for many queries of one sequence (always the several-token order): the keys and values of one
+// KV head are unpacked once to f32, keys transposed so scores are computed 16 keys at a time.
 //   keys_t [head_dim, n_keys] f32, values [n_keys, head_dim] f32
 void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row, int64_t kv_offset,
                           const int32_t* block_table, int64_t block_size, int64_t n_keys, int64_t head_dim,
                           float* keys_t, float* values) noexcept;
 // out = softmax(q·K[0..n_keys) * scale)·V over the packed keys (n_keys <= n_keys_packed, the causal limit).
-//   q, out [head_dim]; scores [n_keys] scratch
+//   q, out [head_dim]; scratch [attention_scratch_floats(n_keys, head_dim)]
 void attention_query_packed(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
-                            int64_t n_keys, int64_t head_dim, float scale, float* scores, float* out) noexcept;
+                            int64_t n_keys, int64_t head_dim, float scale, float* scratch, float* out) noexcept;
 
 }  // namespace enclave::kernels

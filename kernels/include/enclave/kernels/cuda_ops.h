@@ -13,7 +13,7 @@
 //   activations of quantized matrix products are quantized to 8 bits the way the CPU does (per 32 for
 //   Q4_0/Q4_1/Q8_0, per 256 for the K-quants) so the integer sums are equal, f16/bf16 weights meet
 //   activations rounded to f16/bf16, the KV cache is f16, attention and swiglu round as the CPU does
-//   (glibc's expf, the CPU's summation orders) and rms_norm sums in double. Float sums of matrix products
+//   (ggml's exp and summation orders, cpu_ops.h) and rms_norm sums in double. Float sums of matrix products
 //   differ from the CPU's in order only.
 #pragma once
 
@@ -31,17 +31,47 @@ namespace enclave::kernels::cuda {
 inline constexpr int k_error_bad_row_id = 1;  // get_rows: an id outside the table
 inline constexpr int k_error_bad_plan = 2;    // attention: a slot, sequence, position or block out of range
 
+// 8-bit activations for the quantized weight types, in three planes (a scratch buffer the caller owns):
+//   qs i8 [n_tok, n_in]; d f32 [n_tok, n_in / 32] scale of each group of 32; s f32 [n_tok, n_in / 32] the
+//   group's offset term (Q4_1: f16(d * sum q); K-quants: d * sum q; unused otherwise).
+struct Q8Activations {
+    int8_t* qs = nullptr;
+    float* d = nullptr;
+    float* s = nullptr;
+};
+
+// ---- weight layouts --------------------------------------------------------------------------------
+// How a quantized weight's rows sit in device memory. gguf: the file's blocks. split (Q4_0, Q4_1, Q8_0 only,
+// rows of a multiple of 8 bytes): each row of nb units of 32 values is [the units' quant bytes, 16 each
+// (Q8_0: 32), in the block's byte order][the units' f16 scales, 2 bytes each (Q4_1: d then m, 4 bytes)].
+// Same bytes per row, so a row starts where it did; the quants of consecutive units are one contiguous run
+// that a warp reads in 8- or 16-byte loads. The CUDA backend repacks weights to split at load.
+enum class WeightLayout : uint8_t { gguf = 0, split = 1 };
+//! Whether rows of n_cols values of type t can take the split layout.
+bool split_layout_supported(TensorType t, int64_t n_cols) noexcept;
+//! dst = src repacked from the GGUF layout to the split one (dst and src must not overlap).
+//! \param src, dst [n_rows, n_cols] of type t
+Status repack_split(TensorType t, const void* src, void* dst, int64_t n_rows, int64_t n_cols, cudaStream_t stream);
+
 // ---- get_rows.cu -------------------------------------------------------------------------------------
 //! out[i, :] = dequantized table[ids[i], :]
 //! \param table [n_rows, n_cols] any weight type (or F32)   \param ids i32 [n_ids]   \param out f32 [n_ids, n_cols]
-Status get_rows(TensorType type, const void* table, int64_t n_rows, int64_t n_cols, const int32_t* ids, int64_t n_ids,
-                float* out, int* error_flags, cudaStream_t stream);
+Status get_rows(TensorType type, WeightLayout layout, const void* table, int64_t n_rows, int64_t n_cols,
+                const int32_t* ids, int64_t n_ids, float* out, int* error_flags, cudaStream_t stream);
 
 // ---- norm.cu -----------------------------------------------------------------------------------------
 //! out = x / sqrt(mean(x²) + eps) * weight, row-wise; out may alias x.
 //! \param x, out f32 [n_rows, n_cols]   \param weight f32 [n_cols]
 Status rms_norm(const float* x, const float* weight, float eps, float* out, int64_t n_rows, int64_t n_cols,
                 cudaStream_t stream);
+//! The decode step's fused norm: x += residual (when residual is not null), then out = rms_norm(x) and, when
+//! xq.qs is not null, xq = the 8-bit activations of out for products with weight_type (Q4_0, Q4_1 or Q8_0; the
+//! same values quantize_activations writes). Rows as rms_norm's wide kernel takes them (rms_norm_fused_ok).
+//! \param x f32 [n_rows, n_cols] (updated in place when residual is given)   \param residual f32 [n_rows, n_cols]
+Status rms_norm_fused(float* x, const float* residual, const float* weight, float eps, float* out, int64_t n_rows,
+                      int64_t n_cols, TensorType weight_type, const Q8Activations& xq, cudaStream_t stream);
+//! Whether rms_norm_fused takes these rows (n_cols % 32 == 0, at most 16,384 values, 16-byte aligned).
+bool rms_norm_fused_ok(int64_t n_cols) noexcept;
 
 // ---- rope.cu -----------------------------------------------------------------------------------------
 struct RopeArgs {
@@ -68,34 +98,40 @@ struct AttentionArgs {
     int64_t block_size = 0;
     int64_t n_slots = 0;      // rows of the cache
     int64_t max_seq_len = 0;  // host copy of max(seq_lens): sizes shared memory (0: unknown)
-    // The order the CPU sums q·k in (cpu_ops.h): true: 16 partial sums (attention_head, steps of fewer than
-    // attention_packed_min_rows tokens); false: one running sum over the dimensions (attention_query_packed).
-    bool dot_partials = true;
+};
+// What a one-token step (n_tok == 1, a decode step of one sequence) folds into its attention launch.
+struct AttentionFusion {
+    // Rotate q and k first, as rope() with these arguments at rope_pos would. q is rotated in place; k is left
+    // as it was (its rotated f16 form goes to the cache; models read k through attention only).
+    bool rope = false;
+    RopeArgs rope_args;
+    const int32_t* rope_pos = nullptr;  // i32 [n_tok]
+    // xq.qs not null: also write out's 8-bit activations for products with q8_type (Q4_0, Q4_1 or Q8_0), the
+    // bytes quantize_activations would write (head_dim % 32 == 0).
+    TensorType q8_type = TensorType::F32;
+    Q8Activations xq;
 };
 //! Writes this step's k, v (rounded to f16) into the cache at token_slot, then
 //! out = softmax(q·Kᵀ · scale, causal within each sequence) · V over the token's own sequence, rounded
-//! exactly as the CPU kernels round (same summation orders, glibc's expf).
+//! exactly as the CPU kernels round (cpu_ops.h: the same summation orders for one and several tokens, ggml's
+//! exp). One-token steps can fold rope and the output's quantization in (fuse).
 //! \param q, out f32 [n_tok, n_head * head_dim]   \param k, v f32 [n_tok, n_kv_head * head_dim]
 //! \param cache_k, cache_v f16 bits [n_slots, n_kv_head * head_dim]   head_dim <= 256
 Status attention(const float* q, const float* k, const float* v, uint16_t* cache_k, uint16_t* cache_v,
                  const AttentionArgs& plan, int64_t n_tok, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-                 float scale, float* out, int* error_flags, cudaStream_t stream);
+                 float scale, float* out, int* error_flags, cudaStream_t stream, const AttentionFusion& fuse = {});
 
 // ---- elementwise.cu ----------------------------------------------------------------------------------
 //! gate = silu(gate) * up                 \param gate, up f32 [n]
 Status swiglu(float* gate, const float* up, int64_t n, cudaStream_t stream);
+//! gate = silu(gate) * up, then xq = its 8-bit activations for weight_type (Q4_0, Q4_1 or Q8_0), rows of n_cols.
+//! \param gate, up f32 [n_rows, n_cols], n_cols % 32 == 0
+Status swiglu_q8(float* gate, const float* up, int64_t n_rows, int64_t n_cols, TensorType weight_type,
+                 const Q8Activations& xq, cudaStream_t stream);
 //! x += y                                  \param x, y f32 [n]
 Status add(float* x, const float* y, int64_t n, cudaStream_t stream);
 
 // ---- matmul_q.cu: y = x · Wᵀ (+ bias) for a few tokens, and the activation quantization ---------------
-// 8-bit activations for the quantized weight types, in three planes (a scratch buffer the caller owns):
-//   qs i8 [n_tok, n_in]; d f32 [n_tok, n_in / 32] scale of each group of 32; s f32 [n_tok, n_in / 32] the
-//   group's offset term (Q4_1: f16(d * sum q); K-quants: d * sum q; unused otherwise).
-struct Q8Activations {
-    int8_t* qs = nullptr;
-    float* d = nullptr;
-    float* s = nullptr;
-};
 // Bytes of scratch that q8_activations() lays the three planes out in.
 size_t q8_activation_bytes(int64_t n_tok, int64_t n_in) noexcept;
 Q8Activations q8_activations(void* scratch, int64_t n_tok, int64_t n_in) noexcept;
@@ -115,15 +151,40 @@ Status quantize_activations(TensorType weight_type, const float* x, int64_t n_to
 //! \param w [n_out, n_in] weight_type   \param x f32 [n_tok, n_in] (float weight types)
 //! \param xq from quantize_activations (quantized weight types)   \param y f32 [n_tok, n_out]   \param bias f32 [n_out]
 //! or null
-Status matmul_vec(TensorType weight_type, const void* w, int64_t n_out, int64_t n_in, const float* x,
-                  const Q8Activations& xq, int64_t n_tok, float* y, const float* bias, cudaStream_t stream);
+Status matmul_vec(TensorType weight_type, WeightLayout layout, const void* w, int64_t n_out, int64_t n_in,
+                  const float* x, const Q8Activations& xq, int64_t n_tok, float* y, const float* bias,
+                  cudaStream_t stream);
+
+// Several products of the same activations in one launch (Q, K and V; gate and up): segment i multiplies
+// its own weight (all of one type, layout and n_in) into its own output.
+struct MatvecSegment {
+    const void* w = nullptr;  // [n_out, n_in]
+    int64_t n_out = 0;
+    float* y = nullptr;           // f32 [n_tok, n_out]
+    const float* bias = nullptr;  // f32 [n_out] or null
+};
+inline constexpr int k_matvec_max_segments = 3;
+struct MatvecSegments {
+    MatvecSegment seg[k_matvec_max_segments];
+    int n = 0;
+    int variant = 0;  // split layout: 0 rows streamed per resident warp (the default), 1 one row per warp
+};
+//! matmul_vec over each segment, one launch.
+Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const MatvecSegments& segs, int64_t n_in,
+                        const float* x, const Q8Activations& xq, int64_t n_tok, cudaStream_t stream);
 
 // ---- matmul_gemm.cu: the same product for many tokens (prefill) on the tensor cores ------------------
 // Types with a tiled GEMM: Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K (int8 mma on 8-bit activations) and F16, BF16
 // (f16/bf16 mma with f32 accumulation). The caller runs matmul_vec over chunks of tokens for the others.
 bool matmul_gemm_supported(TensorType weight_type) noexcept;
 //! Arguments as matmul_vec, any n_tok.
-Status matmul_gemm(TensorType weight_type, const void* w, int64_t n_out, int64_t n_in, const float* x,
-                   const Q8Activations& xq, int64_t n_tok, float* y, const float* bias, cudaStream_t stream);
+Status matmul_gemm(TensorType weight_type, WeightLayout layout, const void* w, int64_t n_out, int64_t n_in,
+                   const float* x, const Q8Activations& xq, int64_t n_tok, float* y, const float* bias,
+                   cudaStream_t stream);
+//! h = x rounded to f16 (as the CPU rounds activations for f16 weights), for a library GEMM.
+//! \param x f32 [n]   \param h f16 bits [n]
+Status round_to_f16(const float* x, uint16_t* h, int64_t n, cudaStream_t stream);
+//! y[t, :] += bias for every row t.   \param y f32 [n_tok, n_out]   \param bias f32 [n_out]
+Status add_bias_rows(float* y, const float* bias, int64_t n_tok, int64_t n_out, cudaStream_t stream);
 
 }  // namespace enclave::kernels::cuda
