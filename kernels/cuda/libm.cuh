@@ -67,9 +67,9 @@ __device__ __forceinline__ float exp_ggml(float x) {
     if (n != n) return n;
     const float b = __fmaf_rn(-n, 0x1.7f7d1cp-20f, __fmaf_rn(-n, 0x1.62e4p-1f, x));
     const float u = __fmul_rn(b, b);
-    const float j = __fmaf_rn(__fmaf_rn(__fmaf_rn(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-                                        __fmaf_rn(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                              u, __fmaf_rn(0x1.ffffecp-1f, b, 1.0f));
+    const float j = __fmaf_rn(
+        __fmaf_rn(__fmaf_rn(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, __fmaf_rn(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+        __fmaf_rn(0x1.ffffecp-1f, b, 1.0f));
     const int ni = static_cast<int>(n);
     const int n1 = ni < -125 ? -125 : (ni > 127 ? 127 : ni);
     return __fmul_rn(__fmul_rn(j, pow2_normal(n1)), pow2_normal(ni - n1));

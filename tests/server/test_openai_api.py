@@ -16,7 +16,7 @@ import urllib.request
 
 import openai
 
-from engine_fixture import Engine, run_tests
+from engine_fixture import Engine, pb, rpc, run_tests
 
 ENGINE, MODEL = sys.argv[1], sys.argv[2]
 MODEL_ID = MODEL.rsplit("/", 1)[-1].removesuffix(".gguf")
@@ -156,6 +156,34 @@ class MetricsTest(unittest.TestCase):
         promtool = shutil.which("promtool")
         self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is needed; ./enclave installs it")
         check = subprocess.run([promtool, "check", "metrics"], input=after, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+
+    def test_limit_refusals_and_security_counters_are_in_the_metrics(self):
+        reply = rpc.UsersStub(self.engine.channel).CreateKey(
+            pb.CreateKeyRequest(name="one-a-minute", role=pb.ROLE_ANALYST,
+                                limits=pb.Limits(requests_per_minute=1)),
+            metadata=self.engine.md(self.engine.admin), timeout=60)
+        limited = openai.OpenAI(base_url=self.base, api_key=reply.secret, max_retries=0, timeout=120)
+        before = self.metrics()
+        limited.completions.create(model=MODEL_ID, prompt="Hi", max_tokens=1)
+        with self.assertRaises(openai.RateLimitError):
+            limited.completions.create(model=MODEL_ID, prompt="Hi", max_tokens=1)
+        with self.assertRaises(urllib.error.HTTPError):  # one denial more
+            urllib.request.urlopen(self.base.removesuffix("/v1") + "/metrics", timeout=30)
+        after = self.metrics()
+        series = (f'enclave_limit_refusals_total{{subject="api_key",id="{reply.key.id}",'
+                  f'limit="requests_per_minute"}}')
+        self.assertIn(series + " 1\n", after)
+        self.assertEqual(self.value(after, "enclave_rate_limited_total") -
+                         self.value(before, "enclave_rate_limited_total"), 1)
+        self.assertGreaterEqual(self.value(after, "enclave_authorization_denied_total") -
+                                self.value(before, "enclave_authorization_denied_total"), 1)
+        self.assertIn("enclave_audit_log_healthy 1\n", after)
+        for family in ("enclave_logins_failed_total", "enclave_lockouts_total", "enclave_audit_write_failures_total"):
+            self.assertIn(f"# TYPE {family} counter\n", after)
+        check = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=after, capture_output=True,
+                               text=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 

@@ -36,6 +36,12 @@ queue = 9
 http = "0.0.0.0:9000"
 http_threads = 16
 socket = "/run/e.sock"
+tls_client_ca = "/etc/enclave/clients.crt"
+[security]
+session_idle_seconds = 600
+session_absolute_seconds = 7200
+retention_days = 365
+audit_archive_dir = "/srv/audit-archive"
 )");
     const ServeConfig c = ServeConfig::from_toml_file(p);
     CHECK_EQ(c.model, std::string("m.gguf"));
@@ -50,6 +56,11 @@ socket = "/run/e.sock"
     CHECK_EQ(c.http, std::string("0.0.0.0:9000"));
     CHECK_EQ(c.http_threads, 16);
     CHECK_EQ(c.socket, std::string("/run/e.sock"));
+    CHECK_EQ(c.tls_client_ca, std::string("/etc/enclave/clients.crt"));
+    CHECK_EQ(c.session_idle_seconds, 600);
+    CHECK_EQ(c.session_absolute_seconds, 7200);
+    CHECK_EQ(c.retention_days, 365);
+    CHECK_EQ(c.audit_archive_dir, std::string("/srv/audit-archive"));
     std::filesystem::remove(p);
 }
 
@@ -60,6 +71,10 @@ ENCLAVE_TEST(an_empty_file_keeps_the_defaults) {
     CHECK_EQ(c.http, d.http);
     CHECK_EQ(c.max_running, d.max_running);
     CHECK_EQ(c.backend, d.backend);
+    CHECK_EQ(c.session_idle_seconds, 30 * 60);
+    CHECK_EQ(c.session_absolute_seconds, 12 * 3600);
+    CHECK_EQ(c.retention_days, 180);
+    CHECK(c.audit_archive_dir.empty());
     std::filesystem::remove(p);
 }
 
@@ -76,6 +91,10 @@ ENCLAVE_TEST(mistakes_name_the_file_and_key) {
         {"backend = \"tpu\"\n", "'backend' must be \"cpu\" or \"cuda\""},
         {"[scheduler]\nbatch = 0\n", "'scheduler.batch' = 0 is out of range"},
         {"listen = 5\n", "'listen' must be a table"},
+        {"[security]\nretention_days = 90\n", "'security.retention_days' = 90 is out of range (180 to"},
+        {"[security]\nsession_idle_seconds = 0\n", "'security.session_idle_seconds' = 0 is out of range"},
+        {"[security]\nsession_idle = 60\n", "'security.session_idle' is not a known setting"},
+        {"security = \"strict\"\n", "'security' must be a table"},
         {"model = \"unterminated\n", ":1:"},
     };
     int i = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <sstream>
 #include <unordered_map>
 
@@ -69,31 +70,37 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
             l -= static_cast<float>(count) * params_.frequency_penalty + (count > 0 ? 1.0f : 0.0f) * params_.presence_penalty;
         }
     }
+    // Truncation never sorts the whole vocabulary (49k candidates a token, per sequence, on the engine
+    // thread): top-k sorts only its k; top-p and min-p sort a growing prefix until the cut is inside it.
     auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
     size_t n = candidates_.size();
+    size_t sorted = 0;  // candidates_[0, sorted) are the largest, in order
     if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
         std::partial_sort(candidates_.begin(), candidates_.begin() + params_.top_k, candidates_.end(), by_logit);
-        n = static_cast<size_t>(params_.top_k);
-    } else {
-        std::sort(candidates_.begin(), candidates_.end(), by_logit);
+        n = sorted = static_cast<size_t>(params_.top_k);
     }
-    // Softmax over the survivors (sorted, so [0] is the max).
-    auto softmax = [&](size_t count) {
-        probs_.assign(count, 0.0f);
-        double sum = 0;
-        for (size_t i = 0; i < count; ++i) {
-            probs_[i] = std::exp(candidates_[i].logit - candidates_[0].logit);
-            sum += probs_[i];
-        }
-        for (size_t i = 0; i < count; ++i) probs_[i] = static_cast<float>(probs_[i] / sum);
+    auto sort_prefix = [&](size_t k) {  // grows the sorted prefix of the n survivors to at least k
+        k = std::min(k, n);
+        if (k <= sorted) return;
+        std::partial_sort(candidates_.begin() + static_cast<std::ptrdiff_t>(sorted),
+                          candidates_.begin() + static_cast<std::ptrdiff_t>(k),
+                          candidates_.begin() + static_cast<std::ptrdiff_t>(n), by_logit);
+        sorted = k;
     };
+    if (params_.top_p < 1.0f || params_.min_p > 0.0f) sort_prefix(64);
     if (params_.top_p < 1.0f) {
-        softmax(n);
+        // The smallest sorted prefix whose probability (softmax over the survivors, before temperature)
+        // reaches top_p.
+        const float max_logit = candidates_[0].logit;
+        double total = 0;
+        for (size_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(candidates_[i].logit - max_logit));
+        const double target = static_cast<double>(params_.top_p) * total;
         double cum = 0;
         size_t keep = n;
         for (size_t i = 0; i < n; ++i) {
-            cum += probs_[i];
-            if (cum >= params_.top_p) {
+            if (i == sorted) sort_prefix(sorted * 4);
+            cum += std::exp(static_cast<double>(candidates_[i].logit - max_logit));
+            if (cum >= target) {
                 keep = i + 1;
                 break;
             }
@@ -104,13 +111,32 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
         // Keep tokens whose probability is at least min_p times the top one's: logit >= max + ln(min_p).
         const float threshold = candidates_[0].logit + std::log(params_.min_p);
         size_t keep = 1;
-        while (keep < n && candidates_[keep].logit >= threshold) ++keep;
+        while (keep < n) {
+            if (keep == sorted) sort_prefix(sorted * 4);
+            if (candidates_[keep].logit < threshold) break;
+            ++keep;
+        }
         n = keep;
     }
-    for (size_t i = 0; i < n; ++i) candidates_[i].logit /= params_.temperature;
-    softmax(n);
-    std::discrete_distribution<size_t> dist(probs_.begin(), probs_.begin() + static_cast<std::ptrdiff_t>(n));
-    return candidates_[dist(rng_)].id;
+    // Draw from softmax(logit / temperature) over the n survivors, walking them in their order (sorted
+    // where truncation sorted them); the distribution does not depend on that order.
+    float max_logit = candidates_[0].logit;
+    if (sorted == 0)
+        for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, candidates_[i].logit);
+    probs_.resize(n);
+    double total = 0;
+    const float inv_t = 1.0f / params_.temperature;
+    for (size_t i = 0; i < n; ++i) {
+        probs_[i] = static_cast<float>(std::exp(static_cast<double>((candidates_[i].logit - max_logit) * inv_t)));
+        total += probs_[i];
+    }
+    const double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
+    double cum = 0;
+    for (size_t i = 0; i < n; ++i) {
+        cum += probs_[i];
+        if (u < cum) return candidates_[i].id;
+    }
+    return candidates_[n - 1].id;  // u within rounding of total
 }
 
 }  // namespace enclave

@@ -1,6 +1,8 @@
 // KV cache block accounting, the sampler's rules and parameter checks, and the stop-string filter.
 #include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
 #include <set>
 
 #include "check.h"
@@ -91,6 +93,61 @@ ENCLAVE_TEST(top_p_and_min_p_keep_only_the_expected_set) {
     q.min_p = 0.35f;  // keep p >= 0.35 * 0.5 = 0.175: tokens 0 and 1
     Sampler s2(q, 4);
     for (int i = 0; i < 500; ++i) CHECK(s2.sample(logits, {}) < 2);
+}
+
+ENCLAVE_TEST(top_p_and_min_p_cut_deep_in_a_large_vocabulary) {
+    // A slowly falling distribution over 5,000 tokens, shuffled so that token order says nothing: the
+    // nucleus and the min-p set reach hundreds of tokens deep, past the sampler's first sorted prefix.
+    const int n = 5000;
+    std::vector<int> rank(n);
+    std::iota(rank.begin(), rank.end(), 0);
+    std::shuffle(rank.begin(), rank.end(), std::mt19937(7));
+    std::vector<float> logits(n);
+    for (int i = 0; i < n; ++i) logits[static_cast<size_t>(i)] = -0.002f * static_cast<float>(rank[static_cast<size_t>(i)]);
+    // Reference, by brute force in double: ranks kept by top_p = 0.5 and by min_p = 0.5.
+    double total = 0;
+    for (int r = 0; r < n; ++r) total += std::exp(-0.002 * r);
+    int nucleus = 0;
+    for (double cum = 0; cum < 0.5 * total; ++nucleus) cum += std::exp(-0.002 * nucleus);
+    const int min_p_keep = static_cast<int>(std::floor(std::log(2.0) / 0.002)) + 1;  // ranks 0..346
+    SamplingParams p;
+    p.temperature = 1.0f;
+    p.top_k = 0;
+    p.top_p = 0.5f;
+    Sampler top_p(p, n);
+    int deepest = 0;
+    for (int i = 0; i < 3000; ++i) {
+        const int r = rank[static_cast<size_t>(top_p.sample(logits, {}))];
+        CHECK(r < nucleus);
+        deepest = std::max(deepest, r);
+    }
+    CHECK_MSG(nucleus > 300 && deepest > nucleus * 9 / 10,
+              "nucleus " + std::to_string(nucleus) + ", deepest drawn " + std::to_string(deepest));
+    p.top_p = 1.0f;
+    p.min_p = 0.5f;
+    Sampler min_p(p, n);
+    deepest = 0;
+    for (int i = 0; i < 3000; ++i) {
+        const int r = rank[static_cast<size_t>(min_p.sample(logits, {}))];
+        CHECK(r < min_p_keep);
+        deepest = std::max(deepest, r);
+    }
+    CHECK_MSG(deepest > min_p_keep * 9 / 10, "min_p keeps " + std::to_string(min_p_keep) + ", deepest drawn " +
+                                                 std::to_string(deepest));
+    // No truncation: every token may come, in proportion to its probability (rank 0 vs rank 1000: e^2).
+    SamplingParams all;
+    all.temperature = 1.0f;
+    all.top_k = 0;
+    Sampler none(all, n);
+    int low = 0, high = 0;
+    for (int i = 0; i < 20000; ++i) {
+        const int r = rank[static_cast<size_t>(none.sample(logits, {}))];
+        low += r < 500;
+        high += r >= 1000 && r < 1500;
+    }
+    const double expected = std::exp(2.0);  // sum over ranks 0..499 / sum over 1000..1499
+    CHECK_MSG(std::abs(static_cast<double>(low) / high - expected) < 0.15 * expected,
+              "ratio " + std::to_string(static_cast<double>(low) / high) + ", expected " + std::to_string(expected));
 }
 
 ENCLAVE_TEST(same_seed_same_tokens_other_seed_other_tokens) {

@@ -19,7 +19,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "enclave/kernels/cpu_ops.h"  // defines: attention_packed_min_rows
 #include "enclave/kernels/cuda_ops.h"
 
 namespace enclave {
@@ -301,8 +300,7 @@ public:
                          "cuda backend: %ld fused norms, %ld matrix-vector launches carrying %ld products, "
                          "%ld fused swiglu, %ld attentions with their quantization, cuBLAS %s, split weights %zu\n",
                          stats_fused_norms_, stats_matvec_launches_, stats_matvec_products_, stats_fused_swiglu_,
-                         stats_fused_attention_,
-                         cublas_ ? "on" : "off", split_weights_.size());
+                         stats_fused_attention_, cublas_ ? "on" : "off", split_weights_.size());
             size_t free_b = 0, total_b = 0;
             if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
                 std::fprintf(stderr, "cuda backend: device memory in use at exit %s of %s\n",
@@ -479,9 +477,9 @@ public:
             const int group = q8_group(w.type);
             const bool fusable_q8 =
                 w.type == TensorType::Q4_0 || w.type == TensorType::Q4_1 || w.type == TensorType::Q8_0;
-            const bool reuse = !pending_norm_.valid && !pending_swiglu_.valid && !pending_attn_.valid && q8_last_.valid &&
-                               q8_last_.x == x.data && q8_last_.n_tok == n_tok && q8_last_.n_in == n_in &&
-                               q8_last_.group == group;
+            const bool reuse = !pending_norm_.valid && !pending_swiglu_.valid && !pending_attn_.valid &&
+                               q8_last_.valid && q8_last_.x == x.data && q8_last_.n_tok == n_tok &&
+                               q8_last_.n_in == n_in && q8_last_.group == group;
             settle_matvec();
             if (reuse) {
                 xq = kc::q8_activations(scratch_->data(), n_tok, n_in);
@@ -584,8 +582,14 @@ public:
         a.freq_factors = p.freq_factors;
         // Deferred for a one-token step: the attention that follows rotates q and k itself (AttentionFusion).
         if (fuse_enabled_ && q.rows() == 1) {
-            pending_rope_ = {f32(q), f32(k), q.cols() / head_dim, k.cols() / head_dim, head_dim,
-                             static_cast<const int32_t*>(pos.data), a, true};
+            pending_rope_ = {f32(q),
+                             f32(k),
+                             q.cols() / head_dim,
+                             k.cols() / head_dim,
+                             head_dim,
+                             static_cast<const int32_t*>(pos.data),
+                             a,
+                             true};
             return;
         }
         submit("rope", kc::rope, f32(q), f32(k), q.rows(), q.cols() / head_dim, k.cols() / head_dim, head_dim,
@@ -643,9 +647,20 @@ public:
         a.n_slots = cache_k.rows();
         // Rounded up so the launch (its shared memory) stays the same for 1024 decode steps: graph replays.
         a.max_seq_len = (plan.max_seq_len + 1023) / 1024 * 1024;
-        const PendingAttention pa{f32(q),    f32(k),    f32(v),   static_cast<uint16_t*>(cache_k.data),
-                                  static_cast<uint16_t*>(cache_v.data), a, n_tok, n_head, n_kv_head, head_dim,
-                                  scale,     f32(out),  fuse,     true};
+        const PendingAttention pa{f32(q),
+                                  f32(k),
+                                  f32(v),
+                                  static_cast<uint16_t*>(cache_k.data),
+                                  static_cast<uint16_t*>(cache_v.data),
+                                  a,
+                                  n_tok,
+                                  n_head,
+                                  n_kv_head,
+                                  head_dim,
+                                  scale,
+                                  f32(out),
+                                  fuse,
+                                  true};
         // Deferred for a one-token step: the quantization its output needs for the next product goes in too.
         if (fuse_enabled_ && n_tok == 1 && head_dim % 32 == 0) {
             pending_attn_ = pa;
@@ -759,15 +774,14 @@ private:
     }
     void submit_attention(const PendingAttention& p) {
         submit("attention", kc::attention, static_cast<const float*>(p.q), static_cast<const float*>(p.k),
-               static_cast<const float*>(p.v), p.cache_k, p.cache_v, p.plan, p.n_tok, p.n_head, p.n_kv_head,
-               p.head_dim, p.scale, p.out, flags(), stream(), p.fuse);
+               static_cast<const float*>(p.v), p.cache_k, p.cache_v, p.plan, p.n_tok, p.n_head, p.n_kv_head, p.head_dim,
+               p.scale, p.out, flags(), stream(), p.fuse);
     }
     void settle() {
         if (pending_rope_.valid) {
             const PendingRope& p = pending_rope_;
             pending_rope_.valid = false;
-            submit("rope", kc::rope, p.q, p.k, int64_t{1}, p.n_head, p.n_kv_head, p.head_dim, p.pos, p.args,
-                   stream());
+            submit("rope", kc::rope, p.q, p.k, int64_t{1}, p.n_head, p.n_kv_head, p.head_dim, p.pos, p.args, stream());
         }
         if (pending_attn_.valid) {
             pending_attn_.valid = false;

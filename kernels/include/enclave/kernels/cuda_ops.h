@@ -168,6 +168,10 @@ struct MatvecSegments {
     MatvecSegment seg[k_matvec_max_segments];
     int n = 0;
     int variant = 0;  // split layout: 0 rows streamed per resident warp (the default), 1 one row per warp
+    // Programmatic dependent launch: the launch may start while the stream's previous kernel runs and loads
+    // its first weights before it waits for that kernel (its activations). Split-layout streaming and float
+    // products; the weights must not be written by any kernel still in flight.
+    bool pdl = false;
 };
 //! matmul_vec over each segment, one launch.
 Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const MatvecSegments& segs, int64_t n_in,
