@@ -71,58 +71,60 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
         }
     }
     // Truncation never sorts the whole vocabulary (49k candidates a token, per sequence, on the engine
-    // thread): top-k sorts only its k; top-p and min-p sort a growing prefix until the cut is inside it.
+    // thread): top-k sorts only its k; top-p finds its cut by a weighted quickselect and min-p by one
+    // partition, both in expected linear time. The survivors are then candidates_[0, n), in no order.
     auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
     size_t n = candidates_.size();
-    size_t sorted = 0;  // candidates_[0, sorted) are the largest, in order
     if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
         std::partial_sort(candidates_.begin(), candidates_.begin() + params_.top_k, candidates_.end(), by_logit);
-        n = sorted = static_cast<size_t>(params_.top_k);
+        n = static_cast<size_t>(params_.top_k);
     }
-    auto sort_prefix = [&](size_t k) {  // grows the sorted prefix of the n survivors to at least k
-        k = std::min(k, n);
-        if (k <= sorted) return;
-        std::partial_sort(candidates_.begin() + static_cast<std::ptrdiff_t>(sorted),
-                          candidates_.begin() + static_cast<std::ptrdiff_t>(k),
-                          candidates_.begin() + static_cast<std::ptrdiff_t>(n), by_logit);
-        sorted = k;
-    };
-    if (params_.top_p < 1.0f || params_.min_p > 0.0f) sort_prefix(64);
+    float max_logit = candidates_[0].logit;
+    for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, candidates_[i].logit);
     if (params_.top_p < 1.0f) {
-        // The smallest sorted prefix whose probability (softmax over the survivors, before temperature)
-        // reaches top_p.
-        const float max_logit = candidates_[0].logit;
+        // The fewest largest-logit tokens whose probability (softmax over the survivors, before
+        // temperature) reaches top_p; among equal logits, the ones that come first.
+        auto weight = [&](const Candidate& c) { return std::exp(static_cast<double>(c.logit - max_logit)); };
         double total = 0;
-        for (size_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(candidates_[i].logit - max_logit));
+        for (size_t i = 0; i < n; ++i) total += weight(candidates_[i]);
         const double target = static_cast<double>(params_.top_p) * total;
-        double cum = 0;
+        size_t lo = 0, hi = n;  // [0, lo) is in the nucleus with mass `inside`; the cut lies in [lo, hi)
+        double inside = 0;
         size_t keep = n;
-        for (size_t i = 0; i < n; ++i) {
-            if (i == sorted) sort_prefix(sorted * 4);
-            cum += std::exp(static_cast<double>(candidates_[i].logit - max_logit));
-            if (cum >= target) {
-                keep = i + 1;
+        while (lo < hi) {
+            const float pivot = candidates_[lo + (hi - lo) / 2].logit;
+            auto first = candidates_.begin() + static_cast<std::ptrdiff_t>(lo);
+            auto last = candidates_.begin() + static_cast<std::ptrdiff_t>(hi);
+            auto greater_end = std::partition(first, last, [&](const Candidate& c) { return c.logit > pivot; });
+            auto equal_end = std::partition(greater_end, last, [&](const Candidate& c) { return c.logit == pivot; });
+            double above = 0;
+            for (auto it = first; it != greater_end; ++it) above += weight(*it);
+            const size_t n_above = static_cast<size_t>(greater_end - first);
+            if (inside + above >= target && n_above > 0) {
+                hi = lo + n_above;  // the cut is among the larger ones
+                continue;
+            }
+            const double w = std::exp(static_cast<double>(pivot - max_logit));
+            const size_t n_equal = static_cast<size_t>(equal_end - greater_end);
+            const double need = target - inside - above;
+            if (need <= w * static_cast<double>(n_equal)) {
+                keep = lo + n_above + std::clamp<size_t>(static_cast<size_t>(std::ceil(need / w)), 1, n_equal);
                 break;
             }
+            inside += above + w * static_cast<double>(n_equal);
+            lo += n_above + n_equal;
         }
-        n = std::max<size_t>(keep, 1);
+        n = std::max<size_t>(std::min(keep, n), 1);
     }
     if (params_.min_p > 0.0f) {
         // Keep tokens whose probability is at least min_p times the top one's: logit >= max + ln(min_p).
-        const float threshold = candidates_[0].logit + std::log(params_.min_p);
-        size_t keep = 1;
-        while (keep < n) {
-            if (keep == sorted) sort_prefix(sorted * 4);
-            if (candidates_[keep].logit < threshold) break;
-            ++keep;
-        }
-        n = keep;
+        const float threshold = max_logit + std::log(params_.min_p);
+        n = static_cast<size_t>(std::partition(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(n),
+                                               [&](const Candidate& c) { return c.logit >= threshold; }) -
+                                candidates_.begin());
     }
-    // Draw from softmax(logit / temperature) over the n survivors, walking them in their order (sorted
-    // where truncation sorted them); the distribution does not depend on that order.
-    float max_logit = candidates_[0].logit;
-    if (sorted == 0)
-        for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, candidates_[i].logit);
+    // Draw from softmax(logit / temperature) over the n survivors, walking them in their order; the
+    // distribution does not depend on that order.
     probs_.resize(n);
     double total = 0;
     const float inv_t = 1.0f / params_.temperature;
