@@ -218,13 +218,24 @@ class BadStartTest(unittest.TestCase):
     """serve refuses a bad config or flag with a clear message and a non-zero exit, before listening."""
 
     def test_bad_config_and_flags(self):
+        import socket
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        unreadable = tempfile.NamedTemporaryFile(suffix=".gguf", delete=False)
+        unreadable.write(b"GGUF\x03\x00\x00\x00" + b"\x00" * 8)
+        unreadable.close()
         for args, needle in ((["--config", config_file("[scheduler]\nmax_runing = 3\n")], "max_runing"),
                              (["--http", "127.0.0.1:99999"], "--http"),
+                             (["--http", f"127.0.0.1:{port}"], f"127.0.0.1:{port}"),
+                             (["--load", unreadable.name], unreadable.name),
                              (["--model", "/nonexistent/m.gguf"], "/nonexistent/m.gguf")):
             p = subprocess.run([ENGINE, "serve", "--model", MODEL, "--state-dir", tempfile.mkdtemp()] + args,
                                capture_output=True, text=True, timeout=60)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertIn(needle, p.stderr, args)
+        busy.close()
 
 
 class HttpsTest(unittest.TestCase):
