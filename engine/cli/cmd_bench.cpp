@@ -76,6 +76,34 @@ double run_tg(LoadedModel& m, int64_t n, std::mt19937& rng) {
     return static_cast<double>(n) / secs;
 }
 
+// Batched decode: `sequences` sequences generate n tokens each, one forward a step over all of them (what
+// serving many streams does). Returns generated tokens a second, all sequences together.
+double run_tg_batched(LoadedModel& m, int64_t n, int64_t sequences, std::mt19937& rng) {
+    std::uniform_int_distribution<TokenId> pick(0, static_cast<TokenId>(m.model->config().n_vocab - 1));
+    KvCache& cache = *m.cache;
+    std::vector<KvCache::SeqId> seqs;
+    for (int64_t i = 0; i < sequences; ++i) {
+        seqs.push_back(cache.create_sequence());
+        if (!cache.reserve(seqs.back(), n))
+            throw InvalidArgument("--sequences " + std::to_string(sequences) + " x --tg " + std::to_string(n) +
+                                  " do not fit the context; raise --ctx");
+    }
+    std::vector<TokenId> tokens(static_cast<size_t>(sequences));
+    std::vector<StepSequence> step(static_cast<size_t>(sequences));
+    std::vector<float> logits;
+    const auto t0 = clock_type::now();
+    for (int64_t i = 0; i < n; ++i) {
+        for (size_t k = 0; k < step.size(); ++k) {
+            tokens[k] = pick(rng);
+            step[k] = StepSequence{seqs[k], std::span(&tokens[k], 1), LogitsWanted::last};
+        }
+        m.model->forward(step, cache, logits);
+    }
+    const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+    for (const auto s : seqs) cache.release_sequence(s);
+    return static_cast<double>(n * sequences) / secs;
+}
+
 // Bytes of weights one decode step reads: every matrix and norm, one embedding row, the output matrix.
 uint64_t weight_bytes_per_token(const Model& model) {
     uint64_t total = 0;
@@ -107,6 +135,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
                      {"tg", true, "generated tokens (default 128; 0 skips)"},
                      {"reps", true, "repetitions (default 3)"},
                      {"batch", true, "prefill chunk (default 512)"},
+                     {"sequences", true, "decode this many sequences at once in tg (default 1; the aggregate rate is reported)"},
                      {"seed", true, "token seed (default 1)"},
                      {"json", false, "print JSON"},
                      {"help", false, "show this help"}});
@@ -118,7 +147,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
     const int64_t tg = args.get_int("tg", 128, 0, 1 << 20);
     const int64_t reps = args.get_int("reps", 3, 1, 1000);
     const int64_t n_batch = args.get_int("batch", 512, 1, 1 << 16);
-    LoadedModel m = load_model_from_args(args, std::max<int64_t>(pp, tg) + 16, false);
+    const int64_t sequences = args.get_int("sequences", 1, 1, 4096);
+    LoadedModel m = load_model_from_args(args, std::max<int64_t>(pp + 16, sequences * (tg + 16)), false);
     std::mt19937 rng(static_cast<uint32_t>(args.get_int("seed", 1, 0, UINT32_MAX)));
 
     std::vector<double> pp_samples, tg_samples;
@@ -127,8 +157,13 @@ int cmd_bench(const std::vector<std::string>& argv) {
         for (int64_t r = 0; r < reps; ++r) pp_samples.push_back(run_pp(m, pp, n_batch, rng));
     }
     if (tg > 0) {
-        run_tg(m, std::min<int64_t>(tg, 8), rng);
-        for (int64_t r = 0; r < reps; ++r) tg_samples.push_back(run_tg(m, tg, rng));
+        if (sequences > 1) {
+            run_tg_batched(m, std::min<int64_t>(tg, 4), sequences, rng);
+            for (int64_t r = 0; r < reps; ++r) tg_samples.push_back(run_tg_batched(m, tg, sequences, rng));
+        } else {
+            run_tg(m, std::min<int64_t>(tg, 8), rng);
+            for (int64_t r = 0; r < reps; ++r) tg_samples.push_back(run_tg(m, tg, rng));
+        }
     }
     const uint64_t bytes_per_token = weight_bytes_per_token(*m.model);
     const int64_t rss = resident_bytes();

@@ -3,9 +3,19 @@ official openai library against the HTTP API. Reports requests/s, generated toke
 inter-token p50/p99, and compares the aggregate with a single stream (batching at work).
 
 usage: build/venv/bin/python tools/bench/serve_load.py ENGINE_EXE MODEL [--streams 32] [--tokens 64] [--threads 2]
+       [--client openai|raw]
+
+--client raw drives the same HTTP API from one asyncio thread with a minimal SSE reader: a load generator
+that costs far less CPU than 32 openai clients (pydantic per chunk), for a 2-core box where the client
+competes with the engine. The engine gets a fresh state directory and an API key made with the headless
+CLI (`enclave-engine user add` / `key create`), as an operator would.
 """
 import argparse
+import asyncio
+import json
+import os
 import re
+import tempfile
 import statistics
 import subprocess
 import threading
@@ -54,6 +64,61 @@ def run_streams(client, model, n, tokens):
     return time.perf_counter() - t0, generated[0], ttft, itl
 
 
+async def raw_stream(host, port, key, model, i, tokens):
+    """One streaming chat over a raw HTTP/1.1 connection: (seconds to first token, token gaps, generated)."""
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": f"Tell me a story about the number {i}."}],
+                       "max_tokens": tokens, "temperature": 0.7, "seed": i, "stream": True,
+                       "stream_options": {"include_usage": True}}).encode()
+    start = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: " + str(len(body)).encode() +
+                 b"\r\n\r\n" + body)
+    await writer.drain()
+    first, last, gaps, generated = None, None, [], 0
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        if not line.startswith(b"data: "):
+            continue
+        if line.startswith(b"data: [DONE]"):
+            break
+        chunk = json.loads(line[6:])
+        now = time.perf_counter()
+        if chunk.get("usage"):
+            generated = chunk["usage"]["completion_tokens"]
+        if chunk["choices"] and chunk["choices"][0].get("delta", {}).get("content"):
+            if first is None:
+                first = now - start
+            elif last is not None:
+                gaps.append(now - last)
+            last = now
+    writer.close()
+    return first, gaps, generated
+
+
+def run_raw(host, port, key, model, n, tokens):
+    async def all_streams():
+        return await asyncio.gather(*(raw_stream(host, port, key, model, i, tokens) for i in range(n)))
+    t0 = time.perf_counter()
+    results = asyncio.run(all_streams())
+    secs = time.perf_counter() - t0
+    ttft = [r[0] for r in results if r[0] is not None]
+    itl = [g for r in results for g in r[1]]
+    return secs, sum(r[2] for r in results), ttft, itl
+
+
+def api_key(engine, state_dir):
+    """An analyst and a key for it, made with the headless CLI on the running engine's state directory."""
+    password = "Quiet-Harbour-Lantern-42"
+    subprocess.run([engine, "user", "add", "--state-dir", state_dir, "--name", "load-bench", "--role", "analyst",
+                    "--password-file", "-"], input=password + "\n", text=True, check=True, capture_output=True)
+    out = subprocess.run([engine, "key", "create", "--state-dir", state_dir, "--user", "load-bench", "--name", "load"],
+                         text=True, check=True, capture_output=True).stdout
+    return re.search(r"(enk_\S+)", out).group(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("engine")
@@ -61,17 +126,27 @@ def main():
     ap.add_argument("--streams", type=int, default=32)
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--client", choices=["openai", "raw"], default="openai")
     a = ap.parse_args()
-    proc = subprocess.Popen([a.engine, "serve", "--model", a.model, "--http", "127.0.0.1:0", "--threads",
-                             str(a.threads), "--socket", f"/tmp/enclave-load-{time.time_ns()}/engine.sock"],
-                            stdout=subprocess.PIPE, text=True)
+    root = tempfile.mkdtemp(prefix="enclave-load-")
+    proc = subprocess.Popen([a.engine, "serve", "--load", a.model, "--http", "127.0.0.1:0", "--threads",
+                             str(a.threads), "--socket", os.path.join(root, "engine.sock"), "--state-dir",
+                             os.path.join(root, "state")], stdout=subprocess.PIPE, text=True)
     try:
         base = re.search(r"(http://\S+/v1)", proc.stdout.readline()).group(1)
-        client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0, timeout=600)
+        key = api_key(a.engine, os.path.join(root, "state"))
+        client = openai.OpenAI(base_url=base, api_key=key, max_retries=0, timeout=600)
         model = client.models.list().data[0].id
-        run_streams(client, model, 1, 8)  # warm-up
-        s_secs, s_tok, _, s_itl = run_streams(client, model, 1, a.tokens)
-        secs, tok, ttft, itl = run_streams(client, model, a.streams, a.tokens)
+        host, port = re.match(r"http://([\d.]+):(\d+)", base).groups()
+        if a.client == "raw":
+            def run(n, tokens):
+                return run_raw(host, int(port), key, model, n, tokens)
+        else:
+            def run(n, tokens):
+                return run_streams(client, model, n, tokens)
+        run(1, 8)  # warm-up
+        s_secs, s_tok, _, s_itl = run(1, a.tokens)
+        secs, tok, ttft, itl = run(a.streams, a.tokens)
         single = s_tok / s_secs
         print(f"single stream: {single:.1f} generated tokens/s, inter-token p50 {statistics.median(s_itl) * 1e3:.1f} ms")
         print(f"{a.streams} streams: {a.streams / secs:.2f} requests/s, {tok / secs:.1f} generated tokens/s "
