@@ -12,8 +12,9 @@ namespace enclave::cli {
 
 int cmd_permissions(const std::vector<std::string>& argv) {
     namespace sec = enclave::server::security;
-    const Args args("permissions", argv, {{"json", false, "print JSON (actions, grpc_methods, http_routes)"},
-                                          {"help", false, "show this help"}});
+    const Args args(
+        "permissions", argv,
+        {{"json", false, "print JSON (actions, grpc_methods, http_routes)"}, {"help", false, "show this help"}});
     if (args.has("help")) {
         std::fputs(args.help().c_str(), stdout);
         return 0;
@@ -32,13 +33,21 @@ int cmd_permissions(const std::vector<std::string>& argv) {
     }
     j.end_array().key("grpc_methods").begin_array();
     for (const auto& m : sec::grpc_method_rules())
-        j.begin_object().key("method").value(m.method).key("action").value(std::string(sec::action_name(m.action))).end_object();
+        j.begin_object()
+            .key("method")
+            .value(m.method)
+            .key("action")
+            .value(std::string(sec::action_name(m.action)))
+            .end_object();
     j.end_array().key("http_routes").begin_array();
     for (const auto& r : sec::http_route_rules())
         j.begin_object()
-            .key("verb").value(r.verb)
-            .key("path").value(r.path)
-            .key("action").value(std::string(sec::action_name(r.action)))
+            .key("verb")
+            .value(r.verb)
+            .key("path")
+            .value(r.path)
+            .key("action")
+            .value(std::string(sec::action_name(r.action)))
             .end_object();
     j.end_array().end_object();
     std::printf("%s\n", j.str().c_str());

@@ -14,7 +14,7 @@ during the test; the role sessions are refreshed by a new login when they were i
 
 usage: test_authorization.py ENGINE_EXE MODEL
 With ENCLAVE_MUTATE_MATRIX=1 the test expects auditors to manage users, and the matrix must then fail
-(12 wrong cells: 6 users_manage methods x socket and TLS): a check that it checks.
+(8 wrong cells: the 4 users_manage methods x socket and TLS): a check that it checks.
 """
 import json
 import os

@@ -1,7 +1,7 @@
 #include "server/grpc/grpc_server.h"
 
 #include <fcntl.h>
-#include <grpcpp/grpcpp.h>       // defines: grpc::Server, ServerBuilder, Status
+#include <grpcpp/grpcpp.h>        // defines: grpc::Server, ServerBuilder, Status
 #include <grpcpp/server_posix.h>  // defines: grpc::AddInsecureChannelFromFd
 #include <poll.h>
 #include <sys/socket.h>
@@ -30,7 +30,7 @@ struct GrpcServer::Impl {
     grpc::ServerBuilder builder;
     std::vector<std::unique_ptr<int>> tls_ports;  // [listeners] the bound port, known after start()
     std::unique_ptr<grpc::Server> server;
-    int listen_fd = -1;    // the Unix socket, accepted by `acceptor`
+    int listen_fd = -1;          // the Unix socket, accepted by `acceptor`
     int wake_fds[2] = {-1, -1};  // a pipe that tells the acceptor to stop
     std::thread acceptor;
 
@@ -44,7 +44,8 @@ std::string read_pem(const std::string& path, const char* what) {
     std::ifstream in(path);
     if (!in) throw Error(std::string("cannot read the TLS ") + what + " " + path);
     std::string pem((std::istreambuf_iterator<char>(in)), {});
-    if (pem.find("-----BEGIN") == std::string::npos) throw Error(std::string("the TLS ") + what + " " + path + " is not PEM");
+    if (pem.find("-----BEGIN") == std::string::npos)
+        throw Error(std::string("the TLS ") + what + " " + path + " is not PEM");
     return pem;
 }
 
@@ -110,8 +111,12 @@ void GrpcServer::Impl::close_socket() {
 
 GrpcServer::GrpcServer() : impl_(std::make_unique<Impl>()) {}
 
-void GrpcServer::add_service(std::unique_ptr<grpc::Service> service) { impl_->services.push_back(std::move(service)); }
-GrpcServer::~GrpcServer() { stop(); }
+void GrpcServer::add_service(std::unique_ptr<grpc::Service> service) {
+    impl_->services.push_back(std::move(service));
+}
+GrpcServer::~GrpcServer() {
+    stop();
+}
 
 void GrpcServer::set_unix_socket(const std::string& path) {
     namespace fs = std::filesystem;
@@ -175,7 +180,9 @@ void GrpcServer::start() {
     }
 }
 
-int GrpcServer::tls_port(size_t listener) const { return *impl_->tls_ports.at(listener); }
+int GrpcServer::tls_port(size_t listener) const {
+    return *impl_->tls_ports.at(listener);
+}
 
 void GrpcServer::stop() {
     if (!impl_) return;

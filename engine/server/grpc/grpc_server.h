@@ -43,8 +43,8 @@ public:
     // A TCP listener, always with TLS: PEM certificate chain and key files (Error naming an unreadable one).
     // client_ca_file: when not empty, clients must present a certificate signed by a CA in this PEM file.
     // Returns the listener's index for tls_port(). Port 0 picks a free port.
-    size_t add_tls_listener(const std::string& host, int port, const std::string& cert_file, const std::string& key_file,
-                            const std::string& client_ca_file = {});
+    size_t add_tls_listener(const std::string& host, int port, const std::string& cert_file,
+                            const std::string& key_file, const std::string& client_ca_file = {});
     // Serves everything set above; the socket gets mode 0600. Throws Error when an address cannot be bound.
     void start();
     int tls_port(size_t listener) const;  // after start()

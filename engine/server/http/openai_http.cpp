@@ -176,6 +176,13 @@ struct OpenAiHttpServer::Impl {
     }
 
     void handle(const httplib::Request& req, httplib::Response& res, bool chat) {
+        // Credentials first: an unauthenticated caller learns nothing from how its body is parsed. The
+        // key's model scope is checked once the body names the model.
+        try {
+            authorize(req, security::Action::generate, "");
+        } catch (...) {
+            return send_exception(res, std::current_exception());
+        }
         json body;
         try {
             body = json::parse(req.body);

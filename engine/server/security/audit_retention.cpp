@@ -10,7 +10,9 @@ AuditRetention::AuditRetention(SecurityService& security, std::filesystem::path 
                                std::chrono::milliseconds period, std::function<void(const std::string&)> log)
     : security_(security), archive_dir_(std::move(archive_dir)), period_(period), log_(std::move(log)) {}
 
-AuditRetention::~AuditRetention() { stop(); }
+AuditRetention::~AuditRetention() {
+    stop();
+}
 
 Principal AuditRetention::engine_principal() {
     Principal p;
