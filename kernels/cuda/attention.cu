@@ -28,6 +28,7 @@
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
 #include "libm.cuh"
+#include "pdl.cuh"  // defines: pdl_trigger
 #include "q8_act.cuh"
 #include "quant_unit.cuh"
 #include "rope.cuh"
@@ -188,6 +189,8 @@ __device__ __forceinline__ float block_max(float v, float* s_red) {
 // then part [ROWS, hd] the value partial sums.
 template <bool SINGLE, bool VEC>
 __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) {
+    // The O product (a PDL launch) may start loading its weights on the multiprocessors this launch leaves idle.
+    cuda_detail::pdl_trigger();
     constexpr int ROWS = SINGLE ? 64 : 16;
     extern __shared__ __align__(16) float smem[];
     float* s_win = smem;

@@ -6,6 +6,7 @@
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
 #include "libm.cuh"
+#include "pdl.cuh"  // defines: pdl_trigger
 #include "q8_act.cuh"
 
 namespace enclave::kernels::cuda {
@@ -20,6 +21,7 @@ __device__ __forceinline__ float silu_mul(float g, float u) {
 
 __global__ void __launch_bounds__(k_threads)
     swiglu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t n, int64_t n4) {
+    cuda_detail::pdl_trigger();
     const int64_t stride = static_cast<int64_t>(gridDim.x) * k_threads;
     for (int64_t i = blockIdx.x * static_cast<int64_t>(k_threads) + threadIdx.x; i < n4; i += stride) {
         float4 g = reinterpret_cast<float4*>(gate)[i];
@@ -36,6 +38,7 @@ __global__ void __launch_bounds__(k_threads)
 __global__ void __launch_bounds__(k_threads)
     swiglu_q8_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t n4, int8_t* __restrict__ qs,
                      float* __restrict__ qd, float* __restrict__ qsum, bool q8_1) {
+    cuda_detail::pdl_trigger();  // the down product (a PDL launch) may start loading its weights now
     const int64_t i = blockIdx.x * static_cast<int64_t>(k_threads) + threadIdx.x;
     const bool active = i < n4;
     float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};

@@ -7,12 +7,16 @@
 // are read in 8- or 16-byte loads, several units in flight per lane; the GGUF layout in 2- and 4-byte pieces.
 // Float weights: one warp per row, 16-byte loads, several in flight. One launch may carry up to three
 // products of the same activations into separate outputs (segments: Q, K, V; gate, up).
+// With MatvecSegments::pdl the split streaming and float products are PDL launches (pdl.cuh): they load their
+// first weights while the kernel before them finishes and wait for it before reading the activations.
 // Activations are quantized like the CPU's x86 path (ggml's quantize_row_q8_0/q8_1 under AVX2, and
 // quantize_row_q8_K_ref) so both backends see the same 8-bit activations.
+#include <algorithm>
 #include <string>
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
+#include "pdl.cuh"
 #include "quant_unit.cuh"
 
 namespace enclave::kernels::cuda {
@@ -39,6 +43,7 @@ template <Q8Mode M>
 __global__ void __launch_bounds__(128)
     quantize_q8_kernel(const float* __restrict__ x, int64_t n_in, int64_t n_groups, int8_t* __restrict__ qs,
                        float* __restrict__ d_out, float* __restrict__ s_out) {
+    pdl_trigger();
     const int64_t gw = static_cast<int64_t>(blockIdx.x) * 4 + (threadIdx.x >> 5);
     if (gw >= n_groups) return;
     const int lane = threadIdx.x & 31;
@@ -308,18 +313,31 @@ template <TensorType T, int NCOLS, bool V16>
 __global__ void __launch_bounds__(32 * k_rows_per_block)
     mmvq_split_stream_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
                              const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in,
-                             int rows_per_warp) {
+                             int rows_per_warp, int pf_rows) {
     constexpr int U = NCOLS <= 2 ? 4 : 2;
     using Item = SplitItem<T, U, V16>;
+    pdl_trigger();
     const int lane = threadIdx.x;
     const int first = (blockIdx.x * k_rows_per_block + threadIdx.y) * rows_per_warp;
     const int last = min(n_rows, first + rows_per_warp);
     if (first >= last) return;
     const int chunks = (n_units + 32 * U - 1) / (32 * U);
     const int n_items = (last - first) * chunks;
+    // Rows [g, g + pf_rows) of the warp asked of L2 ahead of the register loads (pf_rows 0: none).
+    const auto prefetch_row = [&](int g) {
+        const RowRef p = row_ref(sa, g, row_bytes);
+        if constexpr (V16) {
+            if (lane == 0) prefetch_l2_bulk(p.w, static_cast<uint32_t>(row_bytes));
+        } else {
+            prefetch_l2_lanes(p.w, static_cast<uint32_t>(row_bytes), lane);
+        }
+    };
     Item cur, nxt;
     RowRef r = row_ref(sa, first, row_bytes);
+    // Weights only before the wait: the previous kernel may still be writing the activations.
     cur.load(r.w, n_units, lane);
+    for (int j = 0; j < pf_rows && first + j < last; ++j) prefetch_row(first + j);
+    pdl_wait();
     float acc[NCOLS];
 #pragma unroll
     for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
@@ -330,7 +348,11 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
         const int next_chunk = row_ends ? 0 : chunk + 1;
         RowRef rn = r;
         if (k + 1 < n_items) {
-            if (row_ends) rn = row_ref(sa, first + (k + 1) / chunks, row_bytes);
+            if (row_ends) {
+                const int g = first + (k + 1) / chunks;
+                rn = row_ref(sa, g, row_bytes);
+                if (pf_rows > 0 && g + pf_rows - 1 < last) prefetch_row(g + pf_rows - 1);
+            }
             nxt.load(rn.w, n_units, next_chunk * 32 * U + lane);
         }
         const int u0 = chunk * 32 * U + lane;
@@ -439,7 +461,9 @@ __device__ __forceinline__ void decode8(const Raw8& r, float (&wv)[8]) {
 // One warp per row; VEC: 16-byte loads, lanes on consecutive 8-value pieces, U pieces per lane in flight.
 template <TensorType T, int NCOLS, bool VEC>
 __global__ void __launch_bounds__(32 * k_rows_per_block)
-    mmv_float_kernel(SegArgs sa, int n_rows, size_t row_bytes, int64_t n_in, const float* __restrict__ x) {
+    mmv_float_kernel(SegArgs sa, int n_rows, size_t row_bytes, int64_t n_in, const float* __restrict__ x,
+                     int pf_rounds) {
+    pdl_trigger();
     const int grow = blockIdx.x * k_rows_per_block + threadIdx.y;
     if (grow >= n_rows) return;
     const int lane = threadIdx.x;
@@ -450,12 +474,32 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
     for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
     if constexpr (VEC) {
         constexpr int U = NCOLS <= 2 ? 4 : 2;
-        for (int64_t i0 = lane * 8; i0 < n_in; i0 += 256 * U) {
-            Raw8 raw[U];
+        // A round is the warp's U 16-byte loads per lane; L2 is asked for the row pf_rounds rounds ahead of them.
+        constexpr uint32_t round_bytes = 256 * U * (T == TensorType::F32 ? 4 : 2);
+        const uint32_t rb = static_cast<uint32_t>(row_bytes);
+        const auto prefetch = [&](uint32_t from, uint32_t to) {
+            to = min(to, rb);
+            if (lane == 0 && from < to) prefetch_l2_bulk(static_cast<const uint8_t*>(wr) + from, to - from);
+        };
+        const uint32_t ahead = static_cast<uint32_t>(pf_rounds) * round_bytes;
+        Raw8 raw[U];
+        // Weights only before the wait: the previous kernel may still be writing the activations.
 #pragma unroll
-            for (int j = 0; j < U; ++j) {
-                const int64_t i = i0 + 256 * j;
-                if (i < n_in) raw[j] = load_raw8<T>(wr, i);
+        for (int j = 0; j < U; ++j) {
+            const int64_t i = lane * 8 + 256 * j;
+            if (i < n_in) raw[j] = load_raw8<T>(wr, i);
+        }
+        if (ahead) prefetch(round_bytes, round_bytes + ahead);
+        pdl_wait();
+        uint32_t round_start = 0;
+        for (int64_t i0 = lane * 8; i0 < n_in; i0 += 256 * U, round_start += round_bytes) {
+            if (round_start != 0) {
+                if (ahead) prefetch(round_start + ahead, round_start + ahead + round_bytes);
+#pragma unroll
+                for (int j = 0; j < U; ++j) {
+                    const int64_t i = i0 + 256 * j;
+                    if (i < n_in) raw[j] = load_raw8<T>(wr, i);
+                }
             }
 #pragma unroll
             for (int j = 0; j < U; ++j) {
@@ -474,6 +518,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
             }
         }
     } else {
+        pdl_wait();
         for (int64_t i = lane; i < n_in; i += 32) {
             const float wv = weight_at<T>(wr, i);
 #pragma unroll
@@ -494,8 +539,10 @@ struct VecArgs {
     int64_t n_in;
     const float* x;
     Q8Activations xq;
-    bool aligned16;  // every segment's weights start 16-byte aligned
-    int variant;     // MatvecSegments::variant
+    bool aligned16;       // every segment's weights start 16-byte aligned
+    int variant;          // MatvecSegments::variant
+    bool pdl;             // MatvecSegments::pdl
+    int l2_prefetch_mib;  // MatvecSegments::l2_prefetch_mib
     cudaStream_t stream;
 };
 
@@ -517,14 +564,23 @@ int resident_warps() {
 }
 
 // The streaming kernels: rows split evenly over at most the resident warps.
+// The streaming kernels: rows split evenly over at most the resident warps. With l2_prefetch, each warp keeps
+// its next pf_rows rows requested from L2 (enough to cover a row that is longer than one register item, or
+// rows beyond the one the double buffer holds), capped at l2_prefetch_mib over the launch (L2 holds 50 MB).
 template <auto Kernel>
-void launch_stream(const VecArgs& a, int n_units) {
+void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
     const int max_warps = resident_warps<Kernel>();
     const int rows_per_warp = (a.n_rows + max_warps - 1) / max_warps;
     const int n_warps = (a.n_rows + rows_per_warp - 1) / rows_per_warp;
     const unsigned grid = static_cast<unsigned>((n_warps + k_rows_per_block - 1) / k_rows_per_block);
-    Kernel<<<grid, dim3(32, k_rows_per_block), 0, a.stream>>>(a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d,
-                                                              a.xq.s, a.n_in, rows_per_warp);
+    int pf_rows = 0;
+    if (a.l2_prefetch_mib > 0 && (rows_per_warp > 1 || n_units > units_per_item)) {
+        const double fit =
+            a.l2_prefetch_mib * 1048576.0 / (static_cast<double>(n_warps) * static_cast<double>(a.row_bytes));
+        pf_rows = static_cast<int>(std::min<double>(std::min(rows_per_warp, 8), std::max(1.0, fit)));
+    }
+    (void)launch_maybe_pdl(a.pdl, Kernel, dim3(grid), dim3(32, k_rows_per_block), 0, a.stream, a.sa, a.n_rows,
+                           a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, rows_per_warp, pf_rows);
 }
 
 template <TensorType T, int NCOLS>
@@ -533,19 +589,24 @@ void launch_vec(const VecArgs& a) {
     const unsigned grid = static_cast<unsigned>((a.n_rows + k_rows_per_block - 1) / k_rows_per_block);
     const int n_units = static_cast<int>(a.n_in / 32);
     if constexpr (T == TensorType::F32 || T == TensorType::F16 || T == TensorType::BF16) {
+        // Two rounds (2-4 KB a warp) asked of L2 ahead of the registers' one.
+        const int pf_rounds = a.l2_prefetch_mib > 0 ? 2 : 0;
         if (a.n_in % 8 == 0 && a.aligned16 && a.row_bytes % 16 == 0)
-            mmv_float_kernel<T, NCOLS, true><<<grid, block, 0, a.stream>>>(a.sa, a.n_rows, a.row_bytes, a.n_in, a.x);
+            (void)launch_maybe_pdl(a.pdl, mmv_float_kernel<T, NCOLS, true>, grid, block, 0, a.stream, a.sa, a.n_rows,
+                                   a.row_bytes, a.n_in, a.x, pf_rounds);
         else
-            mmv_float_kernel<T, NCOLS, false><<<grid, block, 0, a.stream>>>(a.sa, a.n_rows, a.row_bytes, a.n_in, a.x);
+            (void)launch_maybe_pdl(a.pdl, mmv_float_kernel<T, NCOLS, false>, grid, block, 0, a.stream, a.sa, a.n_rows,
+                                   a.row_bytes, a.n_in, a.x, pf_rounds);
     } else {
         if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q8_0) {
             if (a.split) {
                 const bool v16 = a.row_bytes % 16 == 0 && a.aligned16;
                 if (a.variant == 0) {
+                    constexpr int units_per_item = 32 * (NCOLS <= 2 ? 4 : 2);
                     if (v16)
-                        launch_stream<mmvq_split_stream_kernel<T, NCOLS, true>>(a, n_units);
+                        launch_stream<mmvq_split_stream_kernel<T, NCOLS, true>>(a, n_units, units_per_item);
                     else
-                        launch_stream<mmvq_split_stream_kernel<T, NCOLS, false>>(a, n_units);
+                        launch_stream<mmvq_split_stream_kernel<T, NCOLS, false>>(a, n_units, units_per_item);
                     return;
                 }
                 if (v16)
@@ -695,7 +756,7 @@ Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const Matve
                                         " values have no split layout");
     const bool q8 = matmul_uses_q8(weight_type);
     if (q8 ? (!xq.qs || !xq.d || !xq.s) : !x) return Status::invalid_argument("cuda matmul_vec: null pointer");
-    VecArgs a{weight_type, split, {}, 0, *rb, n_in, x, xq, true, segs.variant, stream};
+    VecArgs a{weight_type, split, {}, 0, *rb, n_in, x, xq, true, segs.variant, segs.pdl, segs.l2_prefetch_mib, stream};
     int64_t total = 0;
     for (int i = 0; i < k_matvec_max_segments; ++i) {
         const MatvecSegment& s = segs.seg[i < segs.n ? i : segs.n - 1];

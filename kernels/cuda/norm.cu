@@ -10,6 +10,7 @@
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
+#include "pdl.cuh"  // defines: pdl_trigger
 #include "q8_act.cuh"
 #include "quant_unit.cuh"
 
@@ -52,6 +53,7 @@ __global__ void __launch_bounds__(k_threads)
 template <int VPT>
 __global__ void __launch_bounds__(k_wide_threads)
     rms_norm_wide_kernel(const float* x, const float* __restrict__ w, float eps, float* out, int n4) {
+    cuda_detail::pdl_trigger();
     const int64_t n_cols = static_cast<int64_t>(n4) * 4;
     const float4* xr = reinterpret_cast<const float4*>(x + static_cast<int64_t>(blockIdx.x) * n_cols);
     float4* yr = reinterpret_cast<float4*>(out + static_cast<int64_t>(blockIdx.x) * n_cols);
@@ -106,6 +108,8 @@ template <int VPT>
 __global__ void __launch_bounds__(k_wide_threads)
     rms_norm_fused_kernel(float* x, const float* residual, const float* __restrict__ w, float eps, float* out, int n4,
                           int8_t* __restrict__ qs, float* __restrict__ qd, float* __restrict__ qsum, bool q8_1) {
+    // The next product (a PDL launch) may start loading its weights on the other multiprocessors now.
+    cuda_detail::pdl_trigger();
     const int64_t n_cols = static_cast<int64_t>(n4) * 4;
     float4* xr = reinterpret_cast<float4*>(x + static_cast<int64_t>(blockIdx.x) * n_cols);
     const float4* rr =

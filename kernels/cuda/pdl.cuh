@@ -40,8 +40,8 @@ __device__ __forceinline__ void prefetch_l2_lanes(const void* p, uint32_t bytes,
 
 // kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream serialization when pdl.
 template <class... P, class... A>
-cudaError_t launch_maybe_pdl(bool pdl, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
-                             cudaStream_t stream, A&&... args) {
+cudaError_t launch_maybe_pdl(bool pdl, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                             A&&... args) {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = grid;
     cfg.blockDim = block;

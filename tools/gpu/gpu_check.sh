@@ -10,7 +10,8 @@
 # Binaries built elsewhere (GPU_CHECK_PREBUILT=dir holding tst_cuda_ops, tst_cuda_model, enclave-engine,
 # bench_cuda_batch) are used when they run on this machine, which saves the build.
 # Stages: --no-tests, --no-sanitizer, --no-smol, --no-8b (q4_0), --f16 (the 8b f16 rows: pp512, tg128 and
-# 256 sequences x 128 new tokens), --batch (256 x 128 on 8b q4_0 too), --no-ncu, --no-nographs.
+# 256 sequences x 128 new tokens), --no-f16-batch (f16 without its 256 sequences), --batch (256 x 128 on 8b
+# q4_0 too), --no-ncu, --no-nographs. GPU_CHECK_SAN_TOOLS picks the sanitizers (default "memcheck racecheck").
 #
 #   usage: tools/gpu/gpu_check.sh [--no-8b] [--no-sanitizer] [--f16] [--batch] ...
 set -uo pipefail
@@ -26,6 +27,7 @@ DO_SAN=1
 DO_TESTS=1
 DO_SMOL=1
 DO_F16=0
+DO_F16_BATCH=1
 DO_BATCH=0
 DO_NCU=1
 GRAPH_MODES="1 0"
@@ -37,6 +39,7 @@ for a in "$@"; do
     --no-tests) DO_TESTS=0 ;;
     --no-smol) DO_SMOL=0 ;;
     --f16) DO_F16=1 ;;
+    --no-f16-batch) DO_F16_BATCH=0 ;;
     --batch) DO_BATCH=1 ;;
     --no-ncu) DO_NCU=0 ;;
     --no-nographs) GRAPH_MODES="1" ;;
@@ -100,7 +103,7 @@ fi
 
 SAN_SUMMARY=""
 if [ $DO_SAN -eq 1 ]; then
-  for tool in memcheck racecheck; do
+  for tool in ${GPU_CHECK_SAN_TOOLS:-memcheck racecheck}; do
     if [ "$(left)" -lt 200 ]; then note "| sanitizer $tool | skipped (time) |"; continue; fi
     stage "compute-sanitizer $tool (quick sizes)"
     {
@@ -227,7 +230,7 @@ if [ $DO_F16 -eq 1 ]; then
     GRAPH_MODES_SAVED=$GRAPH_MODES; GRAPH_MODES="1"
     bench_model 8b_f16 8b f16 8
     GRAPH_MODES=$GRAPH_MODES_SAVED
-    [ "$(left)" -gt 120 ] && bench_batch 8b_f16 256
+    [ $DO_F16_BATCH -eq 1 ] && [ "$(left)" -gt 120 ] && bench_batch 8b_f16 256
   else note "| 8b_f16 | skipped (time) |"; fi
 fi
 # Kernels a decode step: ENCLAVE_CUDA_STEP_KERNELS overrides (the count changes with fusion).

@@ -2,6 +2,7 @@
 // either side of the matrix-vector / GEMM switch), on inputs drawn fresh each run, with the CUDA output
 // poisoned with NaN beforehand so an unwritten element fails. Skipped without a CUDA device.
 #include <algorithm>
+#include <cstdlib>  // defines: setenv, unsetenv
 #include <numeric>
 
 #include "cuda_test_util.h"
@@ -435,6 +436,57 @@ ENCLAVE_TEST(get_rows_split_layout) {
         b.cpu->get_rows(tc, id.cpu, out.cpu);
         b.gpu->get_rows(tg, id.gpu, out.gpu);
         expect_close("get_rows split " + tname(t), read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), 1e-7);
+    }
+}
+
+// The decode products' streaming paths: rows longer than one register item (Q4_1's rows of 20-byte units are
+// not 16-byte multiples: the per-lane L2 prefetch), more rows than resident warps (several rows a warp: the
+// rolling L2 window), f16 rows of several rounds. Then the same products launched right after the fused norm
+// that writes their activations, with programmatic dependent launch (the default) and the L2 prefetch (off by
+// default) on and off: the results must be equal bit for bit (only the timing of the weight loads changes).
+ENCLAVE_TEST(matvec_prefetch_and_pdl) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 9);
+    struct Shape {
+        TensorType t;
+        int64_t n_out, n_in, n_tok;
+    };
+    const Shape shapes[] = {{TensorType::Q4_0, 300, 8192, 1},  {TensorType::Q4_1, 300, 8256, 2},
+                            {TensorType::Q8_0, 200, 8192, 1},  {TensorType::Q4_0, 20000, 256, 1},
+                            {TensorType::Q4_1, 20000, 576, 3}, {TensorType::F16, 300, 8192, 1},
+                            {TensorType::F16, 260, 4096, 3}};
+    for (const auto& s : shapes) check_matmul(b, rng, s.t, s.n_out, s.n_in, s.n_tok, true);
+
+    const char* names[] = {"ENCLAVE_CUDA_PDL", "ENCLAVE_CUDA_L2_PREFETCH"};
+    for (const char* n : names) setenv(n, "0", 1);
+    Backends off;
+    setenv("ENCLAVE_CUDA_PDL", "1", 1);
+    setenv("ENCLAVE_CUDA_L2_PREFETCH", "32", 1);
+    Backends l2;
+    for (const char* n : names) unsetenv(n);
+    for (const auto& s : shapes) {
+        const auto bytes = encode(s.t, random_floats(rng, static_cast<size_t>(s.n_out * s.n_in)), s.n_out, s.n_in);
+        const int64_t ne[4] = {s.n_in, s.n_out, 1, 1};
+        const auto xv = random_floats(rng, static_cast<size_t>(s.n_tok * s.n_in), 2.0f);
+        const auto nv = random_floats(rng, static_cast<size_t>(s.n_in));
+        std::vector<float> result[3];
+        for (int side = 0; side < 3; ++side) {
+            Backends& bs = side == 0 ? b : side == 1 ? off : l2;
+            const Tensor w = bs.gpu->load_weight(bytes.data(), s.t, ne);
+            Twin x = twin_f32(bs, s.n_tok, s.n_in, xv);
+            Twin nw = twin_f32(bs, 1, s.n_in, nv);
+            Twin xn = make_twin(bs, TensorType::F32, s.n_tok, s.n_in, nullptr);
+            Twin out = make_twin(bs, TensorType::F32, s.n_tok, s.n_out, nullptr);
+            poison(bs, out);
+            bs.gpu->rms_norm(x.gpu, Tensor::matrix(nw.gpu.data, TensorType::F32, 1, s.n_in), 1e-5f, xn.gpu);
+            bs.gpu->matmul(w, xn.gpu, out.gpu, nullptr);
+            result[side] = read_f32(*bs.gpu, out.gpu);
+        }
+        const std::string shape = tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) +
+                                  "] x " + std::to_string(s.n_tok);
+        expect_close("pdl on vs off " + shape, result[0], result[1], 0.0);
+        expect_close("pdl + L2 prefetch on vs off " + shape, result[2], result[1], 0.0);
     }
 }
 

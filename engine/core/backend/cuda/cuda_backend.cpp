@@ -177,7 +177,7 @@ void put_key(Key& k, const T& v) {
     } else if constexpr (std::is_same_v<T, float>) {
         k.push_back(std::bit_cast<uint32_t>(v));
     } else if constexpr (std::is_same_v<T, kc::MatvecSegments>) {
-        put_key(k, v.n), put_key(k, v.variant);
+        put_key(k, v.n), put_key(k, v.variant), put_key(k, v.pdl), put_key(k, v.l2_prefetch_mib);
         for (int i = 0; i < v.n; ++i)
             put_key(k, v.seg[i].w), put_key(k, v.seg[i].n_out), put_key(k, v.seg[i].y), put_key(k, v.seg[i].bias);
     } else if constexpr (std::is_same_v<T, kc::Q8Activations>) {
@@ -276,6 +276,13 @@ public:
         split_enabled_ = env_flag("ENCLAVE_CUDA_SPLIT", true);
         fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
         matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true) ? 0 : 1;
+        matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
+        // ENCLAVE_CUDA_L2_PREFETCH (off by default: it cost 11% on 8b q4_0, NOTES.md): a number > 1 is the
+        // window in MiB, any other true value 32.
+        if (env_flag("ENCLAVE_CUDA_L2_PREFETCH", false)) {
+            const char* v = std::getenv("ENCLAVE_CUDA_L2_PREFETCH");
+            matvec_l2_prefetch_mib_ = std::atoi(v) > 1 ? std::min(std::atoi(v), 1024) : 32;
+        }
         if (env_flag("ENCLAVE_CUDA_CUBLAS", true)) {
             cublas_ = std::make_unique<Cublas>(ctx_->stream);
             if (!cublas_->ok()) cublas_.reset();
@@ -534,6 +541,8 @@ public:
             pending_mv_.segs.seg[0] = {w.data, n_out, f32(out), b};
             pending_mv_.segs.n = 1;
             pending_mv_.segs.variant = matvec_variant_;
+            pending_mv_.segs.pdl = matvec_pdl_;
+            pending_mv_.segs.l2_prefetch_mib = matvec_l2_prefetch_mib_;
             if (!fuse_enabled_) settle_matvec();
         } else if (w.type == TensorType::F16 && cublas_) {
             step_graphable_ = false;
@@ -946,6 +955,8 @@ private:
     bool split_enabled_ = true;
     bool fuse_enabled_ = true;
     int matvec_variant_ = 0;
+    bool matvec_pdl_ = true;          // ENCLAVE_CUDA_PDL: products start while the kernel before them runs
+    int matvec_l2_prefetch_mib_ = 0;  // ENCLAVE_CUDA_L2_PREFETCH: products ask L2 for weights ahead (0: off)
     PendingAdd pending_add_{};
     PendingNorm pending_norm_{};
     PendingSwiglu pending_swiglu_{};

@@ -172,6 +172,9 @@ struct MatvecSegments {
     // its first weights before it waits for that kernel (its activations). Split-layout streaming and float
     // products; the weights must not be written by any kernel still in flight.
     bool pdl = false;
+    // Weights asked of L2 ahead of the register loads: the split-layout streaming kernel keeps a window of rows
+    // per warp, at most this many MiB over the launch; float products keep two load rounds ahead. 0: none.
+    int l2_prefetch_mib = 0;
 };
 //! matmul_vec over each segment, one launch.
 Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const MatvecSegments& segs, int64_t n_in,
