@@ -54,6 +54,10 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     if (params_.temperature == 0.0f) {  // greedy: the first maximum, as llama.cpp's greedy sampler
         return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
+    const bool penalise_any = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                              params_.presence_penalty != 0.0f;
+    if (params_.top_k == 0 && params_.top_p >= 1.0f && params_.min_p == 0.0f && (!penalise_any || history.empty()))
+        return sample_untruncated(logits);  // the OpenAI defaults: no candidate list needed
     candidates_.clear();
     for (int32_t i = 0; i < n_vocab_; ++i) candidates_.push_back({i, logits[static_cast<size_t>(i)]});
 
@@ -129,7 +133,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     double total = 0;
     const float inv_t = 1.0f / params_.temperature;
     for (size_t i = 0; i < n; ++i) {
-        probs_[i] = static_cast<float>(std::exp(static_cast<double>((candidates_[i].logit - max_logit) * inv_t)));
+        probs_[i] = std::exp((candidates_[i].logit - max_logit) * inv_t);
         total += probs_[i];
     }
     const double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
@@ -139,6 +143,30 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
         if (u < cum) return candidates_[i].id;
     }
     return candidates_[n - 1].id;  // u within rounding of total
+}
+
+int32_t Sampler::sample_untruncated(std::span<const float> logits) {
+    // softmax(logits / temperature) over the whole vocabulary, drawn by one pass in token order.
+    const size_t n = logits.size();
+    const float max_logit = *std::max_element(logits.begin(), logits.end());
+    const float inv_t = 1.0f / params_.temperature;
+    probs_.resize(n);
+    double total = 0;
+    for (size_t i = 0; i < n;) {  // float sums of 256 terms, added up in double
+        float part = 0;
+        for (const size_t end = std::min(n, i + 256); i < end; ++i) {
+            probs_[i] = std::exp((logits[i] - max_logit) * inv_t);
+            part += probs_[i];
+        }
+        total += part;
+    }
+    const double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
+    double cum = 0;
+    for (size_t i = 0; i < n; ++i) {
+        cum += probs_[i];
+        if (u < cum) return static_cast<int32_t>(i);
+    }
+    return static_cast<int32_t>(n - 1);  // u within rounding of total
 }
 
 }  // namespace enclave

@@ -44,6 +44,8 @@ private:
     };
     SamplingParams params_;
     int32_t n_vocab_;
+    int32_t sample_untruncated(std::span<const float> logits);
+
     std::mt19937_64 rng_;
     std::vector<Candidate> candidates_;  // [n_vocab] reused between calls
     std::vector<float> probs_;
