@@ -856,7 +856,7 @@ std::vector<UserInfo> SecurityService::list_users() {
 UserInfo SecurityService::get_user(int64_t id) {
     std::lock_guard lock(impl_->mutex);
     if (auto u = impl_->user_row(id)) return *u;
-    throw InvalidArgument("user: no user with id " + std::to_string(id));
+    throw NotFound("user: no user with id " + std::to_string(id));
 }
 
 UserInfo SecurityService::create_user(const Principal& by, std::string_view name, Role role,
@@ -1045,7 +1045,7 @@ void SecurityService::revoke_key(const Principal& by, int64_t key_id) {
     std::lock_guard lock(m.mutex);
     auto q = m.db->prepare("SELECT user_id FROM api_keys WHERE id = ?");
     q.bind(1, key_id);
-    if (!q.step()) throw InvalidArgument("id: no key " + std::to_string(key_id));
+    if (!q.step()) throw NotFound("id: no key " + std::to_string(key_id));
     const int64_t owner = q.column_int64(0);
     q.reset();
     if (owner != by.user_id && !role_may(by.role, Action::users_manage))
