@@ -130,7 +130,7 @@ std::vector<int64_t> col_cases(TensorType t) {
     return {32, 96, 160, 576, 2080};
 }
 
-const int64_t k_token_cases[] = {1, 2, 3, 7, 16, 33, 70};
+const int64_t k_token_cases[] = {1, 2, 3, 4, 5, 7, 16, 33, 70};
 
 struct Range {
     int64_t n_rows, row_begin, row_end, y_stride;
@@ -140,11 +140,14 @@ const Range k_ranges[] = {{1, 0, 1, 1}, {7, 0, 7, 7}, {13, 2, 11, 13}, {30, 5, 3
 
 // Where the AVX-512 path sums in ggml's order (ggml_order.h) it must equal the scalar path bit for bit: Q4_1
 // always (rows of up to 2048 columns for few tokens, whose row kernels sum per 2048-column chunk), Q8_0 for
-// few tokens (decode; its many-token panels keep their own order).
+// few tokens (decode; its many-token panels keep their own order), the K-quants always (rows of up to 32768
+// columns, KernelK's chunk; the token cases cover Q4_K's gemv order (1-3 tokens), its gemm order with a gemv
+// remainder (7, 33, 70), Q5_K/Q6_K's 8-lane order (< 8) and their tiled order (16, 33, 70)).
 bool follows_ggml_order(TensorType type, int64_t n_cols, int64_t n_tokens) {
     const bool few = n_tokens < 6;
     if (type == TensorType::Q4_1) return !few || n_cols <= 2048;
     if (type == TensorType::Q8_0) return few && n_cols <= 2048;
+    if (is_k_quant(type)) return n_cols <= 32768;
     return false;
 }
 

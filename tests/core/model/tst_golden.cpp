@@ -75,13 +75,15 @@ void logits_goldens() {
         e.model->forward(std::span(&s, 1), *e.cache, got);
         const double err = enclave_check::normalised_error(got, want);
         std::fprintf(stderr, "  %-28s normalised error %.2e\n", entry.path().stem().string().c_str(), err);
-        // 1e-2 for float weights. Quantized weights meet it when our integer sums and float order equal
-        // ggml's (e.g. q4_0, q6_k); otherwise a 1e-7 difference can move one 8-bit activation across a
-        // rounding step, which on these random 2-layer models moves the logits by up to 1.8% (our own AVX2 and
-        // AVX-512 paths differ that much on llama-q8_0, while the AVX2 one equals llama.cpp bit for bit).
+        // The 1e-2 for every type. Quantized weights need our integer sums and float order to equal
+        // ggml's: a 1e-7 difference can move one 8-bit activation across a rounding step, which on these
+        // random 2-layer models moves the logits by up to 1.8%. The AVX-512 path follows ggml's order for
+        // Q4_0, Q4_1, Q8_0 (one token) and the K-quants; llama-q8_0 (tinyBLAS's order for the prompt, not
+        // followed) sits at 9.99e-3. The AVX2 K-quant kernels keep their own order (q4_k up to 1.6e-2).
         const bool quantized = tensor_type_info(*tensor_type_from_name(entry.path().stem().string().substr(
                                    entry.path().stem().string().find('-') + 1))).is_quantized;
-        const double tolerance = quantized ? 2.5e-2 : 1e-2;
+        const bool avx2 = kernels::detect_cpu_isa() == kernels::CpuIsa::avx2;
+        const double tolerance = quantized && avx2 ? 2.5e-2 : 1e-2;
         CHECK_MSG(err < tolerance, entry.path().filename().string() + ": normalised error " + std::to_string(err));
         std::filesystem::remove(model_path);
     }
