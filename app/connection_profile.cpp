@@ -16,7 +16,10 @@ ConnectionProfile ConnectionProfile::defaultLocal(const QString& engineBinary) {
     p.engineBinary = engineBinary;
     const QString data = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
     p.modelDir = qEnvironmentVariable("ENCLAVE_MODEL_DIR", data + QStringLiteral("/enclave/models"));
-    p.stateDir = data + QStringLiteral("/enclave/state");
+    // The same default as `enclave-engine serve` and its user/key/audit commands: $XDG_STATE_HOME/enclave,
+    // else ~/.local/state/enclave.
+    const QString state = qEnvironmentVariable("XDG_STATE_HOME");
+    p.stateDir = (state.isEmpty() ? QDir::homePath() + QStringLiteral("/.local/state") : state) + QStringLiteral("/enclave");
     const QString runtime = qEnvironmentVariable("XDG_RUNTIME_DIR");
     p.socketPath = runtime.isEmpty() ? QStringLiteral("/tmp/enclave-%1/console.sock").arg(::getuid())
                                      : runtime + QStringLiteral("/enclave/console.sock");
