@@ -70,7 +70,7 @@ public:
                 model_file_in(parts_.model_dir, req->file());  // a plain name inside the directory
                 LoadRequest load{req->file(), req->name(), req->context_tokens()};
                 auto service = parts_.models.load(load, progress_to(writer));
-                finish(writer, service, false);
+                finish(writer, service);
             });
         });
     }
@@ -84,7 +84,7 @@ public:
                 model_file_in(parts_.model_dir, req->file());
                 LoadRequest load{req->file(), req->name(), req->context_tokens()};
                 auto service = parts_.models.swap(req->name(), load, progress_to(writer));
-                finish(writer, service, false);
+                finish(writer, service);
             });
         });
     }
@@ -152,7 +152,8 @@ private:
         };
     }
 
-    static void finish(grpc::ServerWriter<v1::LoadProgress>* writer, const std::shared_ptr<EngineService>& s, bool) {
+    // The last progress event: done, with the model as it is now served.
+    static void finish(grpc::ServerWriter<v1::LoadProgress>* writer, const std::shared_ptr<EngineService>& s) {
         v1::LoadProgress p;
         p.set_fraction(1.0);
         p.set_stage("serving");
