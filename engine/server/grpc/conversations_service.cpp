@@ -105,33 +105,12 @@ public:
             std::vector<TokenId> prompt = engine->chat_prompt(chat);  // validated before anything is stored
             auto admission = parts_.authorizer.admit_inference(who, engine->model_id());
             parts_.conversations.append(who.user_id, h.id, {"user", req->content(), 0, 0, ""});
-            std::shared_ptr<RequestStream> stream;
-            try {
-                stream = engine->submit(std::move(prompt), params);
-            } catch (const ResourceExhausted&) {
-                parts_.models.count_rejected("queue_full");
-                throw;
-            }
-            std::string answer, finish = "cancelled";
-            int64_t prompt_tokens = 0, generated = 0;
-            const grpc::Status status =
-                stream_request(parts_, who, ctx, *engine, *stream, writer, [&](const RequestEvent& e) {
-                    answer += e.text;
-                    if (e.finished) {
-                        finish = std::string(finish_reason_name(e.finish));
-                        prompt_tokens = e.prompt_tokens;
-                        generated = e.generated_tokens;
-                    }
-                });
-            admission->add_tokens(prompt_tokens + generated);
+            const InferenceOutcome out =
+                run_inference(parts_, who, ctx, *engine, *admission, std::move(prompt), params, writer,
+                              "conversation.send", "{\"conversation\":" + std::to_string(h.id) + "}");
             // What was generated is kept, even when the client stopped it early (the console shows it so).
-            parts_.conversations.append(who.user_id, h.id, {"assistant", answer, 0, generated, finish});
-            parts_.authorizer.audit(who, {"INFERENCE", "conversation.send", engine->model_id(),
-                                          status.ok() && finish != "error" ? "ok" : "error",
-                                          "{\"conversation\":" + std::to_string(h.id) + ",\"prompt_tokens\":" +
-                                              std::to_string(prompt_tokens) + ",\"generated_tokens\":" +
-                                              std::to_string(generated) + ",\"finish\":\"" + finish + "\"}"});
-            return status;
+            parts_.conversations.append(who.user_id, h.id, {"assistant", out.text, 0, out.generated_tokens, out.finish});
+            return out.status;
         });
     }
 

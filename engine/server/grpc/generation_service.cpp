@@ -34,29 +34,9 @@ public:
                 throw InvalidArgument("input: set prompt or chat");
             }
             auto admission = parts_.authorizer.admit_inference(who, model);
-            std::shared_ptr<RequestStream> stream;
-            try {
-                stream = engine->submit(std::move(prompt), sampling_from(req->sampling()));
-            } catch (const ResourceExhausted&) {
-                parts_.models.count_rejected("queue_full");
-                throw;
-            }
-            int64_t prompt_tokens = 0, generated = 0;
-            std::string finish = "cancelled";
-            const grpc::Status status =
-                stream_request(parts_, who, ctx, *engine, *stream, writer, [&](const RequestEvent& e) {
-                    if (e.finished) {
-                        prompt_tokens = e.prompt_tokens;
-                        generated = e.generated_tokens;
-                        finish = std::string(finish_reason_name(e.finish));
-                    }
-                });
-            admission->add_tokens(prompt_tokens + generated);
-            parts_.authorizer.audit(who, {"INFERENCE", "generate", model, status.ok() && finish != "error" ? "ok" : "error",
-                                          "{\"prompt_tokens\":" + std::to_string(prompt_tokens) +
-                                              ",\"generated_tokens\":" + std::to_string(generated) + ",\"finish\":\"" +
-                                              finish + "\"}"});
-            return status;
+            return run_inference(parts_, who, ctx, *engine, *admission, std::move(prompt), sampling_from(req->sampling()),
+                                 writer, "generate")
+                .status;
         });
     }
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "server/grpc/grpc_caller.h"
 
 namespace enclave::server::grpc_api {
@@ -86,6 +88,36 @@ grpc::Status stream_request(ServerParts& parts, const security::Principal& who, 
         }
         if (e->finished) return grpc::Status::OK;
     }
+}
+
+InferenceOutcome run_inference(ServerParts& parts, const security::Principal& who, grpc::ServerContext* ctx,
+                               EngineService& engine, security::Admission& admission, std::vector<TokenId> prompt,
+                               const SamplingParams& params, grpc::ServerWriter<v1::GenerateEvent>* writer,
+                               const char* action, const std::string& details_json) {
+    std::shared_ptr<RequestStream> stream;
+    try {
+        stream = engine.submit(std::move(prompt), params);
+    } catch (const ResourceExhausted&) {
+        parts.models.count_rejected("queue_full");
+        throw;
+    }
+    InferenceOutcome out;
+    out.status = stream_request(parts, who, ctx, engine, *stream, writer, [&](const RequestEvent& e) {
+        out.text += e.text;
+        if (e.finished) {
+            out.prompt_tokens = e.prompt_tokens;
+            out.generated_tokens = e.generated_tokens;
+            out.finish = std::string(finish_reason_name(e.finish));
+        }
+    });
+    admission.add_tokens(out.prompt_tokens + out.generated_tokens);
+    nlohmann::json details = nlohmann::json::parse(details_json);
+    details["prompt_tokens"] = out.prompt_tokens;
+    details["generated_tokens"] = out.generated_tokens;
+    details["finish"] = out.finish;
+    parts.authorizer.audit(who, {"INFERENCE", action, engine.model_id(),
+                                 out.status.ok() && out.finish != "error" ? "ok" : "error", details.dump()});
+    return out;
 }
 
 }  // namespace enclave::server::grpc_api

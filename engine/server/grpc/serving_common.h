@@ -35,4 +35,22 @@ grpc::Status stream_request(ServerParts& parts, const security::Principal& who, 
                             grpc::ServerWriter<v1::GenerateEvent>* writer,
                             const std::function<void(const RequestEvent&)>& on_event = {});
 
+// The end of one inference request, as run_inference saw it.
+struct InferenceOutcome {
+    grpc::Status status;
+    std::string text;            // everything streamed
+    int64_t prompt_tokens = 0;
+    int64_t generated_tokens = 0;
+    std::string finish = "cancelled";
+};
+
+// One admitted inference request from submission to its audit record: submits `prompt` to `engine` (a full
+// queue is counted as refused and rethrown), streams it to `writer` (stream_request), charges the tokens to
+// `admission` and appends one INFERENCE record `action` on `engine`'s model whose details are `details`
+// (a JSON object) with the token counts and the finish reason added.
+InferenceOutcome run_inference(ServerParts& parts, const security::Principal& who, grpc::ServerContext* ctx,
+                               EngineService& engine, security::Admission& admission, std::vector<TokenId> prompt,
+                               const SamplingParams& params, grpc::ServerWriter<v1::GenerateEvent>* writer,
+                               const char* action, const std::string& details_json = "{}");
+
 }  // namespace enclave::server::grpc_api
