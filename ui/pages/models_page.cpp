@@ -9,22 +9,9 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
-namespace enclave::ui {
-namespace {
-QTableView* table(QAbstractItemModel* model, QWidget* parent) {
-    auto* v = new QTableView(parent);
-    v->setModel(model);
-    v->setSelectionBehavior(QAbstractItemView::SelectRows);
-    v->setSelectionMode(QAbstractItemView::SingleSelection);
-    v->horizontalHeader()->setStretchLastSection(true);
-    v->verticalHeader()->hide();
-    v->setWordWrap(false);
-    QObject::connect(model, &QAbstractItemModel::modelReset, v, &QTableView::resizeColumnsToContents);
-    v->setAlternatingRowColors(true);
-    return v;
-}
-}  // namespace
+#include "ui/widgets/record_table.h"
 
+namespace enclave::ui {
 ModelsPage::ModelsPage(EngineClient& client, QWidget* parent)
     : Page(client, parent), m_files(this), m_loaded(this), m_routes(this) {
     auto* layout = new QVBoxLayout(this);
@@ -34,7 +21,7 @@ ModelsPage::ModelsPage(EngineClient& client, QWidget* parent)
     m_dirLabel->setWordWrap(true);
     m_dirLabel->setProperty("enclaveEngineText", true);  // a path, or the engine's error
     fl->addWidget(m_dirLabel);
-    m_filesView = table(&m_files, m_filesBox);
+    m_filesView = makeRecordTable(&m_files, m_filesBox, true);
     fl->addWidget(m_filesView);
     m_estimate = new QLabel(m_filesBox);
     m_estimate->setWordWrap(true);
@@ -63,7 +50,7 @@ ModelsPage::ModelsPage(EngineClient& client, QWidget* parent)
 
     m_loadedBox = new QGroupBox(this);
     auto* ll = new QVBoxLayout(m_loadedBox);
-    m_loadedView = table(&m_loaded, m_loadedBox);
+    m_loadedView = makeRecordTable(&m_loaded, m_loadedBox, true);
     ll->addWidget(m_loadedView);
     auto* lb = new QHBoxLayout;
     m_unload = new QPushButton(m_loadedBox);
@@ -74,7 +61,7 @@ ModelsPage::ModelsPage(EngineClient& client, QWidget* parent)
 
     m_routesBox = new QGroupBox(this);
     auto* rl = new QVBoxLayout(m_routesBox);
-    m_routesView = table(&m_routes, m_routesBox);
+    m_routesView = makeRecordTable(&m_routes, m_routesBox, true);
     rl->addWidget(m_routesView);
     auto* rb = new QHBoxLayout;
     m_setRoute = new QPushButton(m_routesBox);

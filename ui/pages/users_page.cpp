@@ -17,19 +17,10 @@
 
 #include "ui/dialogs/secret_dialog.h"
 
+#include "ui/widgets/record_table.h"
+
 namespace enclave::ui {
 namespace {
-QTableView* table(QAbstractItemModel* model, QWidget* parent) {
-    auto* v = new QTableView(parent);
-    v->setModel(model);
-    v->setSelectionBehavior(QAbstractItemView::SelectRows);
-    v->setSelectionMode(QAbstractItemView::SingleSelection);
-    v->horizontalHeader()->setStretchLastSection(true);
-    v->verticalHeader()->hide();
-    v->setWordWrap(false);
-    QObject::connect(model, &QAbstractItemModel::modelReset, v, &QTableView::resizeColumnsToContents);
-    return v;
-}
 QStringList roleItems() { return {app::roleName(v1::ROLE_ANALYST), app::roleName(v1::ROLE_AUDITOR), app::roleName(v1::ROLE_ADMIN)}; }
 v1::Role roleAt(int i) { return i == 2 ? v1::ROLE_ADMIN : i == 1 ? v1::ROLE_AUDITOR : v1::ROLE_ANALYST; }
 }  // namespace
@@ -38,7 +29,7 @@ UsersPage::UsersPage(EngineClient& client, QWidget* parent) : Page(client, paren
     auto* layout = new QVBoxLayout(this);
     m_usersBox = new QGroupBox(this);
     auto* ul = new QVBoxLayout(m_usersBox);
-    m_userView = table(&m_users, m_usersBox);
+    m_userView = makeRecordTable(&m_users, m_usersBox);
     ul->addWidget(m_userView);
     auto* ub = new QHBoxLayout;
     m_create = new QPushButton(m_usersBox);
@@ -53,7 +44,7 @@ UsersPage::UsersPage(EngineClient& client, QWidget* parent) : Page(client, paren
     layout->addWidget(m_usersBox, 3);
     m_keysBox = new QGroupBox(this);
     auto* kl = new QVBoxLayout(m_keysBox);
-    m_keyView = table(&m_keys, m_keysBox);
+    m_keyView = makeRecordTable(&m_keys, m_keysBox);
     kl->addWidget(m_keyView);
     auto* kb = new QHBoxLayout;
     m_newKey = new QPushButton(m_keysBox);
