@@ -83,6 +83,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
                      {"max-running", true, "sequences in one step (default 64)"},
                      {"batch", true, "tokens in one step (default 512)"},
                      {"queue", true, "requests open at once per model before new ones get HTTP 429 (default 256)"},
+                     {"no-prefix-cache", false, "compute every prompt in full (no K/V reuse across requests)"},
                      {"http-threads", true, "HTTP threads; each open stream holds one (default 128)"},
                      {"template", true, "chat template override"},
                      {"telemetry-period-ms", true, "telemetry sampling period (default 1000; 24 h of history are kept)"},
@@ -103,6 +104,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     config.max_running = args.get_int("max-running", config.max_running, 1, 4096);
     config.batch = args.get_int("batch", config.batch, 1, 1 << 16);
     config.queue = args.get_int("queue", config.queue, 1, 1 << 20);
+    if (args.has("no-prefix-cache")) config.prefix_cache = false;
     config.http_threads = args.get_int("http-threads", config.http_threads, 2, 4096);
     config.tls = args.get_or("listen", config.tls);
     config.tls_cert = args.get_or("tls-cert", config.tls_cert);
@@ -144,6 +146,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     scheduler.max_running = config.max_running;
     scheduler.max_batch_tokens = config.batch;
     scheduler.prefill_chunk = std::min<int64_t>(256, config.batch);
+    scheduler.prefix_cache = config.prefix_cache;
 
     // How a model file becomes a served engine: the CLI knows the backends and the paths.
     const server::ModelLoader loader = [&config, &model_dir](const server::LoadRequest& request,

@@ -118,6 +118,7 @@ void EngineService::run() {
     std::unordered_map<RequestId, RequestId> scheduler_id_of;  // service id (what clients hold) -> scheduler id
     std::vector<RequestId> finished;                           // service ids whose last event went out this step
     int64_t preemptions_seen = 0;
+    int64_t prefix_hits_seen = 0;
     for (;;) {
         std::deque<Submission> arrived;
         std::vector<RequestId> cancels;
@@ -188,6 +189,8 @@ void EngineService::run() {
                                               static_cast<double>(engine_.cache->n_blocks()));
         metrics_.preempted(scheduler_->preemptions() - preemptions_seen);
         preemptions_seen = scheduler_->preemptions();
+        metrics_.prefix_hits(scheduler_->prefix_hit_tokens() - prefix_hits_seen);
+        prefix_hits_seen = scheduler_->prefix_hit_tokens();
         for (const RequestId id : finished) scheduler_id_of.erase(id);
         if (!failed_.empty())
             std::erase_if(failed_, [&](RequestId id) { return !scheduler_id_of.contains(id); });

@@ -3,7 +3,7 @@ official openai library against the HTTP API. Reports requests/s, generated toke
 inter-token p50/p99, and compares the aggregate with a single stream (batching at work).
 
 usage: build/venv/bin/python tools/bench/serve_load.py ENGINE_EXE MODEL [--streams 32] [--tokens 64] [--threads 2]
-       [--client openai|raw]
+       [--client openai|raw] [--serve-arg=--no-prefix-cache ...]
 
 --client raw drives the same HTTP API from one asyncio thread with a minimal SSE reader: a load generator
 that costs far less CPU than 32 openai clients (pydantic per chunk), for a 2-core box where the client
@@ -127,11 +127,12 @@ def main():
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--client", choices=["openai", "raw"], default="openai")
+    ap.add_argument("--serve-arg", action="append", default=[], help="one more flag for serve (repeatable)")
     a = ap.parse_args()
     root = tempfile.mkdtemp(prefix="enclave-load-")
     proc = subprocess.Popen([a.engine, "serve", "--load", a.model, "--http", "127.0.0.1:0", "--threads",
                              str(a.threads), "--socket", os.path.join(root, "engine.sock"), "--state-dir",
-                             os.path.join(root, "state")], stdout=subprocess.PIPE, text=True)
+                             os.path.join(root, "state")] + a.serve_arg, stdout=subprocess.PIPE, text=True)
     try:
         base = re.search(r"(http://\S+/v1)", proc.stdout.readline()).group(1)
         key = api_key(a.engine, os.path.join(root, "state"))

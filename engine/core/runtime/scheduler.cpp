@@ -96,16 +96,43 @@ void Scheduler::preempt_newest() {
     waiting_.push_front(std::move(victim));
 }
 
+struct Scheduler::Planned {
+    Sequence* s;
+    int64_t n;  // tokens computed for it in this step
+};
+
 bool Scheduler::admit(Sequence& s, int64_t& budget_tokens) {
-    const int64_t chunk = std::min({config_.prefill_chunk, s.pending(), budget_tokens});
-    if (chunk <= 0) return false;
+    if (budget_tokens <= 0) return false;
     s.seq = cache_.create_sequence();
-    if (!cache_.reserve(s.seq, chunk)) {
+    // At least the last token is computed: its logits give the next token.
+    const int64_t reused = config_.prefix_cache ? cache_.attach_prefix(s.seq, s.tokens, s.pending() - 1) : 0;
+    s.computed = reused;
+    const int64_t chunk = std::min({config_.prefill_chunk, s.pending(), budget_tokens});
+    if (!cache_.reserve(s.seq, s.computed + chunk)) {
         cache_.release_sequence(s.seq);
         s.seq = -1;
+        s.computed = 0;
         return false;
     }
+    prefix_hit_tokens_ += reused;
     return true;
+}
+
+bool Scheduler::waits_for_inflight_prefix(const Sequence& s, const std::vector<Planned>& plan) const {
+    // Worth a step's wait when a sequence prefilling in this step computes at least one full block more of
+    // s's leading tokens than the cache holds now: s then attaches it next step instead of computing it too.
+    const int64_t bs = cache_.block_size();
+    const int64_t usable = static_cast<int64_t>(s.tokens.size()) - 1;
+    const int64_t cached = cache_.cached_prefix(s.tokens, usable);
+    for (const Planned& p : plan) {
+        const Sequence& o = *p.s;
+        if (o.computed >= o.prompt_len) continue;  // decoding: its prompt blocks are published already
+        const int64_t limit = std::min(usable, o.computed + p.n);
+        int64_t common = 0;
+        while (common < limit && s.tokens[static_cast<size_t>(common)] == o.tokens[static_cast<size_t>(common)]) ++common;
+        if (common / bs * bs > cached) return true;
+    }
+    return false;
 }
 
 bool Scheduler::step() {
@@ -130,10 +157,6 @@ bool Scheduler::step() {
     // Plan: every running sequence (oldest first) gets its next tokens if the cache can hold them;
     // when it cannot, the newest running sequence is preempted until it can.
     int64_t budget = config_.max_batch_tokens;
-    struct Planned {
-        Sequence* s;
-        int64_t n;
-    };
     std::vector<Planned> plan;
     const int64_t preemptions_before = preemptions_;
     for (size_t i = 0; i < running_.size() && budget > 0;) {
@@ -154,13 +177,17 @@ bool Scheduler::step() {
     }
     // Admission: waiting requests join while the step and the cache have room, but not in a step that had to
     // preempt (the cache is full: admitting now would only be preempted again next step).
-    while (preemptions_ == preemptions_before && !waiting_.empty() && budget > 0 &&
-           static_cast<int64_t>(running_.size()) < config_.max_running) {
-        Sequence& s = *waiting_.front();
+    for (size_t w = 0; preemptions_ == preemptions_before && w < waiting_.size() && budget > 0 &&
+                       static_cast<int64_t>(running_.size()) < config_.max_running;) {
+        Sequence& s = *waiting_[w];
+        if (config_.prefix_cache && waits_for_inflight_prefix(s, plan)) {
+            ++w;
+            continue;
+        }
         if (!admit(s, budget)) break;
         const int64_t n = std::min({s.pending(), config_.prefill_chunk, budget});
-        running_.push_back(std::move(waiting_.front()));
-        waiting_.pop_front();
+        running_.push_back(std::move(waiting_[w]));
+        waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(w));
         plan.push_back({running_.back().get(), n});
         budget -= n;
     }
@@ -176,6 +203,8 @@ bool Scheduler::step() {
                         completes ? LogitsWanted::last : LogitsWanted::none});
     }
     model_.forward(step, cache_, logits_);
+    if (config_.prefix_cache)
+        for (const auto& p : plan) cache_.publish(p.s->seq, p.s->tokens);
 
     const size_t n_vocab = static_cast<size_t>(model_.config().n_vocab);
     size_t row = 0;

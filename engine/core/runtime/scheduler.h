@@ -10,6 +10,12 @@
 // - When the cache has no block for a running sequence's next token, the newest running sequence is
 //   preempted: its blocks are freed and it waits again with prompt + generated tokens, to be recomputed
 //   (the client sees no gap, only delay). A request that alone does not fit the cache fails at submit.
+// - Prefix caching (config.prefix_cache, on by default): a request's leading full KV blocks that another
+//   request already computed (a shared system prompt, a conversation's earlier turns, a preempted
+//   sequence's own blocks) are attached instead of computed again; only the rest is prefilled. A waiting
+//   request whose prefix a running request is computing in this very step waits one step for it.
+//   Reused K/V was computed in another batch, so logits may differ from a cold prefill by float
+//   summation order only (~1e-7), as they already do between batch compositions.
 // - cancel() finishes a request with FinishReason::cancelled at the next step boundary and frees its blocks.
 // - Single-threaded: only the engine thread calls it. Callbacks run on that thread, inside step().
 #pragma once
@@ -36,6 +42,7 @@ struct SchedulerConfig {
     int64_t max_batch_tokens = 512;  // tokens in one forward step
     int64_t max_running = 64;        // sequences in one step
     int64_t prefill_chunk = 256;     // prompt tokens a sequence may prefill in one step
+    bool prefix_cache = true;        // reuse K/V blocks of identical leading tokens across requests
 };
 
 struct RequestEvent {
@@ -66,10 +73,13 @@ public:
     size_t waiting() const;
     size_t running() const;
     int64_t preemptions() const;
+    int64_t prefix_hit_tokens() const { return prefix_hit_tokens_; }  // prompt tokens not computed again
 
 private:
     struct Sequence;
+    struct Planned;
     bool admit(Sequence& s, int64_t& budget_tokens);
+    bool waits_for_inflight_prefix(const Sequence& s, const std::vector<Planned>& plan) const;
     void preempt_newest();
     void finish(Sequence& s, FinishReason reason);
 
@@ -81,6 +91,7 @@ private:
     std::deque<std::unique_ptr<Sequence>> waiting_;
     std::vector<std::unique_ptr<Sequence>> running_;  // in admission order: the back is the newest
     int64_t preemptions_ = 0;
+    int64_t prefix_hit_tokens_ = 0;
     std::vector<float> logits_;
 };
 

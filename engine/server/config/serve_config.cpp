@@ -49,6 +49,12 @@ public:
         out = v;
     }
 
+    void boolean(const toml::node* node, const std::string& key, bool& out) const {
+        if (!node) return;
+        if (!node->is_boolean()) fail(key, "must be true or false");
+        out = *node->value<bool>();
+    }
+
     [[noreturn]] void fail(const std::string& key, const std::string& what) const {
         throw InvalidArgument(file_ + ": '" + key + "' " + what);
     }
@@ -84,10 +90,11 @@ ServeConfig ServeConfig::from_toml_file(const std::filesystem::path& path) {
     if (const toml::node* s = root.get("scheduler")) {
         if (!s->is_table()) r.fail("scheduler", "must be a table");
         const toml::table& t = *s->as_table();
-        r.only(t, "scheduler.", {"max_running", "batch", "queue"});
+        r.only(t, "scheduler.", {"max_running", "batch", "queue", "prefix_cache"});
         r.integer(t.get("max_running"), "scheduler.max_running", 1, 4096, c.max_running);
         r.integer(t.get("batch"), "scheduler.batch", 1, 1 << 16, c.batch);
         r.integer(t.get("queue"), "scheduler.queue", 1, 1 << 20, c.queue);
+        r.boolean(t.get("prefix_cache"), "scheduler.prefix_cache", c.prefix_cache);
     }
     if (const toml::node* l = root.get("listen")) {
         if (!l->is_table()) r.fail("listen", "must be a table");

@@ -13,6 +13,7 @@
 //   max_running = 64
 //   batch = 512
 //   queue = 256
+//   prefix_cache = true                 # reuse the K/V of prompt prefixes other requests computed
 //   [listen]
 //   http = "127.0.0.1:8080"
 //   http_threads = 128
@@ -50,6 +51,7 @@ struct ServeConfig {
     int64_t max_running = 64;
     int64_t batch = 512;
     int64_t queue = 256;
+    bool prefix_cache = true;
     std::string http = "127.0.0.1:8080";
     int64_t http_threads = 128;
     std::vector<std::string> http_hosts;  // empty: the loopback names and the listening host

@@ -104,6 +104,11 @@ void Metrics::preempted(int64_t count) {
     v_.preemptions += static_cast<uint64_t>(count);
 }
 
+void Metrics::prefix_hits(int64_t tokens) {
+    std::lock_guard lock(mutex_);
+    v_.prefix_hit_tokens += static_cast<uint64_t>(tokens);
+}
+
 MetricsValues Metrics::values() const {
     std::lock_guard lock(mutex_);
     return v_;
@@ -141,6 +146,9 @@ std::string render_prometheus(const std::vector<MetricsValues>& models, const Fr
               [](const MetricsValues& m) { return static_cast<double>(m.generated_tokens); });
     per_model("enclave_preemptions_total", "counter", "Sequences preempted for lack of KV cache blocks.",
               [](const MetricsValues& m) { return static_cast<double>(m.preemptions); });
+    per_model("enclave_prefix_cache_hit_tokens_total", "counter",
+              "Prompt tokens whose K/V was reused from the prefix cache instead of computed.",
+              [](const MetricsValues& m) { return static_cast<double>(m.prefix_hit_tokens); });
     per_model("enclave_kv_cache_usage_ratio", "gauge", "Share of KV cache blocks in use.",
               [](const MetricsValues& m) { return m.kv_usage; });
     auto histogram = [&](const char* name, const char* help, LatencyHistogram MetricsValues::*which) {

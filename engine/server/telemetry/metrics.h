@@ -38,6 +38,7 @@ struct MetricsValues {
     std::string model;
     uint64_t requests_ok = 0, requests_error = 0, requests_cancelled = 0;
     uint64_t prompt_tokens = 0, generated_tokens = 0, preemptions = 0;
+    uint64_t prefix_hit_tokens = 0;  // prompt tokens whose K/V came from the prefix cache
     int64_t running = 0, waiting = 0;
     double kv_usage = 0;
     LatencyHistogram ttft, itl, latency;  // latency: submission to the last event of a request
@@ -56,6 +57,7 @@ public:
     void set_running(int64_t running, int64_t waiting);
     void set_kv_cache_usage(double ratio);  // 0..1
     void preempted(int64_t count);
+    void prefix_hits(int64_t tokens);
 
     MetricsValues values() const;
 

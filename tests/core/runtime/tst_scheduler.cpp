@@ -162,6 +162,68 @@ ENCLAVE_TEST(long_prompts_are_prefilled_in_chunks_while_streams_flow) {
     CHECK(c.tokens[b] == f.alone(prompt_of(200, 8), 5));
 }
 
+std::vector<TokenId> with_shared_head(const std::vector<TokenId>& head, size_t tail, uint32_t seed) {
+    std::vector<TokenId> p = head;
+    const auto t = prompt_of(tail, seed);
+    p.insert(p.end(), t.begin(), t.end());
+    return p;
+}
+
+ENCLAVE_TEST(requests_sharing_a_prefix_compute_it_once_and_get_the_tokens_they_get_alone) {
+    Fixture f;
+    const auto head = prompt_of(40, 21);  // 2 full blocks of 16 shared, 8 more tokens in the third
+    std::vector<std::vector<TokenId>> prompts;
+    for (uint32_t i = 0; i < 4; ++i) prompts.push_back(with_shared_head(head, 5 + i, 30 + i));
+
+    for (const bool prefix_cache : {true, false}) {
+        KvCache cache(*f.backend, f.model->config(), 1024, 16);
+        Scheduler sched(*f.model, cache, *f.tokenizer, {512, 8, 256, prefix_cache});
+        Collector c;
+        std::vector<RequestId> ids;
+        for (const auto& p : prompts) ids.push_back(sched.submit(p, greedy(10), c.callback()));  // all at once
+        int steps = 0;
+        while (sched.step()) REQUIRE(++steps < 1000);
+        for (size_t i = 0; i < ids.size(); ++i)
+            CHECK_MSG(c.tokens[ids[i]] == f.alone(prompts[i], 10),
+                      "request " + std::to_string(i) + (prefix_cache ? " with" : " without") + " the prefix cache");
+        // With the cache the first request computes the head; the other three wait one step for it and
+        // attach its two full blocks instead of computing 32 tokens each.
+        CHECK_EQ(sched.prefix_hit_tokens(), prefix_cache ? 3 * 32 : 0);
+        CHECK_EQ(cache.free_blocks(), cache.n_blocks());
+
+        // A later request with the same head finds the blocks cached though nobody holds them now.
+        if (prefix_cache) {
+            const auto later = with_shared_head(head, 3, 99);
+            const RequestId id = sched.submit(later, greedy(10), c.callback());
+            while (sched.step()) REQUIRE(++steps < 2000);
+            CHECK_EQ(sched.prefix_hit_tokens(), 4 * 32);
+            CHECK(c.tokens[id] == f.alone(later, 10));
+        }
+    }
+}
+
+ENCLAVE_TEST(a_repeated_conversation_reuses_its_generated_tokens_too) {
+    Fixture f;
+    KvCache cache(*f.backend, f.model->config(), 1024, 16);
+    Scheduler sched(*f.model, cache, *f.tokenizer, {512, 8, 256});
+    Collector c;
+    const auto first = prompt_of(20, 41);
+    const RequestId a = sched.submit(first, greedy(30), c.callback());
+    while (sched.step()) {
+    }
+    // The next turn sends the whole history back: prompt, the 30 generated tokens, and a new question.
+    // Its K/V was computed for the first 49 of them (the last sampled token never went through the model).
+    auto turn2 = first;
+    turn2.insert(turn2.end(), c.tokens[a].begin(), c.tokens[a].end());
+    const auto question = prompt_of(7, 42);
+    turn2.insert(turn2.end(), question.begin(), question.end());
+    const RequestId b = sched.submit(turn2, greedy(8), c.callback());
+    while (sched.step()) {
+    }
+    CHECK_EQ(sched.prefix_hit_tokens(), 48);  // 3 full blocks of the 49 computed tokens
+    CHECK(c.tokens[b] == f.alone(turn2, 8));
+}
+
 ENCLAVE_TEST(submit_rejects_bad_requests_naming_the_problem) {
     Fixture f;
     KvCache cache(*f.backend, f.model->config(), 64);
