@@ -208,7 +208,7 @@ void attention_query_packed(const float* q, const float* keys_t, const float* va
                             int64_t n_keys, int64_t head_dim, float scale, float* scratch, float* out) noexcept {
     float q_rounded[512];  // [head_dim]
     round_to_f16(q, q_rounded, head_dim);
-    // Several tokens always (this path serves steps of attention_packed_min_rows or more).
+    // Several tokens always (this path serves steps of attention_packed_min_rows or more tokens).
     const AttentionOrder order = head_dim % 16 == 0 ? AttentionOrder::multi_token : AttentionOrder::single_token;
     float* scores = scratch;
     float* part = scratch + (n_keys + 15) / 16 * 16;

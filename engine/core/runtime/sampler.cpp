@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/common/error.h"
+#include "enclave/kernels/cpu_ops.h"
 
 namespace enclave {
 
@@ -146,27 +147,34 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 }
 
 int32_t Sampler::sample_untruncated(std::span<const float> logits) {
-    // softmax(logits / temperature) over the whole vocabulary, drawn by one pass in token order.
-    const size_t n = logits.size();
-    const float max_logit = *std::max_element(logits.begin(), logits.end());
-    const float inv_t = 1.0f / params_.temperature;
-    probs_.resize(n);
+    // softmax(logits / temperature) over the whole vocabulary (vectorized: kernels::softmax_weights_row),
+    // drawn by finding the chunk of 256 tokens that holds the draw, then the token within it, in token order.
+    const int64_t n = static_cast<int64_t>(logits.size());
+    const float max_logit = kernels::max_of_row(logits.data(), n);
+    probs_.resize(static_cast<size_t>(n));
+    chunk_sums_.resize(static_cast<size_t>((n + kernels::softmax_chunk - 1) / kernels::softmax_chunk));
+    kernels::softmax_weights_row(logits.data(), max_logit, 1.0f / params_.temperature, probs_.data(), chunk_sums_.data(), n);
     double total = 0;
-    for (size_t i = 0; i < n;) {  // float sums of 256 terms, added up in double
-        float part = 0;
-        for (const size_t end = std::min(n, i + 256); i < end; ++i) {
-            probs_[i] = std::exp((logits[i] - max_logit) * inv_t);
-            part += probs_[i];
-        }
-        total += part;
-    }
+    for (const float c : chunk_sums_) total += c;
     const double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
     double cum = 0;
-    for (size_t i = 0; i < n; ++i) {
-        cum += probs_[i];
-        if (u < cum) return static_cast<int32_t>(i);
+    for (size_t c = 0; c < chunk_sums_.size(); ++c) {
+        if (u >= cum + chunk_sums_[c] && c + 1 < chunk_sums_.size()) {
+            cum += chunk_sums_[c];
+            continue;
+        }
+        const size_t begin = c * static_cast<size_t>(kernels::softmax_chunk);
+        const size_t end = std::min(static_cast<size_t>(n), begin + static_cast<size_t>(kernels::softmax_chunk));
+        for (size_t i = begin; i < end; ++i) {
+            cum += probs_[i];
+            if (u < cum) return static_cast<int32_t>(i);
+        }
+        // u within rounding of this chunk's end (its float sum and the sum of its terms in double differ):
+        // the chunk's last token of nonzero weight.
+        for (size_t i = end; i-- > begin;)
+            if (probs_[i] > 0.0f) return static_cast<int32_t>(i);
     }
-    return static_cast<int32_t>(n - 1);  // u within rounding of total
+    return static_cast<int32_t>(n - 1);
 }
 
 }  // namespace enclave

@@ -49,6 +49,7 @@ private:
     std::mt19937_64 rng_;
     std::vector<Candidate> candidates_;  // [n_vocab] reused between calls
     std::vector<float> probs_;
+    std::vector<float> chunk_sums_;  // softmax weights summed by chunks of kernels::softmax_chunk tokens
 };
 
 }  // namespace enclave

@@ -136,7 +136,7 @@ ENCLAVE_TEST(batched_step_equals_sequences_alone) {
     struct Case {
         size_t history, now;
     };
-    // 48 tokens in the batched step (below attention_packed_min_rows: the per-head path).
+    // 48 tokens in the batched step, from five sequences (the packed path, one item per sequence and KV head).
     const Case cases[] = {{0, 1}, {6, 1}, {0, 17}, {20, 9}, {3, 20}};
     std::vector<std::vector<int32_t>> hist, now;
     std::vector<KvCache::SeqId> seqs;

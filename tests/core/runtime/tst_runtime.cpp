@@ -57,6 +57,96 @@ ENCLAVE_TEST(kv_cache_hands_out_and_takes_back_blocks) {
     CHECK_THROWS_WITH(KvCache(*be, small_config(), 0), InvalidArgument, "must be positive");
 }
 
+namespace {
+std::vector<int32_t> tokens_of(size_t n, int32_t first) {
+    std::vector<int32_t> t(n);
+    std::iota(t.begin(), t.end(), first);
+    return t;
+}
+}  // namespace
+
+ENCLAVE_TEST(kv_cache_shares_the_blocks_of_a_published_prefix) {
+    auto be = make_cpu_backend(1);
+    KvCache cache(*be, small_config(), 128, 16);  // 8 blocks
+    const auto text = tokens_of(40, 100);          // 2 full blocks + 8 tokens
+    const auto a = cache.create_sequence();
+    REQUIRE(cache.reserve(a, 40));
+    cache.set_length(a, 40);
+    cache.publish(a, text);
+
+    // Same first 32 tokens, different after: the two full blocks are shared, not copied.
+    auto other = text;
+    other[35] = 7;
+    const auto b = cache.create_sequence();
+    CHECK_EQ(cache.attach_prefix(b, other, 39), 32);
+    CHECK_EQ(cache.length(b), 32);
+    REQUIRE(cache.block_table(b).size() == 2);
+    CHECK_EQ(cache.block_table(b)[0], cache.block_table(a)[0]);
+    CHECK_EQ(cache.block_table(b)[1], cache.block_table(a)[1]);
+    CHECK_EQ(cache.free_blocks(), 5);  // a holds 3, b shares 2 of them
+    CHECK(cache.reserve(b, 40));       // its own third block
+    CHECK(cache.block_table(b)[2] != cache.block_table(a)[2]);
+    CHECK_EQ(cache.free_blocks(), 4);
+
+    // max_tokens and mismatches limit the match; blocks chain, so block 2 alone never matches.
+    const auto c = cache.create_sequence();
+    CHECK_EQ(cache.attach_prefix(c, text, 31), 16);
+    cache.release_sequence(c);
+    auto first_differs = text;
+    first_differs[3] = 9;
+    const auto d = cache.create_sequence();
+    CHECK_EQ(cache.attach_prefix(d, first_differs, 40), 0);
+    CHECK(cache.block_table(d).empty());
+    cache.release_sequence(d);
+    const auto e5 = cache.create_sequence();
+    CHECK_EQ(cache.attach_prefix(e5, tokens_of(40, 116), 40), 0);  // text's block 1 at position 0
+    cache.release_sequence(e5);
+
+    // Writing into a shared block is refused; the partial third block is a's alone.
+    CHECK_THROWS_WITH(cache.truncate(a, 20), InvalidArgument, "share");
+    cache.truncate(a, 36);
+
+    // Released, the registered blocks stay cached (free to take) and are found again.
+    cache.release_sequence(a);
+    cache.release_sequence(b);
+    CHECK_EQ(cache.free_blocks(), 8);
+    CHECK_EQ(cache.cached_blocks(), 2);
+    const auto f2 = cache.create_sequence();
+    CHECK_EQ(cache.attach_prefix(f2, text, 40), 32);
+    CHECK_EQ(cache.cached_blocks(), 0);
+    cache.release_sequence(f2);
+
+    // Needed for new tokens, cached blocks are taken last and then forgotten.
+    const auto g = cache.create_sequence();
+    CHECK(cache.reserve(g, 6 * 16));
+    CHECK_EQ(cache.cached_blocks(), 2);
+    CHECK(cache.reserve(g, 8 * 16));
+    CHECK_EQ(cache.cached_blocks(), 0);
+    cache.set_length(g, 8 * 16);
+    cache.release_sequence(g);
+    const auto h = cache.create_sequence();
+    CHECK_EQ(cache.attach_prefix(h, text, 40), 0);
+}
+
+ENCLAVE_TEST(kv_cache_publishes_a_duplicate_prefix_once_and_chains_past_it) {
+    auto be = make_cpu_backend(1);
+    KvCache cache(*be, small_config(), 128, 16);
+    const auto text = tokens_of(48, 500);
+    // Two sequences computed the same 32 tokens side by side; b then went on to 48.
+    const auto a = cache.create_sequence();
+    const auto b = cache.create_sequence();
+    REQUIRE(cache.reserve(a, 32));
+    REQUIRE(cache.reserve(b, 48));
+    cache.set_length(a, 32);
+    cache.set_length(b, 48);
+    cache.publish(a, text);
+    cache.publish(b, text);  // blocks 0-1 already held by a: b's third block chains on a's second
+    const auto c = cache.create_sequence();
+    CHECK_EQ(cache.attach_prefix(c, text, 48), 48);
+    CHECK_EQ(cache.block_table(c)[0], cache.block_table(a)[0]);
+    CHECK_EQ(cache.block_table(c)[2], cache.block_table(b)[2]);
+}
+
 ENCLAVE_TEST(greedy_picks_the_first_maximum) {
     SamplingParams p;
     p.temperature = 0;
@@ -148,6 +238,48 @@ ENCLAVE_TEST(top_p_and_min_p_cut_deep_in_a_large_vocabulary) {
     const double expected = std::exp(2.0);  // sum over ranks 0..499 / sum over 1000..1499
     CHECK_MSG(std::abs(static_cast<double>(low) / high - expected) < 0.15 * expected,
               "ratio " + std::to_string(static_cast<double>(low) / high) + ", expected " + std::to_string(expected));
+}
+
+ENCLAVE_TEST(untruncated_draws_follow_softmax_across_chunk_boundaries) {
+    // 1,000 tokens: three whole chunks of 256 and a short last one. Mass in runs that straddle the chunk
+    // boundaries and sit at both ends; each share, drawn 60,000 times, within 5 sigma of softmax in double.
+    const int n = 1000;
+    std::vector<float> logits(n, -30.0f);  // ~e^-30: never drawn in practice
+    const int runs[][3] = {{0, 3, 1}, {250, 262, 0}, {508, 515, 2}, {700, 820, 0}, {990, 1000, 1}};  // [begin, end, level]
+    for (const auto& r : runs)
+        for (int i = r[0]; i < r[1]; ++i) logits[static_cast<size_t>(i)] = 0.5f * static_cast<float>(r[2]) + 0.01f * static_cast<float>(i % 7);
+    SamplingParams p;
+    p.temperature = 0.8f;
+    p.top_k = 0;
+    p.top_p = 1.0f;
+    p.min_p = 0.0f;  // the OpenAI defaults: no truncation
+    Sampler sampler(p, n);
+    std::vector<double> prob(n);
+    double total = 0;
+    for (int i = 0; i < n; ++i) total += prob[static_cast<size_t>(i)] = std::exp(static_cast<double>(logits[static_cast<size_t>(i)]) / 0.8);
+    // Counted per run and chunk, so a draw landing in the wrong chunk of the right run is seen too.
+    std::vector<std::pair<int, int>> buckets;
+    for (const auto& r : runs)
+        for (int b = r[0]; b < r[1];) {
+            const int e = std::min(r[1], (b / 256 + 1) * 256);
+            buckets.emplace_back(b, e);
+            b = e;
+        }
+    std::vector<int> count(buckets.size(), 0);
+    const int draws = 60000;
+    for (int d = 0; d < draws; ++d) {
+        const int t = sampler.sample(logits, {});
+        REQUIRE(t >= 0 && t < n);
+        for (size_t k = 0; k < buckets.size(); ++k) count[k] += t >= buckets[k].first && t < buckets[k].second;
+    }
+    for (size_t k = 0; k < buckets.size(); ++k) {
+        double mass = 0;
+        for (int i = buckets[k].first; i < buckets[k].second; ++i) mass += prob[static_cast<size_t>(i)] / total;
+        const double sigma = std::sqrt(draws * mass * (1 - mass));
+        CHECK_MSG(std::abs(count[k] - draws * mass) < 5 * sigma + 1,
+                  "tokens " + std::to_string(buckets[k].first) + ".." + std::to_string(buckets[k].second) + ": drawn " +
+                      std::to_string(count[k]) + ", expected " + std::to_string(draws * mass));
+    }
 }
 
 ENCLAVE_TEST(same_seed_same_tokens_other_seed_other_tokens) {

@@ -212,8 +212,10 @@ public:
             });
             return;
         }
-        // Many rows: work items of up to 32 consecutive tokens of one sequence and one KV head; each unpacks
-        // that head's keys and values once and serves every query head of its group.
+        // Several rows (a prompt chunk, or one decode token of each of several sequences): work items of up to
+        // 32 consecutive tokens of one sequence and one KV head; each unpacks that head's keys and values once,
+        // keys transposed so that scores are computed 16 keys at a time, and serves every query head of its
+        // group. The arithmetic is attention_head's in the several-token order, bit for bit.
         struct Item {
             int64_t first, count, kv_head;
         };

@@ -32,6 +32,14 @@ void add_row(float* x, const float* y, int64_t n) noexcept;
 // x += b                                               (same as add_row; named for the bias use)
 inline void add_bias_row(float* x, const float* b, int64_t n) noexcept { add_row(x, b, n); }
 
+// Sampling over a whole vocabulary (softmax_weights.cpp).
+// max_of_row: the largest of x[0..n) (-inf when n == 0; NaN compares false and is skipped).
+float max_of_row(const float* x, int64_t n) noexcept;
+// w[i] = e^((x[i] - max_x) * scale) with ggml's vector exp, for i < n; chunk_sums[c] = Σ w over
+// [c * softmax_chunk, (c + 1) * softmax_chunk), summed in float. chunk_sums has ceil(n / softmax_chunk) entries.
+inline constexpr int64_t softmax_chunk = 256;
+void softmax_weights_row(const float* x, float max_x, float scale, float* w, float* chunk_sums, int64_t n) noexcept;
+
 // dst = f16(src)                                        src [n] float, dst [n] f16 bits
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept;
 
@@ -52,7 +60,7 @@ enum class AttentionOrder { single_token, multi_token };
 inline AttentionOrder attention_order(int64_t step_tokens) noexcept {
     return step_tokens == 1 ? AttentionOrder::single_token : AttentionOrder::multi_token;
 }
-inline constexpr int64_t attention_packed_min_rows = 64;  // steps this large unpack K/V once per KV head
+inline constexpr int64_t attention_packed_min_rows = 2;  // steps of several tokens unpack K/V once per KV head
 
 // Floats of scratch attention_head needs: the scores, then 64 partial sums per dimension.
 inline constexpr int64_t attention_scratch_floats(int64_t n_keys, int64_t head_dim) noexcept {
