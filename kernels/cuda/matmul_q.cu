@@ -374,6 +374,76 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
     }
 }
 
+// The one-token product with half the registers of mmvq_split_stream_kernel (80 for Q4_0), so twice the warps
+// an SM: an item is one unit a lane (32 units a warp: 5 words of weights a lane for the 4-bit types, 9 for Q8_0),
+// R items in a ring of registers walked unrolled by R (constant indices: the ring turns without register
+// moves, so no move waits on a load), and __launch_bounds__ asking for MinBlocks 4-warp blocks an SM (12: a cap
+// of 40 registers, 48 warps; 10: 48 registers, 40 warps). Every warp requests its first R items before the PDL
+// wait: with one row a warp (Q/K/V and O of an 8B model: 6,144 and 4,096 rows of 128 units, 6,336 warps at 48
+// an SM), R = 3 puts 3/4 of the launch's weights in flight while the kernel before it finishes, R = 4 all.
+// Each lane sums its units in the order mmvq_split_stream_kernel does (u, u + 32, ...): bit-equal results.
+//   rows of the launch: [n_rows, n_units * 32] in the split layout; xqs [n_in] int8, xd/xs [n_units]; one token.
+//   R and MinBlocks: see launch_lean (ptxas's report of registers and spills picked them).
+template <TensorType T, bool V16, int R, int MinBlocks>
+__global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
+    mmvq_split_lean_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
+                           const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in, int rows_per_warp,
+                           int /*pf_rows: no L2 prefetch here*/) {
+    constexpr int U = 1;
+    using Item = SplitItem<T, U, V16>;
+    pdl_trigger();
+    const int lane = threadIdx.x;
+    const int first = (blockIdx.x * k_rows_per_block + threadIdx.y) * rows_per_warp;
+    const int last = min(n_rows, first + rows_per_warp);
+    if (first >= last) return;
+    const int chunks = (n_units + 32 * U - 1) / (32 * U);
+
+    // The loader walks items (row, chunk) R ahead of the compute; a row past `last` loads nothing.
+    // (The row's address is recomputed per item rather than held: two registers fewer.)
+    int ld_row = first, ld_chunk = 0;
+    const auto issue = [&](Item& it) {
+        if (ld_row >= last) return;
+        it.load(row_ref(sa, ld_row, row_bytes).w, n_units, ld_chunk * 32 * U + lane);
+        if (++ld_chunk == chunks) {
+            ld_chunk = 0;
+            ++ld_row;
+        }
+    };
+    Item ring[R];
+    // Weights only before the wait: the previous kernel may still be writing the activations.
+#pragma unroll
+    for (int j = 0; j < R; ++j) issue(ring[j]);
+    pdl_wait();
+
+    float acc[1] = {0.0f};
+    int c_row = first, c_chunk = 0;
+    // Computes the item in `it`, stores the row when it ends, then refills `it` with the item R ahead.
+    const auto consume = [&](Item& it) {
+        const int u0 = c_chunk * 32 * U + lane;
+#pragma unroll
+        for (int i = 0; i < U; ++i) {
+            const int u = u0 + 32 * i;
+            if (u >= n_units) break;
+            const QUnit q = unit_from_words<T>(it.w[i], it.sb[i]);
+            unit_dot<T, 1>(q, u, n_units, xqs, xd, xs, n_in, acc);
+        }
+        if (++c_chunk == chunks) {
+            store_row<1>(row_ref(sa, c_row, row_bytes), acc, lane);
+            acc[0] = 0.0f;
+            c_chunk = 0;
+            ++c_row;
+        }
+        issue(it);
+    };
+    while (c_row < last) {
+#pragma unroll
+        for (int j = 0; j < R; ++j) {  // constant indices: the ring stays in registers
+            if (c_row >= last) break;
+            consume(ring[j]);
+        }
+    }
+}
+
 // Repack: one thread per unit, GGUF block -> split row.
 template <TensorType T>
 __global__ void __launch_bounds__(256) repack_split_kernel(const uint8_t* __restrict__ src, uint8_t* __restrict__ dst,
@@ -563,10 +633,10 @@ int resident_warps() {
     return n;
 }
 
-// The streaming kernels: rows split evenly over at most the resident warps.
 // The streaming kernels: rows split evenly over at most the resident warps. With l2_prefetch, each warp keeps
-// its next pf_rows rows requested from L2 (enough to cover a row that is longer than one register item, or
-// rows beyond the one the double buffer holds), capped at l2_prefetch_mib over the launch (L2 holds 50 MB).
+// its next pf_rows rows requested from L2 (units_per_item 0: a kernel without the prefetch) (enough to cover a row that
+// is longer than one register item, or rows beyond the one the double buffer holds), capped at l2_prefetch_mib over the
+// launch (L2 holds 50 MB).
 template <auto Kernel>
 void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
     const int max_warps = resident_warps<Kernel>();
@@ -574,13 +644,28 @@ void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
     const int n_warps = (a.n_rows + rows_per_warp - 1) / rows_per_warp;
     const unsigned grid = static_cast<unsigned>((n_warps + k_rows_per_block - 1) / k_rows_per_block);
     int pf_rows = 0;
-    if (a.l2_prefetch_mib > 0 && (rows_per_warp > 1 || n_units > units_per_item)) {
+    if (a.l2_prefetch_mib > 0 && units_per_item > 0 && (rows_per_warp > 1 || n_units > units_per_item)) {
         const double fit =
             a.l2_prefetch_mib * 1048576.0 / (static_cast<double>(n_warps) * static_cast<double>(a.row_bytes));
         pf_rows = static_cast<int>(std::min<double>(std::min(rows_per_warp, 8), std::max(1.0, fit)));
     }
     (void)launch_maybe_pdl(a.pdl, Kernel, dim3(grid), dim3(32, k_rows_per_block), 0, a.stream, a.sa, a.n_rows,
                            a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, rows_per_warp, pf_rows);
+}
+
+// The lean kernel's ring depth R and register cap by MatvecSegments::variant (ptxas, sm_90, CUDA 13.0):
+//   2 (the default): R 3 (Q8_0: 2), 40 registers, 48 warps an SM, no spills;
+//   3: R 4 (Q8_0: 3, 48 registers), 40 registers, 48 warps an SM, Q4_0 spills 48 bytes;
+//   4: R 4 (Q8_0: 3), 48 registers, 40 warps an SM, no spills.
+template <TensorType T, bool V16>
+void launch_lean(const VecArgs& a, int n_units) {
+    constexpr bool q8 = T == TensorType::Q8_0;
+    if (a.variant == 3)
+        launch_stream<mmvq_split_lean_kernel<T, V16, q8 ? 3 : 4, q8 ? 10 : 12>>(a, n_units, 0);
+    else if (a.variant == 4)
+        launch_stream<mmvq_split_lean_kernel<T, V16, q8 ? 3 : 4, 10>>(a, n_units, 0);
+    else
+        launch_stream<mmvq_split_lean_kernel<T, V16, q8 ? 2 : 3, 12>>(a, n_units, 0);
 }
 
 template <TensorType T, int NCOLS>
@@ -601,7 +686,18 @@ void launch_vec(const VecArgs& a) {
         if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q8_0) {
             if (a.split) {
                 const bool v16 = a.row_bytes % 16 == 0 && a.aligned16;
-                if (a.variant == 0) {
+                // MatvecSegments::variant 2 to 4 (2 is the backend's default since session 5): one-token products on
+                // the lean kernel, others as variant 0.
+                if constexpr (NCOLS == 1) {
+                    if (a.variant >= 2) {
+                        if (v16)
+                            launch_lean<T, true>(a, n_units);
+                        else
+                            launch_lean<T, false>(a, n_units);
+                        return;
+                    }
+                }
+                if (a.variant != 1) {  // 0, and 2 for more than one token
                     constexpr int units_per_item = 32 * (NCOLS <= 2 ? 4 : 2);
                     if (v16)
                         launch_stream<mmvq_split_stream_kernel<T, NCOLS, true>>(a, n_units, units_per_item);

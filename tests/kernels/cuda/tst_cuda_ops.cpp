@@ -490,6 +490,62 @@ ENCLAVE_TEST(matvec_prefetch_and_pdl) {
     }
 }
 
+// The one-token products' lean streaming kernel (the default, ENCLAVE_CUDA_MMVQ_LEAN) against the CPU and
+// against session 4's streaming kernel: rows of 1 to 448 units (one to seven register items, so the ring of three
+// turns mid-row and ends on each of its three slots), more rows than resident warps (items of several rows a
+// warp), 16-byte and 8-byte loads (Q4_1 rows of 20-byte units that are not 16-byte multiples), each launched
+// after the norm that writes its activations (PDL). Each lane sums its units in the same order in both kernels,
+// so the two must agree bit for bit.
+ENCLAVE_TEST(matvec_lean_one_token) {
+    REQUIRE_CUDA_DEVICE();
+    Backends lean;
+    std::mt19937 rng(run_seed() + 11);
+    setenv("ENCLAVE_CUDA_MMVQ_LEAN", "0", 1);
+    Backends old;
+    unsetenv("ENCLAVE_CUDA_MMVQ_LEAN");
+    struct Shape {
+        TensorType t;
+        int64_t n_out, n_in;
+    };
+    const Shape shapes[] = {
+        {TensorType::Q4_0, 1, 32},      {TensorType::Q4_0, 37, 96},    {TensorType::Q4_0, 300, 4096},
+        {TensorType::Q4_0, 129, 6144},  {TensorType::Q4_0, 77, 14336}, {TensorType::Q4_0, 9000, 2080},
+        {TensorType::Q4_0, 20000, 576}, {TensorType::Q4_1, 300, 800},  {TensorType::Q4_1, 9000, 2080},
+        {TensorType::Q4_1, 1000, 576},  {TensorType::Q8_0, 37, 96},    {TensorType::Q8_0, 300, 4096},
+        {TensorType::Q8_0, 9000, 2080}};
+    for (const auto& s : shapes) {
+        if (quick() && s.n_out * s.n_in > 4'000'000) continue;
+        const auto bytes = encode(s.t, random_floats(rng, static_cast<size_t>(s.n_out * s.n_in)), s.n_out, s.n_in);
+        const int64_t ne[4] = {s.n_in, s.n_out, 1, 1};
+        const auto xv = random_floats(rng, static_cast<size_t>(s.n_in), 2.0f);
+        const auto nv = random_floats(rng, static_cast<size_t>(s.n_in));
+        std::vector<float> result[2], want;
+        for (int side = 0; side < 2; ++side) {
+            Backends& bs = side == 0 ? lean : old;
+            const Tensor wg = bs.gpu->load_weight(bytes.data(), s.t, ne);
+            Twin x = twin_f32(bs, 1, s.n_in, xv);   // [1, n_in]
+            Twin nw = twin_f32(bs, 1, s.n_in, nv);  // [1, n_in] norm weights
+            Twin xn = make_twin(bs, TensorType::F32, 1, s.n_in, nullptr);
+            Twin out = make_twin(bs, TensorType::F32, 1, s.n_out, nullptr);  // [1, n_out]
+            poison(bs, out);
+            const Tensor nwg = Tensor::matrix(nw.gpu.data, TensorType::F32, 1, s.n_in);
+            bs.gpu->rms_norm(x.gpu, nwg, 1e-5f, xn.gpu);
+            bs.gpu->matmul(wg, xn.gpu, out.gpu, nullptr);
+            result[side] = read_f32(*bs.gpu, out.gpu);
+            if (side == 0) {
+                const Tensor wc = bs.cpu->load_weight(bytes.data(), s.t, ne);
+                bs.cpu->rms_norm(x.cpu, Tensor::matrix(nw.cpu.data, TensorType::F32, 1, s.n_in), 1e-5f, xn.cpu);
+                bs.cpu->matmul(wc, xn.cpu, out.cpu, nullptr);
+                want = read_f32(*bs.cpu, out.cpu);
+            }
+        }
+        const std::string shape =
+            tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) + "] x 1";
+        expect_close("lean vs cpu " + shape, result[0], want, 1e-4);
+        expect_close("lean vs session 4 stream " + shape, result[0], result[1], 0.0);
+    }
+}
+
 ENCLAVE_TEST(allocation_failure_names_the_size) {
     REQUIRE_CUDA_DEVICE();
     auto gpu = make_cuda_backend(0);

@@ -275,7 +275,14 @@ public:
         graphs_enabled_ = env_flag("ENCLAVE_CUDA_GRAPHS", true);
         split_enabled_ = env_flag("ENCLAVE_CUDA_SPLIT", true);
         fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
-        matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true) ? 0 : 1;
+        // ENCLAVE_CUDA_MMVQ_LEAN: one-token products on the lean streaming kernel (default; 3 and 4 pick its
+        // deeper-ring builds, matmul_q.cu), or with 0 on session 4's streaming kernel.
+        matvec_variant_ = 2;
+        if (const char* lean = std::getenv("ENCLAVE_CUDA_MMVQ_LEAN"); lean && *lean) {
+            const int v = std::atoi(lean);
+            matvec_variant_ = !env_flag("ENCLAVE_CUDA_MMVQ_LEAN", true) ? 0 : v == 3 || v == 4 ? v : 2;
+        }
+        if (!env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true)) matvec_variant_ = 1;
         matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
         // ENCLAVE_CUDA_L2_PREFETCH (off by default: it cost 11% on 8b q4_0, NOTES.md): a number > 1 is the
         // window in MiB, any other true value 32.
