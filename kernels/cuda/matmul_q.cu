@@ -374,22 +374,21 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
     }
 }
 
-// The one-token product with half the registers of mmvq_split_stream_kernel (80 for Q4_0), so twice the warps
-// an SM: an item is one unit a lane (32 units a warp: 5 words of weights a lane for the 4-bit types, 9 for Q8_0),
-// R items in a ring of registers walked unrolled by R (constant indices: the ring turns without register
-// moves, so no move waits on a load), and __launch_bounds__ asking for MinBlocks 4-warp blocks an SM (12: a cap
-// of 40 registers, 48 warps; 10: 48 registers, 40 warps). Every warp requests its first R items before the PDL
-// wait: with one row a warp (Q/K/V and O of an 8B model: 6,144 and 4,096 rows of 128 units, 6,336 warps at 48
-// an SM), R = 3 puts 3/4 of the launch's weights in flight while the kernel before it finishes, R = 4 all.
+// The one-token product as a ring: each warp owns rows_per_warp consecutive rows, walked as items of 32 * U units
+// (U units a lane), and keeps R items in a ring of registers, walked unrolled by R (constant indices: the ring
+// turns without register moves, so no move waits on a load; mmvq_split_stream_kernel's `cur = nxt` may). An item's
+// buffer is refilled with the item R ahead as soon as it is computed, so R - 1 to R items are in flight a warp,
+// and every warp requests its first R items before the PDL wait (Q/K/V and O of an 8B model: one or two rows of
+// 128 units a warp, all of it or most in flight while the kernel before finishes). MinBlocks (4-warp blocks an
+// SM) caps the registers: 12 -> 40 (48 warps), 8 -> 64 (32 warps), 6 -> 80 (ptxas picks 72-74: 28 warps).
 // Each lane sums its units in the order mmvq_split_stream_kernel does (u, u + 32, ...): bit-equal results.
 //   rows of the launch: [n_rows, n_units * 32] in the split layout; xqs [n_in] int8, xd/xs [n_units]; one token.
-//   R and MinBlocks: see launch_lean (ptxas's report of registers and spills picked them).
-template <TensorType T, bool V16, int R, int MinBlocks>
+//   U, R and MinBlocks: launch_ring (ptxas's report of registers and spills, and the A/B in NOTES.md).
+template <TensorType T, bool V16, int U, int R, int MinBlocks>
 __global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
-    mmvq_split_lean_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
+    mmvq_split_ring_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
                            const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in, int rows_per_warp,
                            int /*pf_rows: no L2 prefetch here*/) {
-    constexpr int U = 1;
     using Item = SplitItem<T, U, V16>;
     pdl_trigger();
     const int lane = threadIdx.x;
@@ -653,19 +652,25 @@ void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
                            a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, rows_per_warp, pf_rows);
 }
 
-// The lean kernel's ring depth R and register cap by MatvecSegments::variant (ptxas, sm_90, CUDA 13.0):
-//   2 (the default): R 3 (Q8_0: 2), 40 registers, 48 warps an SM, no spills;
-//   3: R 4 (Q8_0: 3, 48 registers), 40 registers, 48 warps an SM, Q4_0 spills 48 bytes;
-//   4: R 4 (Q8_0: 3), 48 registers, 40 warps an SM, no spills.
+// The ring kernel's items (U units a lane), ring depth R and register cap by MatvecSegments::variant (ptxas,
+// sm_90, CUDA 13.0; no spills unless named). Q8_0 (32-byte units) takes U 2, R 2 (64 registers) except in 2.
+//   2: U 1, R 3 (Q8_0: R 2), 40 registers, 48 warps an SM;
+//   5: U 4, R 2, 72-74 registers, 28 warps an SM (session 4's items, without the move, both before the wait);
+//   6: U 2, R 4, 64 registers, 32 warps an SM;
+//   7: U 4, R 2, 64 registers, 32 warps an SM (spills 4-12 bytes).
 template <TensorType T, bool V16>
-void launch_lean(const VecArgs& a, int n_units) {
+void launch_ring(const VecArgs& a, int n_units) {
     constexpr bool q8 = T == TensorType::Q8_0;
-    if (a.variant == 3)
-        launch_stream<mmvq_split_lean_kernel<T, V16, q8 ? 3 : 4, q8 ? 10 : 12>>(a, n_units, 0);
-    else if (a.variant == 4)
-        launch_stream<mmvq_split_lean_kernel<T, V16, q8 ? 3 : 4, 10>>(a, n_units, 0);
+    if (a.variant == 2)
+        launch_stream<mmvq_split_ring_kernel<T, V16, 1, q8 ? 2 : 3, 12>>(a, n_units, 0);
+    else if (q8)
+        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 2, 6>>(a, n_units, 0);
+    else if (a.variant == 5)
+        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 6>>(a, n_units, 0);
+    else if (a.variant == 7)
+        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 8>>(a, n_units, 0);
     else
-        launch_stream<mmvq_split_lean_kernel<T, V16, q8 ? 2 : 3, 12>>(a, n_units, 0);
+        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 4, 8>>(a, n_units, 0);
 }
 
 template <TensorType T, int NCOLS>
@@ -686,14 +691,14 @@ void launch_vec(const VecArgs& a) {
         if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q8_0) {
             if (a.split) {
                 const bool v16 = a.row_bytes % 16 == 0 && a.aligned16;
-                // MatvecSegments::variant 2 to 4 (2 is the backend's default since session 5): one-token products on
-                // the lean kernel, others as variant 0.
+                // MatvecSegments::variant >= 2 (the backend's default since session 5): one-token products on the
+                // ring kernel, others as variant 0.
                 if constexpr (NCOLS == 1) {
                     if (a.variant >= 2) {
                         if (v16)
-                            launch_lean<T, true>(a, n_units);
+                            launch_ring<T, true>(a, n_units);
                         else
-                            launch_lean<T, false>(a, n_units);
+                            launch_ring<T, false>(a, n_units);
                         return;
                     }
                 }

@@ -490,19 +490,22 @@ ENCLAVE_TEST(matvec_prefetch_and_pdl) {
     }
 }
 
-// The one-token products' lean streaming kernel (the default, ENCLAVE_CUDA_MMVQ_LEAN) against the CPU and
-// against session 4's streaming kernel: rows of 1 to 448 units (one to seven register items, so the ring of three
-// turns mid-row and ends on each of its three slots), more rows than resident warps (items of several rows a
-// warp), 16-byte and 8-byte loads (Q4_1 rows of 20-byte units that are not 16-byte multiples), each launched
-// after the norm that writes its activations (PDL). Each lane sums its units in the same order in both kernels,
-// so the two must agree bit for bit.
-ENCLAVE_TEST(matvec_lean_one_token) {
+// The one-token products' ring kernel (ENCLAVE_CUDA_MMVQ_RING: each of its builds 2, 5, 6 (the default) and 7)
+// against the CPU and against session 4's streaming kernel (ENCLAVE_CUDA_MMVQ_RING=0): rows of 1 to 448 units
+// (one to fourteen register items, so the ring turns mid-row and ends on each of its slots), more rows than
+// resident warps (items of several rows a warp), 16-byte and 8-byte loads (Q4_1 rows of 20-byte units that are
+// not 16-byte multiples), each launched after the norm that writes its activations (PDL). Each lane sums its
+// units in the same order in every build, so they must agree bit for bit.
+ENCLAVE_TEST(matvec_ring_one_token) {
     REQUIRE_CUDA_DEVICE();
-    Backends lean;
     std::mt19937 rng(run_seed() + 11);
-    setenv("ENCLAVE_CUDA_MMVQ_LEAN", "0", 1);
-    Backends old;
-    unsetenv("ENCLAVE_CUDA_MMVQ_LEAN");
+    const char* builds[] = {"0", "2", "5", "6", "7"};  // "0" first: session 4's kernel, the bit-exact reference
+    std::vector<std::unique_ptr<Backends>> be;
+    for (const char* v : builds) {
+        setenv("ENCLAVE_CUDA_MMVQ_RING", v, 1);
+        be.push_back(std::make_unique<Backends>());
+    }
+    unsetenv("ENCLAVE_CUDA_MMVQ_RING");
     struct Shape {
         TensorType t;
         int64_t n_out, n_in;
@@ -519,30 +522,32 @@ ENCLAVE_TEST(matvec_lean_one_token) {
         const int64_t ne[4] = {s.n_in, s.n_out, 1, 1};
         const auto xv = random_floats(rng, static_cast<size_t>(s.n_in), 2.0f);
         const auto nv = random_floats(rng, static_cast<size_t>(s.n_in));
-        std::vector<float> result[2], want;
-        for (int side = 0; side < 2; ++side) {
-            Backends& bs = side == 0 ? lean : old;
+        const std::string shape =
+            tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) + "] x 1";
+        std::vector<float> ref;
+        for (size_t side = 0; side < be.size(); ++side) {
+            Backends& bs = *be[side];
             const Tensor wg = bs.gpu->load_weight(bytes.data(), s.t, ne);
             Twin x = twin_f32(bs, 1, s.n_in, xv);   // [1, n_in]
             Twin nw = twin_f32(bs, 1, s.n_in, nv);  // [1, n_in] norm weights
             Twin xn = make_twin(bs, TensorType::F32, 1, s.n_in, nullptr);
             Twin out = make_twin(bs, TensorType::F32, 1, s.n_out, nullptr);  // [1, n_out]
             poison(bs, out);
-            const Tensor nwg = Tensor::matrix(nw.gpu.data, TensorType::F32, 1, s.n_in);
-            bs.gpu->rms_norm(x.gpu, nwg, 1e-5f, xn.gpu);
+            bs.gpu->rms_norm(x.gpu, Tensor::matrix(nw.gpu.data, TensorType::F32, 1, s.n_in), 1e-5f, xn.gpu);
             bs.gpu->matmul(wg, xn.gpu, out.gpu, nullptr);
-            result[side] = read_f32(*bs.gpu, out.gpu);
+            const auto got = read_f32(*bs.gpu, out.gpu);
             if (side == 0) {
+                ref = got;
+                continue;
+            }
+            if (side == 1) {  // the CPU once
                 const Tensor wc = bs.cpu->load_weight(bytes.data(), s.t, ne);
                 bs.cpu->rms_norm(x.cpu, Tensor::matrix(nw.cpu.data, TensorType::F32, 1, s.n_in), 1e-5f, xn.cpu);
                 bs.cpu->matmul(wc, xn.cpu, out.cpu, nullptr);
-                want = read_f32(*bs.cpu, out.cpu);
+                expect_close("ring vs cpu " + shape, got, read_f32(*bs.cpu, out.cpu), 1e-4);
             }
+            expect_close(std::string("ring build ") + builds[side] + " vs session 4 stream " + shape, got, ref, 0.0);
         }
-        const std::string shape =
-            tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) + "] x 1";
-        expect_close("lean vs cpu " + shape, result[0], want, 1e-4);
-        expect_close("lean vs session 4 stream " + shape, result[0], result[1], 0.0);
     }
 }
 

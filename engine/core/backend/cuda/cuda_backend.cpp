@@ -275,12 +275,12 @@ public:
         graphs_enabled_ = env_flag("ENCLAVE_CUDA_GRAPHS", true);
         split_enabled_ = env_flag("ENCLAVE_CUDA_SPLIT", true);
         fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
-        // ENCLAVE_CUDA_MMVQ_LEAN: one-token products on the lean streaming kernel (default; 3 and 4 pick its
-        // deeper-ring builds, matmul_q.cu), or with 0 on session 4's streaming kernel.
-        matvec_variant_ = 2;
-        if (const char* lean = std::getenv("ENCLAVE_CUDA_MMVQ_LEAN"); lean && *lean) {
-            const int v = std::atoi(lean);
-            matvec_variant_ = !env_flag("ENCLAVE_CUDA_MMVQ_LEAN", true) ? 0 : v == 3 || v == 4 ? v : 2;
+        // ENCLAVE_CUDA_MMVQ_RING: one-token products on the ring kernel, build 6 by default (2, 5, 6, 7: matmul_q.cu's
+        // launch_ring), or with 0 on session 4's streaming kernel.
+        matvec_variant_ = 6;
+        if (const char* ring = std::getenv("ENCLAVE_CUDA_MMVQ_RING"); ring && *ring) {
+            const int v = std::atoi(ring);
+            matvec_variant_ = v == 0 || v == 2 || v == 5 || v == 7 ? v : 6;
         }
         if (!env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true)) matvec_variant_ = 1;
         matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
