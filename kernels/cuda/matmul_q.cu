@@ -379,11 +379,15 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
 // turns without register moves, so no move waits on a load; mmvq_split_stream_kernel's `cur = nxt` may). An item's
 // buffer is refilled with the item R ahead as soon as it is computed, so R - 1 to R items are in flight a warp,
 // and every warp requests its first R items before the PDL wait (Q/K/V and O of an 8B model: one or two rows of
-// 128 units a warp, all of it or most in flight while the kernel before finishes). MinBlocks (4-warp blocks an
-// SM) caps the registers: 12 -> 40 (48 warps), 8 -> 64 (32 warps), 6 -> 80 (ptxas picks 72-74: 28 warps).
+// 128 units a warp, all of it in flight while the kernel before finishes). MinBlocks (4-warp blocks an SM) caps
+// the registers: 8 -> 64 (32 warps an SM; session 4's kernel holds 80: 24 warps).
 // Each lane sums its units in the order mmvq_split_stream_kernel does (u, u + 32, ...): bit-equal results.
 //   rows of the launch: [n_rows, n_units * 32] in the split layout; xqs [n_in] int8, xd/xs [n_units]; one token.
 //   U, R and MinBlocks: launch_ring (ptxas's report of registers and spills, and the A/B in NOTES.md).
+// Rows shorter than k_ring_min_units units (SmolLM2's 576 and 1,536 values) keep session 4's kernel: the ring
+// builds measured no gain there (smol tg128 within noise or -6%, session 5 run 2).
+constexpr int k_ring_min_units = 64;
+
 template <TensorType T, bool V16, int U, int R, int MinBlocks>
 __global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
     mmvq_split_ring_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
@@ -652,25 +656,16 @@ void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
                            a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, rows_per_warp, pf_rows);
 }
 
-// The ring kernel's items (U units a lane), ring depth R and register cap by MatvecSegments::variant (ptxas,
-// sm_90, CUDA 13.0; no spills unless named). Q8_0 (32-byte units) takes U 2, R 2 (64 registers) except in 2.
-//   2: U 1, R 3 (Q8_0: R 2), 40 registers, 48 warps an SM;
-//   5: U 4, R 2, 72-74 registers, 28 warps an SM (session 4's items, without the move, both before the wait);
-//   6: U 2, R 4, 64 registers, 32 warps an SM;
-//   7: U 4, R 2, 64 registers, 32 warps an SM (spills 4-12 bytes).
+// The ring kernel's build: U 4, R 2 and 64 registers (32 warps an SM; ptxas, sm_90, CUDA 13.0: 4-12 bytes of
+// spills) for the 4-bit types; Q8_0's 32-byte units U 2, R 2 (64 registers, the same 64 bytes a lane an item).
+// Session 5's A/B on 8b q4_0 tg128 (NOTES.md): this build 469 t/s; U 2, R 4 at 64 registers 466; U 4, R 2 at
+// 72 registers (28 warps) 461; U 1, R 3 at 40 registers (48 warps) 431; session 4's kernel 455.
 template <TensorType T, bool V16>
 void launch_ring(const VecArgs& a, int n_units) {
-    constexpr bool q8 = T == TensorType::Q8_0;
-    if (a.variant == 2)
-        launch_stream<mmvq_split_ring_kernel<T, V16, 1, q8 ? 2 : 3, 12>>(a, n_units, 0);
-    else if (q8)
-        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 2, 6>>(a, n_units, 0);
-    else if (a.variant == 5)
-        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 6>>(a, n_units, 0);
-    else if (a.variant == 7)
-        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 8>>(a, n_units, 0);
+    if constexpr (T == TensorType::Q8_0)
+        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 2, 8>>(a, n_units, 0);
     else
-        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 4, 8>>(a, n_units, 0);
+        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 8>>(a, n_units, 0);
 }
 
 template <TensorType T, int NCOLS>
@@ -691,10 +686,10 @@ void launch_vec(const VecArgs& a) {
         if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q8_0) {
             if (a.split) {
                 const bool v16 = a.row_bytes % 16 == 0 && a.aligned16;
-                // MatvecSegments::variant >= 2 (the backend's default since session 5): one-token products on the
-                // ring kernel, others as variant 0.
+                // MatvecSegments::variant 2 (the backend's default since session 5): one-token products with rows
+                // of at least k_ring_min_units units on the ring kernel, others as variant 0.
                 if constexpr (NCOLS == 1) {
-                    if (a.variant >= 2) {
+                    if (a.variant == 2 && n_units >= k_ring_min_units) {
                         if (v16)
                             launch_ring<T, true>(a, n_units);
                         else
@@ -702,7 +697,7 @@ void launch_vec(const VecArgs& a) {
                         return;
                     }
                 }
-                if (a.variant != 1) {  // 0, and 2 for more than one token
+                if (a.variant != 1) {  // 0, and 2 for short rows or more than one token
                     constexpr int units_per_item = 32 * (NCOLS <= 2 ? 4 : 2);
                     if (v16)
                         launch_stream<mmvq_split_stream_kernel<T, NCOLS, true>>(a, n_units, units_per_item);

@@ -275,13 +275,8 @@ public:
         graphs_enabled_ = env_flag("ENCLAVE_CUDA_GRAPHS", true);
         split_enabled_ = env_flag("ENCLAVE_CUDA_SPLIT", true);
         fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
-        // ENCLAVE_CUDA_MMVQ_RING: one-token products on the ring kernel, build 6 by default (2, 5, 6, 7: matmul_q.cu's
-        // launch_ring), or with 0 on session 4's streaming kernel.
-        matvec_variant_ = 6;
-        if (const char* ring = std::getenv("ENCLAVE_CUDA_MMVQ_RING"); ring && *ring) {
-            const int v = std::atoi(ring);
-            matvec_variant_ = v == 0 || v == 2 || v == 5 || v == 7 ? v : 6;
-        }
+        // ENCLAVE_CUDA_MMVQ_RING=0: one-token products on session 4's streaming kernel, not the ring kernel (A/B).
+        matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_RING", true) ? 2 : 0;
         if (!env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true)) matvec_variant_ = 1;
         matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
         // ENCLAVE_CUDA_L2_PREFETCH (off by default: it cost 11% on 8b q4_0, NOTES.md): a number > 1 is the
