@@ -601,83 +601,6 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
     store_row<NCOLS>(r, acc, lane);
 }
 
-// The one-token float product as a ring (mmvq_split_ring_kernel's structure): a warp owns rows_per_warp
-// consecutive rows, walked as items of U 16-byte pieces a lane (one round of mmv_float_kernel: 256 * U values a
-// warp), with R items in a ring of registers, each refilled with the item R ahead as soon as it is computed; the
-// first R items of every warp are requested before the PDL wait. mmv_float_kernel loads a round, waits for it,
-// computes it, then loads the next: nothing of its own in flight while it computes. Each lane sums its values in
-// mmv_float_kernel's order (pieces lane * 8 + 256 * j, rounds in turn): bit-equal results.
-//   rows: [n_rows, n_in] f32/f16/bf16, n_in % 8 == 0, rows 16-byte aligned; x [n_in] f32; one token.
-template <TensorType T, int U, int R, int MinBlocks>
-__global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
-    mmv_float_ring_kernel(SegArgs sa, int n_rows, size_t row_bytes, int64_t n_in, const float* __restrict__ x,
-                          int rows_per_warp) {
-    pdl_trigger();
-    const int lane = threadIdx.x;
-    const int first = (blockIdx.x * k_rows_per_block + threadIdx.y) * rows_per_warp;
-    const int last = min(n_rows, first + rows_per_warp);
-    if (first >= last) return;
-    constexpr int item_values = 256 * U;
-    const int chunks = static_cast<int>((n_in + item_values - 1) / item_values);
-    struct Item {
-        Raw8 raw[U];
-    };
-
-    int ld_row = first, ld_chunk = 0;
-    const auto issue = [&](Item& it) {
-        if (ld_row >= last) return;
-        const void* wr = row_ref(sa, ld_row, row_bytes).w;
-        const int64_t i0 = static_cast<int64_t>(ld_chunk) * item_values + lane * 8;
-#pragma unroll
-        for (int j = 0; j < U; ++j) {
-            const int64_t i = i0 + 256 * j;
-            if (i < n_in) it.raw[j] = load_raw8<T>(wr, i);
-        }
-        if (++ld_chunk == chunks) {
-            ld_chunk = 0;
-            ++ld_row;
-        }
-    };
-    Item ring[R];
-    // Weights only before the wait: the previous kernel may still be writing the activations.
-#pragma unroll
-    for (int j = 0; j < R; ++j) issue(ring[j]);
-    pdl_wait();
-
-    float acc = 0.0f;
-    int c_row = first, c_chunk = 0;
-    const auto consume = [&](Item& it) {
-        const int64_t i0 = static_cast<int64_t>(c_chunk) * item_values + lane * 8;
-#pragma unroll
-        for (int j = 0; j < U; ++j) {
-            const int64_t i = i0 + 256 * j;
-            if (i >= n_in) break;
-            float wv[8];
-            decode8<T>(it.raw[j], wv);
-            const float4* xp = reinterpret_cast<const float4*>(x + i);
-            const float4 a = __ldg(xp), b = __ldg(xp + 1);
-            const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-#pragma unroll
-            for (int k = 0; k < 8; ++k) acc += wv[k] * act_as<T>(xv[k]);
-        }
-        if (++c_chunk == chunks) {
-            const float sum[1] = {acc};
-            store_row<1>(row_ref(sa, c_row, row_bytes), sum, lane);
-            acc = 0.0f;
-            c_chunk = 0;
-            ++c_row;
-        }
-        issue(it);
-    };
-    while (c_row < last) {
-#pragma unroll
-        for (int j = 0; j < R; ++j) {  // constant indices: the ring stays in registers
-            if (c_row >= last) break;
-            consume(ring[j]);
-        }
-    }
-}
-
 // ---- dispatch ------------------------------------------------------------------------------------------
 
 struct VecArgs {
@@ -745,19 +668,6 @@ void launch_ring(const VecArgs& a, int n_units) {
         launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 8>>(a, n_units, 0);
 }
 
-// The float ring kernel: 16-byte pieces, U 4 for f16/bf16 and 2 for f32 (a warp item of 2 KB), R 2, 64
-// registers (32 warps an SM, no spills; ptxas, sm_90, CUDA 13.0); rows split evenly over the resident warps.
-template <TensorType T>
-void launch_float_ring(const VecArgs& a) {
-    constexpr auto kernel = mmv_float_ring_kernel < T, T == TensorType::F32 ? 2 : 4, 2, 8 > ;
-    const int max_warps = resident_warps<kernel>();
-    const int rows_per_warp = (a.n_rows + max_warps - 1) / max_warps;
-    const int n_warps = (a.n_rows + rows_per_warp - 1) / rows_per_warp;
-    const unsigned grid = static_cast<unsigned>((n_warps + k_rows_per_block - 1) / k_rows_per_block);
-    (void)launch_maybe_pdl(a.pdl, kernel, dim3(grid), dim3(32, k_rows_per_block), 0, a.stream, a.sa, a.n_rows,
-                           a.row_bytes, a.n_in, a.x, rows_per_warp);
-}
-
 template <TensorType T, int NCOLS>
 void launch_vec(const VecArgs& a) {
     const dim3 block(32, k_rows_per_block);
@@ -766,16 +676,7 @@ void launch_vec(const VecArgs& a) {
     if constexpr (T == TensorType::F32 || T == TensorType::F16 || T == TensorType::BF16) {
         // Two rounds (2-4 KB a warp) asked of L2 ahead of the registers' one.
         const int pf_rounds = a.l2_prefetch_mib > 0 ? 2 : 0;
-        const bool vec = a.n_in % 8 == 0 && a.aligned16 && a.row_bytes % 16 == 0;
-        // MatvecSegments::variant 2 (the default): one token, rows of at least 2,048 values, no L2 prefetch
-        // asked: the ring kernel.
-        if constexpr (NCOLS == 1) {
-            if (a.variant == 2 && vec && a.n_in >= 32 * k_ring_min_units && pf_rounds == 0) {
-                launch_float_ring<T>(a);
-                return;
-            }
-        }
-        if (vec)
+        if (a.n_in % 8 == 0 && a.aligned16 && a.row_bytes % 16 == 0)
             (void)launch_maybe_pdl(a.pdl, mmv_float_kernel<T, NCOLS, true>, grid, block, 0, a.stream, a.sa, a.n_rows,
                                    a.row_bytes, a.n_in, a.x, pf_rounds);
         else

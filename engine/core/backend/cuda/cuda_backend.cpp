@@ -275,8 +275,7 @@ public:
         graphs_enabled_ = env_flag("ENCLAVE_CUDA_GRAPHS", true);
         split_enabled_ = env_flag("ENCLAVE_CUDA_SPLIT", true);
         fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
-        // ENCLAVE_CUDA_MMVQ_RING=0: one-token products on session 4's kernels (split-layout streaming, float one row
-        // a warp), not the ring kernels (A/B).
+        // ENCLAVE_CUDA_MMVQ_RING=0: one-token products on session 4's streaming kernel, not the ring kernel (A/B).
         matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_RING", true) ? 2 : 0;
         if (!env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true)) matvec_variant_ = 1;
         matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
