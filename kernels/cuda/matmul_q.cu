@@ -8,7 +8,9 @@
 // Float weights: one warp per row, 16-byte loads, several in flight. One launch may carry up to three
 // products of the same activations into separate outputs (segments: Q, K, V; gate, up).
 // With MatvecSegments::pdl the split streaming and float products are PDL launches (pdl.cuh): they load their
-// first weights while the kernel before them finishes and wait for it before reading the activations.
+// first weights while the kernel before them finishes and wait for it before reading the activations. One-token
+// split products with rows of >= 64 units take the ring kernel (mmvq_split_ring_kernel: two register items a warp
+// in flight, both requested before the wait).
 // Activations are quantized like the CPU's x86 path (ggml's quantize_row_q8_0/q8_1 under AVX2, and
 // quantize_row_q8_K_ref) so both backends see the same 8-bit activations.
 #include <algorithm>
