@@ -8,7 +8,9 @@
 // Float weights: one warp per row, 16-byte loads, several in flight. One launch may carry up to three
 // products of the same activations into separate outputs (segments: Q, K, V; gate, up).
 // With MatvecSegments::pdl the split streaming and float products are PDL launches (pdl.cuh): they load their
-// first weights while the kernel before them finishes and wait for it before reading the activations.
+// first weights while the kernel before them finishes and wait for it before reading the activations. One-token
+// split products with rows of >= 64 units take the ring kernel (mmvq_split_ring_kernel: two register items a warp
+// in flight, both requested before the wait).
 // Activations are quantized like the CPU's x86 path (ggml's quantize_row_q8_0/q8_1 under AVX2, and
 // quantize_row_q8_K_ref) so both backends see the same 8-bit activations.
 #include <algorithm>
@@ -374,6 +376,79 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
     }
 }
 
+// The one-token product as a ring: each warp owns rows_per_warp consecutive rows, walked as items of 32 * U units
+// (U units a lane), and keeps R items in a ring of registers, walked unrolled by R (constant indices: the ring
+// turns without register moves, so no move waits on a load; mmvq_split_stream_kernel's `cur = nxt` may). An item's
+// buffer is refilled with the item R ahead as soon as it is computed, so R - 1 to R items are in flight a warp,
+// and every warp requests its first R items before the PDL wait (Q/K/V and O of an 8B model: one or two rows of
+// 128 units a warp, all of it in flight while the kernel before finishes). MinBlocks (4-warp blocks an SM) caps
+// the registers: 8 -> 64 (32 warps an SM; session 4's kernel holds 80: 24 warps).
+// Each lane sums its units in the order mmvq_split_stream_kernel does (u, u + 32, ...): bit-equal results.
+//   rows of the launch: [n_rows, n_units * 32] in the split layout; xqs [n_in] int8, xd/xs [n_units]; one token.
+//   U, R and MinBlocks: launch_ring (ptxas's report of registers and spills, and the A/B in NOTES.md).
+// Rows shorter than k_ring_min_units units (SmolLM2's 576 and 1,536 values) keep session 4's kernel: the ring
+// builds measured no gain there (smol tg128 within noise or -6%, session 5 run 2).
+constexpr int k_ring_min_units = 64;
+
+template <TensorType T, bool V16, int U, int R, int MinBlocks>
+__global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
+    mmvq_split_ring_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
+                           const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in, int rows_per_warp,
+                           int /*pf_rows: no L2 prefetch here*/) {
+    using Item = SplitItem<T, U, V16>;
+    pdl_trigger();
+    const int lane = threadIdx.x;
+    const int first = (blockIdx.x * k_rows_per_block + threadIdx.y) * rows_per_warp;
+    const int last = min(n_rows, first + rows_per_warp);
+    if (first >= last) return;
+    const int chunks = (n_units + 32 * U - 1) / (32 * U);
+
+    // The loader walks items (row, chunk) R ahead of the compute; a row past `last` loads nothing.
+    // (The row's address is recomputed per item rather than held: two registers fewer.)
+    int ld_row = first, ld_chunk = 0;
+    const auto issue = [&](Item& it) {
+        if (ld_row >= last) return;
+        it.load(row_ref(sa, ld_row, row_bytes).w, n_units, ld_chunk * 32 * U + lane);
+        if (++ld_chunk == chunks) {
+            ld_chunk = 0;
+            ++ld_row;
+        }
+    };
+    Item ring[R];
+    // Weights only before the wait: the previous kernel may still be writing the activations.
+#pragma unroll
+    for (int j = 0; j < R; ++j) issue(ring[j]);
+    pdl_wait();
+
+    float acc[1] = {0.0f};
+    int c_row = first, c_chunk = 0;
+    // Computes the item in `it`, stores the row when it ends, then refills `it` with the item R ahead.
+    const auto consume = [&](Item& it) {
+        const int u0 = c_chunk * 32 * U + lane;
+#pragma unroll
+        for (int i = 0; i < U; ++i) {
+            const int u = u0 + 32 * i;
+            if (u >= n_units) break;
+            const QUnit q = unit_from_words<T>(it.w[i], it.sb[i]);
+            unit_dot<T, 1>(q, u, n_units, xqs, xd, xs, n_in, acc);
+        }
+        if (++c_chunk == chunks) {
+            store_row<1>(row_ref(sa, c_row, row_bytes), acc, lane);
+            acc[0] = 0.0f;
+            c_chunk = 0;
+            ++c_row;
+        }
+        issue(it);
+    };
+    while (c_row < last) {
+#pragma unroll
+        for (int j = 0; j < R; ++j) {  // constant indices: the ring stays in registers
+            if (c_row >= last) break;
+            consume(ring[j]);
+        }
+    }
+}
+
 // Repack: one thread per unit, GGUF block -> split row.
 template <TensorType T>
 __global__ void __launch_bounds__(256) repack_split_kernel(const uint8_t* __restrict__ src, uint8_t* __restrict__ dst,
@@ -563,10 +638,10 @@ int resident_warps() {
     return n;
 }
 
-// The streaming kernels: rows split evenly over at most the resident warps.
 // The streaming kernels: rows split evenly over at most the resident warps. With l2_prefetch, each warp keeps
-// its next pf_rows rows requested from L2 (enough to cover a row that is longer than one register item, or
-// rows beyond the one the double buffer holds), capped at l2_prefetch_mib over the launch (L2 holds 50 MB).
+// its next pf_rows rows requested from L2 (units_per_item 0: a kernel without the prefetch) (enough to cover a row that
+// is longer than one register item, or rows beyond the one the double buffer holds), capped at l2_prefetch_mib over the
+// launch (L2 holds 50 MB).
 template <auto Kernel>
 void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
     const int max_warps = resident_warps<Kernel>();
@@ -574,13 +649,25 @@ void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
     const int n_warps = (a.n_rows + rows_per_warp - 1) / rows_per_warp;
     const unsigned grid = static_cast<unsigned>((n_warps + k_rows_per_block - 1) / k_rows_per_block);
     int pf_rows = 0;
-    if (a.l2_prefetch_mib > 0 && (rows_per_warp > 1 || n_units > units_per_item)) {
+    if (a.l2_prefetch_mib > 0 && units_per_item > 0 && (rows_per_warp > 1 || n_units > units_per_item)) {
         const double fit =
             a.l2_prefetch_mib * 1048576.0 / (static_cast<double>(n_warps) * static_cast<double>(a.row_bytes));
         pf_rows = static_cast<int>(std::min<double>(std::min(rows_per_warp, 8), std::max(1.0, fit)));
     }
     (void)launch_maybe_pdl(a.pdl, Kernel, dim3(grid), dim3(32, k_rows_per_block), 0, a.stream, a.sa, a.n_rows,
                            a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, rows_per_warp, pf_rows);
+}
+
+// The ring kernel's build: U 4, R 2 and 64 registers (32 warps an SM; ptxas, sm_90, CUDA 13.0: 4-12 bytes of
+// spills) for the 4-bit types; Q8_0's 32-byte units U 2, R 2 (64 registers, the same 64 bytes a lane an item).
+// Session 5's A/B on 8b q4_0 tg128 (NOTES.md): this build 469 t/s; U 2, R 4 at 64 registers 466; U 4, R 2 at
+// 72 registers (28 warps) 461; U 1, R 3 at 40 registers (48 warps) 431; session 4's kernel 455.
+template <TensorType T, bool V16>
+void launch_ring(const VecArgs& a, int n_units) {
+    if constexpr (T == TensorType::Q8_0)
+        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 2, 8>>(a, n_units, 0);
+    else
+        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 8>>(a, n_units, 0);
 }
 
 template <TensorType T, int NCOLS>
@@ -601,7 +688,18 @@ void launch_vec(const VecArgs& a) {
         if constexpr (T == TensorType::Q4_0 || T == TensorType::Q4_1 || T == TensorType::Q8_0) {
             if (a.split) {
                 const bool v16 = a.row_bytes % 16 == 0 && a.aligned16;
-                if (a.variant == 0) {
+                // MatvecSegments::variant 2 (the backend's default since session 5): one-token products with rows
+                // of at least k_ring_min_units units on the ring kernel, others as variant 0.
+                if constexpr (NCOLS == 1) {
+                    if (a.variant == 2 && n_units >= k_ring_min_units) {
+                        if (v16)
+                            launch_ring<T, true>(a, n_units);
+                        else
+                            launch_ring<T, false>(a, n_units);
+                        return;
+                    }
+                }
+                if (a.variant != 1) {  // 0, and 2 for short rows or more than one token
                     constexpr int units_per_item = 32 * (NCOLS <= 2 ? 4 : 2);
                     if (v16)
                         launch_stream<mmvq_split_stream_kernel<T, NCOLS, true>>(a, n_units, units_per_item);

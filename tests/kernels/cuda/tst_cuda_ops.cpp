@@ -490,6 +490,66 @@ ENCLAVE_TEST(matvec_prefetch_and_pdl) {
     }
 }
 
+// The one-token products' ring kernel (the default) against the CPU and against session 4's streaming kernel
+// (ENCLAVE_CUDA_MMVQ_RING=0): rows of 64 to 448 units (one to four register items of 128 units for the 4-bit
+// types, one to seven of 64 for Q8_0, so the ring turns mid-row and ends on either slot; 65 and 130 units: a last
+// item of one or two units), more rows than resident warps (items of several rows a warp), 16-byte and 8-byte
+// loads (Q4_1 rows of 20-byte units that are not 16-byte multiples), each launched after the norm that writes its
+// activations (PDL); rows shorter than 64 units, which keep session 4's kernel, alongside. Each lane sums its
+// units in the same order in both kernels, so they must agree bit for bit.
+ENCLAVE_TEST(matvec_ring_one_token) {
+    REQUIRE_CUDA_DEVICE();
+    std::mt19937 rng(run_seed() + 11);
+    const char* builds[] = {"0", "1"};  // "0" first: session 4's kernel, the bit-exact reference; "1" the ring
+    std::vector<std::unique_ptr<Backends>> be;
+    for (const char* v : builds) {
+        setenv("ENCLAVE_CUDA_MMVQ_RING", v, 1);
+        be.push_back(std::make_unique<Backends>());
+    }
+    unsetenv("ENCLAVE_CUDA_MMVQ_RING");
+    struct Shape {
+        TensorType t;
+        int64_t n_out, n_in;
+    };
+    const Shape shapes[] = {
+        {TensorType::Q4_0, 50, 2048},   {TensorType::Q4_0, 300, 4096},  {TensorType::Q4_0, 129, 6144},
+        {TensorType::Q4_0, 77, 14336},  {TensorType::Q4_0, 9000, 2080}, {TensorType::Q4_1, 5000, 4160},
+        {TensorType::Q4_1, 9000, 2080}, {TensorType::Q8_0, 300, 4096},  {TensorType::Q8_0, 9000, 2080},
+        {TensorType::Q8_0, 77, 14336},  {TensorType::Q4_0, 37, 96},     {TensorType::Q4_0, 20000, 576},
+        {TensorType::Q4_1, 300, 800},   {TensorType::Q4_1, 1000, 576}};
+    for (const auto& s : shapes) {
+        if (quick() && s.n_out * s.n_in > 4'000'000) continue;
+        const auto bytes = encode(s.t, random_floats(rng, static_cast<size_t>(s.n_out * s.n_in)), s.n_out, s.n_in);
+        const int64_t ne[4] = {s.n_in, s.n_out, 1, 1};
+        const auto xv = random_floats(rng, static_cast<size_t>(s.n_in), 2.0f);
+        const auto nv = random_floats(rng, static_cast<size_t>(s.n_in));
+        const std::string shape =
+            tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) + "] x 1";
+        std::vector<float> ref;
+        for (size_t side = 0; side < be.size(); ++side) {
+            Backends& bs = *be[side];
+            const Tensor wg = bs.gpu->load_weight(bytes.data(), s.t, ne);
+            Twin x = twin_f32(bs, 1, s.n_in, xv);   // [1, n_in]
+            Twin nw = twin_f32(bs, 1, s.n_in, nv);  // [1, n_in] norm weights
+            Twin xn = make_twin(bs, TensorType::F32, 1, s.n_in, nullptr);
+            Twin out = make_twin(bs, TensorType::F32, 1, s.n_out, nullptr);  // [1, n_out]
+            poison(bs, out);
+            bs.gpu->rms_norm(x.gpu, Tensor::matrix(nw.gpu.data, TensorType::F32, 1, s.n_in), 1e-5f, xn.gpu);
+            bs.gpu->matmul(wg, xn.gpu, out.gpu, nullptr);
+            const auto got = read_f32(*bs.gpu, out.gpu);
+            if (side == 0) {
+                ref = got;
+                continue;
+            }
+            const Tensor wc = bs.cpu->load_weight(bytes.data(), s.t, ne);
+            bs.cpu->rms_norm(x.cpu, Tensor::matrix(nw.cpu.data, TensorType::F32, 1, s.n_in), 1e-5f, xn.cpu);
+            bs.cpu->matmul(wc, xn.cpu, out.cpu, nullptr);
+            expect_close("ring vs cpu " + shape, got, read_f32(*bs.cpu, out.cpu), 1e-4);
+            expect_close("ring vs session 4 stream " + shape, got, ref, 0.0);
+        }
+    }
+}
+
 ENCLAVE_TEST(allocation_failure_names_the_size) {
     REQUIRE_CUDA_DEVICE();
     auto gpu = make_cuda_backend(0);

@@ -275,7 +275,9 @@ public:
         graphs_enabled_ = env_flag("ENCLAVE_CUDA_GRAPHS", true);
         split_enabled_ = env_flag("ENCLAVE_CUDA_SPLIT", true);
         fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
-        matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true) ? 0 : 1;
+        // ENCLAVE_CUDA_MMVQ_RING=0: one-token products on session 4's streaming kernel, not the ring kernel (A/B).
+        matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_RING", true) ? 2 : 0;
+        if (!env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true)) matvec_variant_ = 1;
         matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
         // ENCLAVE_CUDA_L2_PREFETCH (off by default: it cost 11% on 8b q4_0, NOTES.md): a number > 1 is the
         // window in MiB, any other true value 32.
