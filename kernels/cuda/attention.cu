@@ -171,9 +171,6 @@ struct AttnParams {
     const int32_t* rope_pos;
     Q8Activations xq;  // xq.qs: also write out's 8-bit activations
     bool q8_1;
-    // Grid (head, token) instead of (token, head): the query heads of one KV group run side by side and read
-    // their K/V once from HBM (then L2). Steps of several tokens; see the launcher.
-    bool heads_fastest;
 };
 
 __device__ __forceinline__ float block_max(float v, float* s_red) {
@@ -207,8 +204,7 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
     __shared__ float s_red[k_max_threads / 32];
     __shared__ double s_sum;
 
-    const int t = a.heads_fastest ? blockIdx.y : blockIdx.x, h = a.heads_fastest ? blockIdx.x : blockIdx.y;
-    const int tid = threadIdx.x, nthr = blockDim.x, hd = a.hd;
+    const int t = blockIdx.x, h = blockIdx.y, tid = threadIdx.x, nthr = blockDim.x, hd = a.hd;
     const AttentionArgs& plan = a.plan;
     float* o = a.out + (static_cast<int64_t>(t) * a.n_head + h) * hd;
     const int32_t seq = plan.token_seq[t];
@@ -494,11 +490,7 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
     const int items = rows * static_cast<int>((head_dim + 7) / 8);
     const int threads = std::max(128, std::min(k_max_threads, (items + 31) / 32 * 32));
     const bool vec = head_dim % 8 == 0;
-    // Several tokens (a batch of decode tokens, one a sequence, reads 4x its K/V bytes when a GQA group's heads
-    // run far apart: 256 sequences of ~200 keys, 8b, measured 204 us a layer at ~4 TB/s): heads fastest.
-    a.heads_fastest = n_tok > 1 && n_tok <= 65535 && !plan.tokens_fastest;
-    const dim3 grid = a.heads_fastest ? dim3(static_cast<unsigned>(n_head), static_cast<unsigned>(n_tok))
-                                      : dim3(static_cast<unsigned>(n_tok), static_cast<unsigned>(n_head));
+    const dim3 grid(static_cast<unsigned>(n_tok), static_cast<unsigned>(n_head));
     if (single) {
         if (vec)
             attention_kernel<true, true><<<grid, threads, smem, stream>>>(a);

@@ -189,7 +189,7 @@ void put_key(Key& k, const T& v) {
     } else if constexpr (std::is_same_v<T, kc::AttentionArgs>) {
         put_key(k, v.token_seq), put_key(k, v.token_pos), put_key(k, v.token_slot), put_key(k, v.block_tables);
         put_key(k, v.seq_lens), put_key(k, v.n_seqs), put_key(k, v.max_blocks_per_seq), put_key(k, v.block_size);
-        put_key(k, v.n_slots), put_key(k, v.max_seq_len), put_key(k, v.tokens_fastest);
+        put_key(k, v.n_slots), put_key(k, v.max_seq_len);
     } else if constexpr (std::is_same_v<T, kc::AttentionFusion>) {
         put_key(k, v.rope), put_key(k, v.rope_pos), put_key(k, v.q8_type), put_key(k, v.xq);
         if (v.rope) put_key(k, v.rope_args);
@@ -293,9 +293,7 @@ public:
         // ENCLAVE_CUDA_DEQUANT_GEMM=N: quantized products of >= N tokens dequantize to f16 + cuBLAS (0: never).
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_GEMM"); v && *v)
             dequant_min_tokens_ = std::max(0, std::atoi(v));
-        // A/B switches of session 5: ENCLAVE_CUDA_ATTN_TOKENS_FASTEST=1 the attention grid's older order;
-        // ENCLAVE_CUDA_F16_REUSE=0 rounds x to f16 again for every product of it.
-        attention_tokens_fastest_ = env_flag("ENCLAVE_CUDA_ATTN_TOKENS_FASTEST", false);
+        // ENCLAVE_CUDA_F16_REUSE=0 rounds x to f16 again for every product of it (A/B).
         f16_reuse_ = env_flag("ENCLAVE_CUDA_F16_REUSE", true);
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
             dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
@@ -735,7 +733,6 @@ public:
         a.max_blocks_per_seq = plan.max_blocks_per_seq;
         a.block_size = plan.block_size;
         a.n_slots = cache_k.rows();
-        a.tokens_fastest = attention_tokens_fastest_;
         // Rounded up so the launch (its shared memory) stays the same for 1024 decode steps: graph replays.
         a.max_seq_len = (plan.max_seq_len + 1023) / 1024 * 1024;
         const PendingAttention pa{f32(q),
@@ -1109,7 +1106,6 @@ private:
     int64_t dequant_min_tokens_ = 128;              // ENCLAVE_CUDA_DEQUANT_GEMM
     int dequant_scratch_mib_ = 256;                 // ENCLAVE_CUDA_DEQUANT_MIB: largest chunk
     long stats_dequant_gemms_ = 0;
-    bool attention_tokens_fastest_ = false;         // ENCLAVE_CUDA_ATTN_TOKENS_FASTEST
     bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout

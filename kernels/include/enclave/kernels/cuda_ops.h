@@ -98,9 +98,6 @@ struct AttentionArgs {
     int64_t block_size = 0;
     int64_t n_slots = 0;      // rows of the cache
     int64_t max_seq_len = 0;  // host copy of max(seq_lens): sizes shared memory (0: unknown)
-    // Steps of several tokens launch one block per (query head, token) with the heads of a token side by side,
-    // so a GQA group reads its K/V from HBM once; true: the older order, tokens side by side (A/B only).
-    bool tokens_fastest = false;
 };
 // What a one-token step (n_tok == 1, a decode step of one sequence) folds into its attention launch.
 struct AttentionFusion {
