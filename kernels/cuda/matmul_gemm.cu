@@ -328,18 +328,12 @@ __global__ void __launch_bounds__(256)
 }
 
 // Four threads a unit of 32 values, each its 8 values as one 16-byte store: a warp writes 8 units, 512
-// contiguous bytes, per store. The four read the same unit (one request; split layout: a 16-byte load).
+// contiguous bytes, per store. The four read the same unit (one request; split layout: a 16-byte load). Each
+// thread does k_dq_items such pieces, k_dq_items * 256 apart, all loads issued before the first store.
+constexpr int k_dq_items = 2;
+
 template <TensorType T>
-__global__ void __launch_bounds__(256)
-    dequantize_f16_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t row0, int64_t n_rows, int n_units,
-                          bool split, __half* __restrict__ w16) {
-    const int64_t i = blockIdx.x * 256ll + threadIdx.x;  // (row, unit, quarter)
-    if (i >= n_rows * n_units * 4) return;
-    const int64_t unit = i >> 2;
-    const int quarter = static_cast<int>(i & 3);
-    const int64_t r = unit / n_units;
-    const int u = static_cast<int>(unit - r * n_units);
-    const QUnit q = load_unit_any<T>(w + static_cast<size_t>(row0 + r) * row_bytes, u, n_units, split);
+__device__ __forceinline__ uint4 dequant_piece(const QUnit& q, int quarter) {
     // Values 8 * quarter .. + 7: bytes of q.q[2 * quarter] and q.q[2 * quarter + 1] (picked without a run-time
     // index into q.q, which would put it in local memory).
     const int w0 = quarter == 0 ? q.q[0] : quarter == 1 ? q.q[2] : quarter == 2 ? q.q[4] : q.q[6];
@@ -354,7 +348,42 @@ __global__ void __launch_bounds__(256)
         // As unit_value: scale * q + m, in f32, then rounded to f16.
         h[k] = __floats2half2_rn(d * static_cast<float>(b0) + q.m, d * static_cast<float>(b1) + q.m);
     }
-    *reinterpret_cast<uint4*>(w16 + unit * 32 + quarter * 8) = *reinterpret_cast<const uint4*>(h);
+    return *reinterpret_cast<const uint4*>(h);
+}
+
+template <TensorType T>
+__global__ void __launch_bounds__(256)
+    dequantize_f16_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t row0, int64_t n_rows, int n_units,
+                          bool split, __half* __restrict__ w16) {
+    const int64_t n_pieces = n_rows * n_units * 4;  // (row, unit, quarter)
+    const int64_t first = blockIdx.x * (256ll * k_dq_items) + threadIdx.x;
+    QUnit q[k_dq_items];
+#pragma unroll
+    for (int it = 0; it < k_dq_items; ++it) {
+        const int64_t i = first + it * 256;
+        if (i >= n_pieces) continue;
+        const int64_t unit = i >> 2;
+        const int64_t r = unit / n_units;
+        const int u = static_cast<int>(unit - r * n_units);
+        q[it] = load_unit_any<T>(w + static_cast<size_t>(row0 + r) * row_bytes, u, n_units, split);
+    }
+#pragma unroll
+    for (int it = 0; it < k_dq_items; ++it) {
+        const int64_t i = first + it * 256;
+        if (i >= n_pieces) continue;
+        *reinterpret_cast<uint4*>(w16 + (i >> 2) * 32 + (i & 3) * 8) = dequant_piece<T>(q[it], static_cast<int>(i & 3));
+    }
+}
+
+// f16 of 4 floats a thread (16-byte loads, 8-byte stores), grid-stride.
+__global__ void __launch_bounds__(256)
+    round_to_f16_vec_kernel(const float4* __restrict__ x, uint2* __restrict__ h, int64_t n4) {
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * 256;
+    for (int64_t i = blockIdx.x * 256ll + threadIdx.x; i < n4; i += stride) {
+        const float4 v = __ldg(x + i);
+        const __half2 a = __floats2half2_rn(v.x, v.y), b = __floats2half2_rn(v.z, v.w);
+        h[i] = make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b));
+    }
 }
 
 unsigned grid_of(int64_t n) {
@@ -473,8 +502,8 @@ Status dequantize_rows_f16(TensorType weight_type, WeightLayout layout, const vo
         return Status::invalid_argument("cuda dequantize_rows_f16: " + type_name + " has no split layout for rows of " +
                                         std::to_string(n_in));
     const int n_units = static_cast<int>(n_in / 32);
-    const int64_t threads = n_rows * n_units * 4;
-    const auto blocks = static_cast<unsigned>((threads + 255) / 256);
+    const int64_t pieces = n_rows * n_units * 4;
+    const auto blocks = static_cast<unsigned>((pieces + 256 * k_dq_items - 1) / (256 * k_dq_items));
     const auto* wb = static_cast<const uint8_t*>(w);
     auto* out = reinterpret_cast<__half*>(w16);
     switch (weight_type) {
@@ -499,7 +528,11 @@ Status dequantize_rows_f16(TensorType weight_type, WeightLayout layout, const vo
 Status round_to_f16(const float* x, uint16_t* h, int64_t n, cudaStream_t stream) {
     if (n == 0) return Status::ok();
     if (!x || !h || n < 0) return Status::invalid_argument("cuda round_to_f16: null pointer or negative size");
-    round_to_f16_kernel<<<grid_of(n), 256, 0, stream>>>(x, reinterpret_cast<__half*>(h), n);
+    if (n % 4 == 0 && (reinterpret_cast<uintptr_t>(x) & 15u) == 0 && (reinterpret_cast<uintptr_t>(h) & 7u) == 0)
+        round_to_f16_vec_kernel<<<grid_of(n / 4), 256, 0, stream>>>(reinterpret_cast<const float4*>(x),
+                                                                     reinterpret_cast<uint2*>(h), n / 4);
+    else
+        round_to_f16_kernel<<<grid_of(n), 256, 0, stream>>>(x, reinterpret_cast<__half*>(h), n);
     ENCLAVE_CUDA_CHECK_LAUNCH("round_to_f16");
     return Status::ok();
 }

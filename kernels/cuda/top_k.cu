@@ -74,6 +74,8 @@ __global__ void __launch_bounds__(k_threads)
                     const uint32_t key = top_k_key(v[e]);
                     if ((key & mask) == prefix) digit = (key >> shift) & 255u;
                 }
+                // After the first pass few keys still match the prefix: most warps skip the match entirely.
+                if (__ballot_sync(full, digit < 256) == 0) continue;
                 const unsigned peers = __match_any_sync(full, digit);
                 if (digit < 256 && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
             }
