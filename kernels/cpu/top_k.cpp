@@ -10,7 +10,7 @@ namespace enclave::kernels {
 
 uint32_t top_k_key(float v) noexcept {
     uint32_t u = std::bit_cast<uint32_t>(v);
-    if (u == 0x80000000u) u = 0;                                         // -0 -> +0
+    if (u == 0x80000000u) u = 0;                                          // -0 -> +0
     if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return 0;  // NaN: lowest
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }

@@ -23,7 +23,7 @@ constexpr int k_warps = k_threads / 32;
 
 __device__ __forceinline__ uint32_t top_k_key(float v) {
     uint32_t u = __float_as_uint(v);
-    if (u == 0x80000000u) u = 0;                                         // -0 -> +0
+    if (u == 0x80000000u) u = 0;                                          // -0 -> +0
     if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return 0;  // NaN: lowest
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
@@ -40,9 +40,8 @@ __device__ __forceinline__ void load_item(const float* row, int64_t j, float (&v
 }
 
 template <int V>
-__global__ void __launch_bounds__(k_threads)
-    top_k_kernel(const float* __restrict__ logits, int64_t n, int k, int32_t* __restrict__ ids,
-                 float* __restrict__ vals) {
+__global__ void __launch_bounds__(k_threads) top_k_kernel(const float* __restrict__ logits, int64_t n, int k,
+                                                          int32_t* __restrict__ ids, float* __restrict__ vals) {
     __shared__ unsigned hist[256];
     __shared__ uint32_t s_prefix;
     __shared__ int s_need;  // keys == T still to take
@@ -77,7 +76,8 @@ __global__ void __launch_bounds__(k_threads)
                 // After the first pass few keys still match the prefix: most warps skip the match entirely.
                 if (__ballot_sync(full, digit < 256) == 0) continue;
                 const unsigned peers = __match_any_sync(full, digit);
-                if (digit < 256 && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
+                if (digit < 256 && lane == __ffs(peers) - 1)
+                    atomicAdd(&hist[digit], static_cast<unsigned>(__popc(peers)));
             }
         }
         __syncthreads();
@@ -182,9 +182,11 @@ Status top_k_rows(const float* logits, int64_t n_rows, int64_t n, int64_t k, int
                                         std::to_string(k_top_k_max) + ")");
     // Rows of a multiple of 4 floats from a 16-byte aligned start: every row is, and 16-byte loads.
     if (n % 4 == 0 && (reinterpret_cast<uintptr_t>(logits) & 15u) == 0)
-        top_k_kernel<4><<<static_cast<unsigned>(n_rows), k_threads, 0, stream>>>(logits, n, static_cast<int>(k), ids, vals);
+        top_k_kernel<4>
+            <<<static_cast<unsigned>(n_rows), k_threads, 0, stream>>>(logits, n, static_cast<int>(k), ids, vals);
     else
-        top_k_kernel<1><<<static_cast<unsigned>(n_rows), k_threads, 0, stream>>>(logits, n, static_cast<int>(k), ids, vals);
+        top_k_kernel<1>
+            <<<static_cast<unsigned>(n_rows), k_threads, 0, stream>>>(logits, n, static_cast<int>(k), ids, vals);
     ENCLAVE_CUDA_CHECK_LAUNCH("top_k_rows");
     return Status::ok();
 }

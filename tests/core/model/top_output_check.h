@@ -24,8 +24,8 @@ inline void check_top_output(enclave::Model& ma, enclave::KvCache& ca, enclave::
         int32_t top_k;
     };
     const int32_t big = static_cast<int32_t>(std::min<int64_t>(n_vocab + 5, Backend::k_max_top_k));  // clamped
-    const Case cases[] = {{5, LogitsWanted::last, 40},   {3, LogitsWanted::last, 0}, {1, LogitsWanted::none, 9},
-                          {7, LogitsWanted::last, 1},    {2, LogitsWanted::all, 5},  {1, LogitsWanted::last, big}};
+    const Case cases[] = {{5, LogitsWanted::last, 40}, {3, LogitsWanted::last, 0}, {1, LogitsWanted::none, 9},
+                          {7, LogitsWanted::last, 1},  {2, LogitsWanted::all, 5},  {1, LogitsWanted::last, big}};
     std::vector<std::vector<int32_t>> tokens;
     std::vector<StepSequence> sa, sb;
     uint32_t x = 12345;

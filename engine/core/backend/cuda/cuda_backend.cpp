@@ -206,19 +206,6 @@ kernels::Status copy_to_device(void* dst, const void* src, size_t bytes, cudaStr
     return kernels::Status::ok();
 }
 
-// Stream ordering as launchers (recorded with the step like any op).
-kernels::Status record_event(cudaEvent_t e, cudaStream_t s) {
-    const cudaError_t err = cudaEventRecord(e, s);
-    if (err != cudaSuccess) return kernels::Status::device_error(std::string("cudaEventRecord: ") + cudaGetErrorString(err));
-    return kernels::Status::ok();
-}
-kernels::Status wait_event(cudaStream_t s, cudaEvent_t e) {
-    const cudaError_t err = cudaStreamWaitEvent(s, e, 0);
-    if (err != cudaSuccess)
-        return kernels::Status::device_error(std::string("cudaStreamWaitEvent: ") + cudaGetErrorString(err));
-    return kernels::Status::ok();
-}
-
 bool env_flag(const char* name, bool fallback) {
     const char* v = std::getenv(name);
     if (!v || !*v) return fallback;
@@ -234,14 +221,10 @@ struct Cublas {
     using GemmExFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
                                         const void*, const void*, cudaDataType_t, int, const void*, cudaDataType_t, int,
                                         const void*, void*, cudaDataType_t, int, cublasComputeType_t, cublasGemmAlgo_t);
-    static constexpr int k_lanes = 2;  // side streams for products of the same activations (see gemm_lanes_)
     void* lib = nullptr;
-    cublasHandle_t handle = nullptr;        // on the backend's stream
-    cublasHandle_t lane_handle[k_lanes]{};  // one a lane stream: a handle's workspace serves one stream at a time
+    cublasHandle_t handle = nullptr;
     DestroyFn destroy = nullptr;
     GemmExFn gemm_ex = nullptr;
-    CreateFn create = nullptr;
-    SetStreamFn set_stream = nullptr;
 
     Cublas(cudaStream_t stream) {
         for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
@@ -249,9 +232,9 @@ struct Cublas {
             if (lib) break;
         }
         if (!lib) return;
-        create = reinterpret_cast<CreateFn>(dlsym(lib, "cublasCreate_v2"));
+        auto create = reinterpret_cast<CreateFn>(dlsym(lib, "cublasCreate_v2"));
         destroy = reinterpret_cast<DestroyFn>(dlsym(lib, "cublasDestroy_v2"));
-        set_stream = reinterpret_cast<SetStreamFn>(dlsym(lib, "cublasSetStream_v2"));
+        auto set_stream = reinterpret_cast<SetStreamFn>(dlsym(lib, "cublasSetStream_v2"));
         gemm_ex = reinterpret_cast<GemmExFn>(dlsym(lib, "cublasGemmEx"));
         if (!create || !destroy || !set_stream || !gemm_ex || create(&handle) != CUBLAS_STATUS_SUCCESS ||
             set_stream(handle, stream) != CUBLAS_STATUS_SUCCESS) {
@@ -260,26 +243,18 @@ struct Cublas {
         }
     }
     ~Cublas() {
-        for (auto h : lane_handle)
-            if (h) destroy(h);
         if (handle) destroy(handle);
         if (lib) dlclose(lib);
     }
     bool ok() const { return handle != nullptr; }
-    // A handle for lane i on `stream`; false when cuBLAS refuses one (lanes then stay off).
-    bool make_lane(int i, cudaStream_t stream) {
-        return create(&lane_handle[i]) == CUBLAS_STATUS_SUCCESS &&
-               set_stream(lane_handle[i], stream) == CUBLAS_STATUS_SUCCESS;
-    }
 };
 
 // y [n_tok, ldy] (columns [0, n_out)) = x16 [n_tok, n_in] · Wᵀ, W f16 [n_out, n_in] (row-major, so column-major
 // Wᵀ), f32 sums. ldy > n_out writes a column block of a wider y (a chunk of W's rows).
-// lane < 0: the backend's stream (cb->handle), else lane `lane`'s stream.
-kernels::Status cublas_gemm_f16(Cublas* cb, int lane, const void* w, int64_t n_out, int64_t n_in, const uint16_t* x16,
+kernels::Status cublas_gemm_f16(Cublas* cb, const void* w, int64_t n_out, int64_t n_in, const uint16_t* x16,
                                 int64_t n_tok, float* y, int64_t ldy) {
     const float one = 1.0f, zero = 0.0f;
-    const cublasStatus_t st = cb->gemm_ex(lane < 0 ? cb->handle : cb->lane_handle[lane], CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out),
+    const cublasStatus_t st = cb->gemm_ex(cb->handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out),
                                           static_cast<int>(n_tok), static_cast<int>(n_in), &one, w, CUDA_R_16F,
                                           static_cast<int>(n_in), x16, CUDA_R_16F, static_cast<int>(n_in), &zero, y,
                                           CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
@@ -313,15 +288,6 @@ public:
         if (env_flag("ENCLAVE_CUDA_CUBLAS", true)) {
             cublas_ = std::make_unique<Cublas>(ctx_->stream);
             if (!cublas_->ok()) cublas_.reset();
-        }
-        // ENCLAVE_CUDA_GEMM_LANES=0: every library product on the backend's stream (A/B).
-        if (cublas_ && env_flag("ENCLAVE_CUDA_GEMM_LANES", true)) {
-            lanes_on_ = cudaEventCreateWithFlags(&x16_event_, cudaEventDisableTiming) == cudaSuccess;
-            for (int i = 0; i < Cublas::k_lanes && lanes_on_; ++i)
-                lanes_on_ = cudaStreamCreateWithFlags(&lanes_[i].stream, cudaStreamNonBlocking) == cudaSuccess &&
-                            cudaEventCreateWithFlags(&lanes_[i].done, cudaEventDisableTiming) == cudaSuccess &&
-                            cublas_->make_lane(i, lanes_[i].stream);
-            (void)cudaGetLastError();
         }
         print_stats_ = env_flag("ENCLAVE_CUDA_STATS", false);
         // ENCLAVE_CUDA_DEQUANT_GEMM=N: quantized products of >= N tokens dequantize to f16 + cuBLAS (0: never).
@@ -369,14 +335,6 @@ public:
                 std::fprintf(stderr, "cuda backend: device memory in use at exit %s of %s\n",
                              mib(total_b - free_b).c_str(), mib(total_b).c_str());
         }
-        cublas_.reset();  // its lane handles before their streams
-        for (auto& l : lanes_) {
-            if (l.stream) (void)cudaStreamSynchronize(l.stream);
-            l.scratch.reset();
-            if (l.done) (void)cudaEventDestroy(l.done);
-            if (l.stream) (void)cudaStreamDestroy(l.stream);
-        }
-        if (x16_event_) (void)cudaEventDestroy(x16_event_);
     }
 
     std::string_view name() const override { return "cuda"; }
@@ -877,45 +835,14 @@ private:
     };
 
     // ---- library products on f16 (cuBLAS): f16 weights, or quantized weights dequantized in chunks ----------
-    // Products of the same activations one after another (Q, K, V; gate, up) are independent: the first (the
-    // leader) runs on the backend's stream and marks x16_event_ once x is rounded; the next ones (followers) run
-    // on the lane streams, each waiting for that mark, so small products (K and V: 16 tiles of 128 x 128 at 256
-    // tokens) fill the SMs the leader leaves idle. Any other op first makes the stream wait for the lanes.
-    struct Lane {
-        cudaStream_t stream = nullptr;
-        cudaEvent_t done = nullptr;
-        std::unique_ptr<CudaBuffer> scratch;  // [rows of a chunk, n_in] f16 weights of this lane's products
-        bool busy = false;
-    };
-    void join_lanes() {
-        lanes_busy_ = false;
-        for (auto& l : lanes_)
-            if (l.busy) {
-                l.busy = false;
-                submit("matmul.lanes_join", wait_event, stream(), l.done);
-            }
-    }
-    void* lane_scratch(Lane& l, size_t bytes) {
-        if (!l.scratch || l.scratch->size() < bytes) {
-            flush();  // joins the lanes: nothing reads the old buffer after this
-            l.scratch.reset();
-            l.scratch = std::make_unique<CudaBuffer>(ctx_, bytes);
-        }
-        return l.scratch->data();
-    }
     //! out [n_tok, n_out] = x [n_tok, n_in] · Wᵀ (+ b); x16_ready: half_scratch_ already holds x rounded to f16.
     void gemm_via_f16(const Tensor& w, kc::WeightLayout layout, bool dequant, const Tensor& x, int64_t n_tok,
                       int64_t n_in, int64_t n_out, float* out, const float* b, bool x16_ready) {
         step_graphable_ = false;
         auto* x16 = static_cast<uint16_t*>(half_scratch(static_cast<size_t>(n_tok * n_in) * 2));
-        const auto* ob = reinterpret_cast<const uint8_t*>(out);
-        const size_t out_bytes = static_cast<size_t>(n_tok * n_out) * sizeof(float);
-        bool follower = lanes_on_ && x16_ready;
-        for (const auto& [p, n] : lane_group_outputs_)  // a follower must not write what the group writes
-            if (follower && ob < p + n && p < ob + out_bytes) follower = false;
-        const int lane = follower ? lane_next_ : -1;
-        cudaStream_t s = follower ? lanes_[lane].stream : stream();
-        // Dequantized products go in chunks of rows through their stream's scratch.
+        // Dequantized products: W's rows in chunks of at most dequant_scratch_mib_, each multiplied by cuBLAS into
+        // its column block of out. The activations meet f16 weights rounded to f16 (closer to exact than the
+        // 8-bit path; see matmul_gemm.cu).
         int64_t chunk = n_out;
         uint16_t* w16 = nullptr;
         if (dequant) {
@@ -923,41 +850,25 @@ private:
                 128, static_cast<int64_t>((static_cast<size_t>(dequant_scratch_mib_) << 20) /
                                           static_cast<size_t>(n_in * 2)) / 128 * 128);
             chunk = std::min(n_out, cap_rows);
-            const size_t bytes = static_cast<size_t>(chunk * n_in) * 2;
-            w16 = static_cast<uint16_t*>(follower ? lane_scratch(lanes_[lane], bytes) : dequant_scratch(bytes));
+            w16 = static_cast<uint16_t*>(dequant_scratch(static_cast<size_t>(chunk * n_in) * 2));
             ++stats_dequant_gemms_;
         }
         if (!x16_ready)
             submit("matmul.round_f16", kc::round_to_f16, static_cast<const float*>(f32(x)), x16, n_tok * n_in,
                    stream());
         q8_last_ = {x.data, n_tok, n_in, k_group_f16, true};
-        if (follower) {
-            in_follower_ = true;
-            submit("matmul.lane_wait", wait_event, s, x16_event_);
-            lane_next_ = (lane_next_ + 1) % Cublas::k_lanes;
-        } else {
-            lane_group_outputs_.clear();
-            if (lanes_on_) submit("matmul.x16_ready", record_event, x16_event_, stream());
-        }
-        lane_group_outputs_.push_back({ob, out_bytes});
         for (int64_t r0 = 0; r0 < n_out; r0 += chunk) {
             const int64_t nr = std::min(chunk, n_out - r0);
             const void* wr = w.data;
             if (dequant) {
                 submit("matmul.dequant", kc::dequantize_rows_f16, w.type, layout, static_cast<const void*>(w.data), r0,
-                       nr, n_in, w16, s);
+                       nr, n_in, w16, stream());
                 wr = w16;
             }
-            submit("matmul.cublas", cublas_gemm_f16, cublas_.get(), lane, wr, nr, n_in,
-                   static_cast<const uint16_t*>(x16), n_tok, out + r0, n_out);
+            submit("matmul.cublas", cublas_gemm_f16, cublas_.get(), wr, nr, n_in, static_cast<const uint16_t*>(x16),
+                   n_tok, out + r0, n_out);
         }
-        if (b) submit("matmul.bias", kc::add_bias_rows, out, b, n_tok, n_out, s);
-        if (follower) {
-            submit("matmul.lane_done", record_event, lanes_[lane].done, s);
-            in_follower_ = false;
-            lanes_[lane].busy = true;
-            lanes_busy_ = true;
-        }
+        if (b) submit("matmul.bias", kc::add_bias_rows, out, b, n_tok, n_out, stream());
     }
 
     void settle_matvec() {
@@ -1055,7 +966,6 @@ private:
     // Runs a launcher now (graphs off) or records it for flush().
     template <class... P, class... A>
     void submit(const char* op, kernels::Status (*fn)(P...), A&&... args) {
-        if (lanes_busy_ && !in_follower_) join_lanes();  // every other op runs after the lanes' products
         std::tuple<std::decay_t<P>...> values(std::forward<A>(args)...);
         if (!graphs_enabled_) {
             if (profile_) profile_mark(op);
@@ -1071,7 +981,6 @@ private:
     // Runs what submit() recorded: a cached graph of the same step, a new graph of a step seen twice in a row,
     // or op by op. Steps with a GEMM (prefill) always run op by op: they rarely repeat.
     void flush() {
-        if (lanes_busy_) join_lanes();
         settle();
         if (pending_.empty()) return;
         std::vector<Pending> ops = std::move(pending_);
@@ -1203,13 +1112,6 @@ private:
     int dequant_scratch_mib_ = 256;                 // ENCLAVE_CUDA_DEQUANT_MIB: largest chunk
     long stats_dequant_gemms_ = 0;
     bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
-    Lane lanes_[Cublas::k_lanes];                   // see gemm_via_f16
-    cudaEvent_t x16_event_ = nullptr;               // the leader's x rounded to f16
-    bool lanes_on_ = false;                         // ENCLAVE_CUDA_GEMM_LANES
-    bool lanes_busy_ = false;                       // a lane has work the stream has not joined yet
-    bool in_follower_ = false;                      // submitting a follower's ops (no join)
-    int lane_next_ = 0;
-    std::vector<std::pair<const uint8_t*, size_t>> lane_group_outputs_;  // outputs of the current leader's group
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
     std::unique_ptr<Cublas> cublas_;
