@@ -9,6 +9,8 @@
 // F16/BF16 weights: the same tile shape with wmma 16x16x16 f16/bf16 and f32 accumulation; activations are
 // rounded to f16/bf16 as they are staged, as the CPU rounds them.
 // Shared-memory rows are padded by 16 bytes so the fragment loads of a warp hit 32 different banks.
+// For many tokens the backend instead dequantizes quantized weights to f16 (dequantize_rows_f16, here) and
+// runs a library f16 GEMM: the int8 kernel above reaches ~130 TFLOP/s, far below the f16 tensor cores.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <mma.h>
@@ -325,6 +327,65 @@ __global__ void __launch_bounds__(256)
     for (int64_t i = blockIdx.x * 256ll + threadIdx.x; i < n; i += stride) y[i] += bias[i % n_out];
 }
 
+// Four threads a unit of 32 values, each its 8 values as one 16-byte store: a warp writes 8 units, 512
+// contiguous bytes, per store. The four read the same unit (one request; split layout: a 16-byte load). Each
+// thread does k_dq_items such pieces, k_dq_items * 256 apart, all loads issued before the first store.
+constexpr int k_dq_items = 2;
+
+template <TensorType T>
+__device__ __forceinline__ uint4 dequant_piece(const QUnit& q, int quarter) {
+    // Values 8 * quarter .. + 7: bytes of q.q[2 * quarter] and q.q[2 * quarter + 1] (picked without a run-time
+    // index into q.q, which would put it in local memory).
+    const int w0 = quarter == 0 ? q.q[0] : quarter == 1 ? q.q[2] : quarter == 2 ? q.q[4] : q.q[6];
+    const int w1 = quarter == 0 ? q.q[1] : quarter == 1 ? q.q[3] : quarter == 2 ? q.q[5] : q.q[7];
+    const float d = quarter < 2 ? q.d_lo : q.d_hi;
+    __align__(16) __half2 h[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const int wk = k < 2 ? w0 : w1;
+        const int b0 = static_cast<int8_t>((wk >> (16 * (k & 1))) & 0xFF);
+        const int b1 = static_cast<int8_t>((wk >> (16 * (k & 1) + 8)) & 0xFF);
+        // As unit_value: scale * q + m, in f32, then rounded to f16.
+        h[k] = __floats2half2_rn(d * static_cast<float>(b0) + q.m, d * static_cast<float>(b1) + q.m);
+    }
+    return *reinterpret_cast<const uint4*>(h);
+}
+
+template <TensorType T>
+__global__ void __launch_bounds__(256)
+    dequantize_f16_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t row0, int64_t n_rows, int n_units,
+                          bool split, __half* __restrict__ w16) {
+    const int64_t n_pieces = n_rows * n_units * 4;  // (row, unit, quarter)
+    const int64_t first = blockIdx.x * (256ll * k_dq_items) + threadIdx.x;
+    QUnit q[k_dq_items];
+#pragma unroll
+    for (int it = 0; it < k_dq_items; ++it) {
+        const int64_t i = first + it * 256;
+        if (i >= n_pieces) continue;
+        const int64_t unit = i >> 2;
+        const int64_t r = unit / n_units;
+        const int u = static_cast<int>(unit - r * n_units);
+        q[it] = load_unit_any<T>(w + static_cast<size_t>(row0 + r) * row_bytes, u, n_units, split);
+    }
+#pragma unroll
+    for (int it = 0; it < k_dq_items; ++it) {
+        const int64_t i = first + it * 256;
+        if (i >= n_pieces) continue;
+        *reinterpret_cast<uint4*>(w16 + (i >> 2) * 32 + (i & 3) * 8) = dequant_piece<T>(q[it], static_cast<int>(i & 3));
+    }
+}
+
+// f16 of 4 floats a thread (16-byte loads, 8-byte stores), grid-stride.
+__global__ void __launch_bounds__(256)
+    round_to_f16_vec_kernel(const float4* __restrict__ x, uint2* __restrict__ h, int64_t n4) {
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * 256;
+    for (int64_t i = blockIdx.x * 256ll + threadIdx.x; i < n4; i += stride) {
+        const float4 v = __ldg(x + i);
+        const __half2 a = __floats2half2_rn(v.x, v.y), b = __floats2half2_rn(v.z, v.w);
+        h[i] = make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b));
+    }
+}
+
 unsigned grid_of(int64_t n) {
     const int64_t b = (n + 255) / 256;
     return static_cast<unsigned>(b < 1 ? 1 : b > 8192 ? 8192 : b);
@@ -422,10 +483,56 @@ Status matmul_gemm(TensorType weight_type, WeightLayout layout, const void* w, i
     return Status::ok();
 }
 
+bool dequantize_f16_supported(TensorType t) noexcept {
+    return matmul_gemm_supported(t) && matmul_uses_q8(t);
+}
+
+Status dequantize_rows_f16(TensorType weight_type, WeightLayout layout, const void* w, int64_t row0, int64_t n_rows,
+                           int64_t n_in, uint16_t* w16, cudaStream_t stream) {
+    if (n_rows == 0) return Status::ok();
+    const std::string type_name(tensor_type_name(weight_type));
+    if (!dequantize_f16_supported(weight_type))
+        return Status::unsupported("cuda dequantize_rows_f16: no path for " + type_name + " weights");
+    const auto rb = enclave::row_bytes(weight_type, n_in);
+    if (!w || !w16 || row0 < 0 || n_rows < 0 || !rb || n_in % 32 != 0 || n_in / 32 > 0x7fffffff)
+        return Status::invalid_argument("cuda dequantize_rows_f16: bad arguments: rows " + std::to_string(row0) + " + " +
+                                        std::to_string(n_rows) + " of " + std::to_string(n_in) + " " + type_name);
+    const bool split = layout == WeightLayout::split;
+    if (split && !split_layout_supported(weight_type, n_in))
+        return Status::invalid_argument("cuda dequantize_rows_f16: " + type_name + " has no split layout for rows of " +
+                                        std::to_string(n_in));
+    const int n_units = static_cast<int>(n_in / 32);
+    const int64_t pieces = n_rows * n_units * 4;
+    const auto blocks = static_cast<unsigned>((pieces + 256 * k_dq_items - 1) / (256 * k_dq_items));
+    const auto* wb = static_cast<const uint8_t*>(w);
+    auto* out = reinterpret_cast<__half*>(w16);
+    switch (weight_type) {
+#define ENCLAVE_DEQUANT_CASE(T)                                                                               \
+    case T:                                                                                                   \
+        dequantize_f16_kernel<T><<<blocks, 256, 0, stream>>>(wb, *rb, row0, n_rows, n_units, split, out); \
+        break;
+        ENCLAVE_DEQUANT_CASE(TensorType::Q4_0)
+        ENCLAVE_DEQUANT_CASE(TensorType::Q4_1)
+        ENCLAVE_DEQUANT_CASE(TensorType::Q8_0)
+        ENCLAVE_DEQUANT_CASE(TensorType::Q4_K)
+        ENCLAVE_DEQUANT_CASE(TensorType::Q5_K)
+        ENCLAVE_DEQUANT_CASE(TensorType::Q6_K)
+#undef ENCLAVE_DEQUANT_CASE
+        default:
+            break;
+    }
+    ENCLAVE_CUDA_CHECK_LAUNCH("dequantize_rows_f16");
+    return Status::ok();
+}
+
 Status round_to_f16(const float* x, uint16_t* h, int64_t n, cudaStream_t stream) {
     if (n == 0) return Status::ok();
     if (!x || !h || n < 0) return Status::invalid_argument("cuda round_to_f16: null pointer or negative size");
-    round_to_f16_kernel<<<grid_of(n), 256, 0, stream>>>(x, reinterpret_cast<__half*>(h), n);
+    if (n % 4 == 0 && (reinterpret_cast<uintptr_t>(x) & 15u) == 0 && (reinterpret_cast<uintptr_t>(h) & 7u) == 0)
+        round_to_f16_vec_kernel<<<grid_of(n / 4), 256, 0, stream>>>(reinterpret_cast<const float4*>(x),
+                                                                     reinterpret_cast<uint2*>(h), n / 4);
+    else
+        round_to_f16_kernel<<<grid_of(n), 256, 0, stream>>>(x, reinterpret_cast<__half*>(h), n);
     ENCLAVE_CUDA_CHECK_LAUNCH("round_to_f16");
     return Status::ok();
 }

@@ -111,6 +111,12 @@ public:
     virtual void swiglu(const Tensor& gate, const Tensor& up) = 0;
     // x += y                                           x, y [n, dim]
     virtual void add(const Tensor& x, const Tensor& y) = 0;
+    // The k largest values of each row, largest first; equal values by lower index, -0 equal to +0, NaN below
+    // every number (kernels' top_k_row), so ids[r, 0] is the row's first maximum. A GPU backend selects them
+    // on the device, so a sampler reads k pairs a row instead of the whole vocabulary.
+    //   x [m, n]; ids i32 [m, k]; vals [m, k]; 1 <= k <= min(n, k_max_top_k)
+    static constexpr int64_t k_max_top_k = 256;
+    virtual void top_k(const Tensor& x, int64_t k, const Tensor& ids, const Tensor& vals) = 0;
 };
 
 // The CPU backend with `n_threads` worker threads (0: one per core).

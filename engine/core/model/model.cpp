@@ -33,7 +33,9 @@ struct Workspace {
     Tensor seq;     // i32 [n]
     Tensor logit_rows;  // i32 [m] rows of x whose logits are wanted
     Tensor xl;          // [m, n_embd]
-    Tensor logits;      // [m, n_vocab]
+    Tensor logits;      // [m, n_vocab]: the rows wanted whole first, then those reduced to their top k
+    Tensor top_ids;     // i32 [m, Backend::k_max_top_k] (used as [m_top, k] for the step's k)
+    Tensor top_vals;    // [m, Backend::k_max_top_k]
     Tensor seq_lens;    // i32 [n_seqs]
     Tensor tables;      // i32 [n_seqs, max_blocks]
 };
@@ -52,6 +54,8 @@ struct Model::Impl {
 
     void ensure_workspace(int64_t n, int64_t n_seqs, int64_t max_blocks, int64_t m);
     void run_layers(int64_t n, const AttentionPlan& plan, KvCache& cache);
+    void forward(std::span<const StepSequence> step, KvCache& cache, std::vector<float>& logits_out,
+                 std::vector<TopLogit>* top_out);
 };
 
 void Model::Impl::ensure_workspace(int64_t n, int64_t n_seqs, int64_t max_blocks, int64_t m) {
@@ -80,6 +84,7 @@ void Model::Impl::ensure_workspace(int64_t n, int64_t n_seqs, int64_t max_blocks
         {&ws.pos, TensorType::I32, N, 1},           {&ws.slot, TensorType::I32, N, 1},
         {&ws.seq, TensorType::I32, N, 1},           {&ws.logit_rows, TensorType::I32, M, 1},
         {&ws.xl, TensorType::F32, M, c.n_embd},     {&ws.logits, TensorType::F32, M, c.n_vocab},
+        {&ws.top_ids, TensorType::I32, M, Backend::k_max_top_k}, {&ws.top_vals, TensorType::F32, M, Backend::k_max_top_k},
         {&ws.seq_lens, TensorType::I32, ws.capacity_seqs, 1},
         {&ws.tables, TensorType::I32, ws.capacity_blocks, 1},
     };
@@ -159,13 +164,32 @@ const gguf::GgufFile& Model::file() const { return impl_->file; }
 Backend& Model::backend() const { return impl_->backend; }
 
 void Model::forward(std::span<const StepSequence> step, KvCache& cache, std::vector<float>& logits_out) {
-    Impl& m = *impl_;
+    impl_->forward(step, cache, logits_out, nullptr);
+}
+
+void Model::forward(std::span<const StepSequence> step, KvCache& cache, std::vector<float>& logits_out,
+                    std::vector<TopLogit>& top_out) {
+    impl_->forward(step, cache, logits_out, &top_out);
+}
+
+void Model::Impl::forward(std::span<const StepSequence> step, KvCache& cache, std::vector<float>& logits_out,
+                          std::vector<TopLogit>* top_out) {
+    Impl& m = *this;
     const ModelConfig& c = m.config;
     if (step.empty()) throw InvalidArgument("forward: empty step");
 
     // Host-side plan: token ids, positions, cache slots, per-sequence block tables.
-    int64_t n = 0, max_blocks = 0, max_len = 0, n_logit_rows = 0;
+    int64_t n = 0, max_blocks = 0, max_len = 0, n_logit_rows = 0, n_top_rows = 0, top_k = 0;
+    // A sequence's last-token logits reduced to its top k on the backend (forward with a top output).
+    auto reduced = [&](const StepSequence& s) { return top_out && s.logits == LogitsWanted::last && s.top_k > 0; };
     for (const auto& s : step) {
+        if (top_out && (s.top_k < 0 || s.top_k > Backend::k_max_top_k))
+            throw InvalidArgument("forward: top_k " + std::to_string(s.top_k) + " is outside 0 .. " +
+                                  std::to_string(Backend::k_max_top_k));
+        if (reduced(s)) {
+            ++n_top_rows;
+            top_k = std::max<int64_t>(top_k, std::min<int64_t>(s.top_k, c.n_vocab));
+        }
         if (s.tokens.empty()) throw InvalidArgument("forward: a sequence with no tokens");
         const int64_t len = cache.length(s.seq) + static_cast<int64_t>(s.tokens.size());
         if (static_cast<int64_t>(cache.block_table(s.seq).size()) * cache.block_size() < len)
@@ -178,7 +202,7 @@ void Model::forward(std::span<const StepSequence> step, KvCache& cache, std::vec
                         : s.logits == LogitsWanted::last ? 1 : 0;
     }
     const int64_t n_seqs = static_cast<int64_t>(step.size());
-    std::vector<int32_t> ids, pos, slot, seq_of, logit_rows, lens(static_cast<size_t>(n_seqs));
+    std::vector<int32_t> ids, pos, slot, seq_of, logit_rows, top_rows, lens(static_cast<size_t>(n_seqs));
     std::vector<int32_t> tables(static_cast<size_t>(n_seqs * max_blocks), 0);
     ids.reserve(static_cast<size_t>(n));
     for (int64_t si = 0; si < n_seqs; ++si) {
@@ -193,7 +217,7 @@ void Model::forward(std::span<const StepSequence> step, KvCache& cache, std::vec
                                       std::to_string(c.n_vocab) + ")");
             const int64_t p = start + static_cast<int64_t>(i);
             if (s.logits == LogitsWanted::all || (s.logits == LogitsWanted::last && i + 1 == s.tokens.size()))
-                logit_rows.push_back(static_cast<int32_t>(ids.size()));
+                (reduced(s) ? top_rows : logit_rows).push_back(static_cast<int32_t>(ids.size()));
             ids.push_back(t);
             pos.push_back(static_cast<int32_t>(p));
             slot.push_back(table[static_cast<size_t>(p / cache.block_size())] * static_cast<int32_t>(cache.block_size()) +
@@ -205,7 +229,6 @@ void Model::forward(std::span<const StepSequence> step, KvCache& cache, std::vec
 
     m.ensure_workspace(n, n_seqs, max_blocks, std::max<int64_t>(n_logit_rows, 1));
     Backend& be = m.backend;
-    Workspace& ws = m.ws;
     be.upload(ws.ids, ids.data(), ids.size() * 4);
     be.upload(ws.pos, pos.data(), pos.size() * 4);
     be.upload(ws.slot, slot.data(), slot.size() * 4);
@@ -229,7 +252,10 @@ void Model::forward(std::span<const StepSequence> step, KvCache& cache, std::vec
 
     for (const auto& s : step) cache.set_length(s.seq, cache.length(s.seq) + static_cast<int64_t>(s.tokens.size()));
 
-    logits_out.assign(static_cast<size_t>(n_logit_rows * c.n_vocab), 0.0f);
+    const int64_t n_full_rows = n_logit_rows - n_top_rows;
+    logit_rows.insert(logit_rows.end(), top_rows.begin(), top_rows.end());  // whole rows first, then reduced
+    logits_out.assign(static_cast<size_t>(n_full_rows * c.n_vocab), 0.0f);
+    if (top_out) top_out->clear();
     if (n_logit_rows == 0) {
         be.synchronize();
         return;
@@ -241,7 +267,31 @@ void Model::forward(std::span<const StepSequence> step, KvCache& cache, std::vec
     be.get_rows(ws.x.first_rows(n), rows, xl);
     be.rms_norm(xl, m.weights.output_norm, c.rms_eps, xl);
     be.matmul(m.weights.output, xl, logits, nullptr);
-    be.download(logits_out.data(), logits, logits_out.size() * sizeof(float));
+    if (n_top_rows == 0) {
+        be.download(logits_out.data(), logits, logits_out.size() * sizeof(float));
+        return;
+    }
+    // [n_top_rows, top_k] ids and values of the reduced rows (the last n_top_rows of logits).
+    const Tensor reduced_rows = Tensor::matrix(static_cast<float*>(ws.logits.data) + n_full_rows * c.n_vocab,
+                                               TensorType::F32, n_top_rows, c.n_vocab);
+    const Tensor top_ids = Tensor::matrix(ws.top_ids.data, TensorType::I32, n_top_rows, top_k);
+    const Tensor top_vals = Tensor::matrix(ws.top_vals.data, TensorType::F32, n_top_rows, top_k);
+    be.top_k(reduced_rows, top_k, top_ids, top_vals);
+    if (n_full_rows > 0) be.download(logits_out.data(), logits, logits_out.size() * sizeof(float));
+    std::vector<int32_t> host_ids(static_cast<size_t>(n_top_rows * top_k));
+    std::vector<float> host_vals(host_ids.size());
+    be.download(host_ids.data(), top_ids, host_ids.size() * sizeof(int32_t));
+    be.download(host_vals.data(), top_vals, host_vals.size() * sizeof(float));
+    size_t r = 0;
+    for (const auto& s : step) {
+        if (!reduced(s)) continue;
+        const size_t k = static_cast<size_t>(std::min<int64_t>(s.top_k, c.n_vocab));
+        for (size_t j = 0; j < k; ++j) {
+            const size_t at = r * static_cast<size_t>(top_k) + j;
+            top_out->push_back({host_ids[at], host_vals[at]});
+        }
+        ++r;
+    }
 }
 
 }  // namespace enclave

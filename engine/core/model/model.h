@@ -31,6 +31,16 @@ struct StepSequence {
     KvCache::SeqId seq = -1;
     std::span<const TokenId> tokens;  // appended at positions cache.length(seq) onwards
     LogitsWanted logits = LogitsWanted::last;
+    // With LogitsWanted::last and a `top` output (forward's second form): 1 .. Backend::k_max_top_k asks for
+    // only the top_k largest logits of the last token instead of its whole row (what a sampler that truncates
+    // to top-k reads; a GPU backend then copies k pairs back instead of n_vocab floats). 0: the whole row.
+    int32_t top_k = 0;
+};
+
+// One of the largest logits of a row (forward's `top` output): token id and its raw logit.
+struct TopLogit {
+    TokenId id = 0;
+    float logit = 0.0f;
 };
 
 class Model {
@@ -46,6 +56,12 @@ public:
     // sequence in token order. Advances each sequence's cache length by its token count.
     // Throws InvalidArgument for token ids out of range, an empty step, or unreserved cache room.
     void forward(std::span<const StepSequence> step, KvCache& cache, std::vector<float>& logits_out);
+    // The same step; sequences with top_k > 0 (and LogitsWanted::last) put min(top_k, n_vocab) entries into
+    // top_out (largest first, equal logits by lower id: Backend::top_k), in step order, and no row into
+    // logits_out, which holds the other sequences' rows in step order. Throws InvalidArgument for a top_k
+    // beyond Backend::k_max_top_k.
+    void forward(std::span<const StepSequence> step, KvCache& cache, std::vector<float>& logits_out,
+                 std::vector<TopLogit>& top_out);
 
 private:
     struct Impl;

@@ -78,12 +78,41 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     // Truncation never sorts the whole vocabulary (49k candidates a token, per sequence, on the engine
     // thread): top-k sorts only its k; top-p finds its cut by a weighted quickselect and min-p by one
     // partition, both in expected linear time. The survivors are then candidates_[0, n), in no order.
-    auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
+    // Equal logits by lower id: the order Backend::top_k returns, so sample_top() draws the same token.
+    auto by_logit = [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    };
     size_t n = candidates_.size();
     if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
         std::partial_sort(candidates_.begin(), candidates_.begin() + params_.top_k, candidates_.end(), by_logit);
         n = static_cast<size_t>(params_.top_k);
     }
+    return sample_candidates(n);
+}
+
+int32_t Sampler::candidates_needed(std::span<const int32_t> history, int32_t max_top) const {
+    if (params_.temperature == 0.0f) return 1;
+    const bool penalise = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                          params_.presence_penalty != 0.0f;
+    if (penalise && params_.repeat_last_n > 0 && !history.empty()) return 0;
+    // top_k == n_vocab keeps the whole row in id order (no sort): sample() needs it.
+    if (params_.top_k <= 0 || params_.top_k > max_top || params_.top_k >= n_vocab_) return 0;
+    return params_.top_k;
+}
+
+int32_t Sampler::sample_top(std::span<const int32_t> top_ids, std::span<const float> top_logits) {
+    if (top_ids.empty() || top_ids.size() != top_logits.size())
+        throw InvalidArgument("sampler: sample_top needs as many logits as ids, at least one");
+    if (params_.temperature == 0.0f) return top_ids[0];
+    if (params_.top_k <= 0 || top_ids.size() != static_cast<size_t>(params_.top_k))
+        throw InvalidArgument("sampler: sample_top got " + std::to_string(top_ids.size()) +
+                              " candidates for top_k " + std::to_string(params_.top_k));
+    candidates_.clear();
+    for (size_t i = 0; i < top_ids.size(); ++i) candidates_.push_back({top_ids[i], top_logits[i]});
+    return sample_candidates(candidates_.size());
+}
+
+int32_t Sampler::sample_candidates(size_t n) {
     float max_logit = candidates_[0].logit;
     for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, candidates_[i].logit);
     if (params_.top_p < 1.0f) {

@@ -37,6 +37,14 @@ public:
     // logits [n_vocab]; history: tokens so far (prompt and generated) for the penalties.
     int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
 
+    // How many of the row's largest logits sample() reads: 1 when greedy, top_k for a chain that truncates to
+    // top-k with no penalty in effect (the defaults), 0 when it needs the whole row (penalties, top_k 0 or
+    // above max_top). A step can then return those k (Model::forward's top output) instead of n_vocab floats.
+    int32_t candidates_needed(std::span<const int32_t> history, int32_t max_top) const;
+    // The same draw as sample() on the whole row, from its k = candidates_needed() largest logits, largest
+    // first, equal logits by lower id (Backend::top_k's order, which sample() also uses to break ties).
+    int32_t sample_top(std::span<const int32_t> top_ids, std::span<const float> top_logits);
+
 private:
     struct Candidate {
         int32_t id;
@@ -45,6 +53,7 @@ private:
     SamplingParams params_;
     int32_t n_vocab_;
     int32_t sample_untruncated(std::span<const float> logits);
+    int32_t sample_candidates(size_t n);  // top-p, min-p, temperature and the draw over candidates_[0, n)
 
     std::mt19937_64 rng_;
     std::vector<Candidate> candidates_;  // [n_vocab] reused between calls

@@ -197,26 +197,43 @@ bool Scheduler::step() {
     step.reserve(plan.size());
     for (const auto& p : plan) {
         const bool completes = p.s->computed + p.n == static_cast<int64_t>(p.s->tokens.size());
+        // A sampler that reads only the row's k largest logits gets them selected by the backend (Model::forward's
+        // top output): k pairs a sequence come back instead of n_vocab floats.
+        const int32_t top_k =
+            completes ? p.s->sampler.candidates_needed(p.s->tokens, static_cast<int32_t>(Backend::k_max_top_k)) : 0;
         step.push_back({p.s->seq,
                         std::span<const TokenId>(p.s->tokens).subspan(static_cast<size_t>(p.s->computed),
                                                                       static_cast<size_t>(p.n)),
-                        completes ? LogitsWanted::last : LogitsWanted::none});
+                        completes ? LogitsWanted::last : LogitsWanted::none, top_k});
     }
-    model_.forward(step, cache_, logits_);
+    model_.forward(step, cache_, logits_, top_);
     if (config_.prefix_cache)
         for (const auto& p : plan) cache_.publish(p.s->seq, p.s->tokens);
 
     const size_t n_vocab = static_cast<size_t>(model_.config().n_vocab);
-    size_t row = 0;
+    size_t row = 0, top_at = 0;
     std::vector<Sequence*> done;
     std::vector<FinishReason> reasons;
     for (size_t i = 0; i < plan.size(); ++i) {
         Sequence& s = *plan[i].s;
         s.computed += plan[i].n;
         if (step[i].logits != LogitsWanted::last) continue;
-        const std::span<const float> logits(logits_.data() + row * n_vocab, n_vocab);
-        ++row;
-        const TokenId next = s.sampler.sample(logits, s.tokens);
+        TokenId next;
+        if (step[i].top_k > 0) {
+            const auto k = static_cast<size_t>(step[i].top_k);
+            top_ids_.resize(k);
+            top_logits_.resize(k);
+            for (size_t j = 0; j < k; ++j) {
+                top_ids_[j] = top_[top_at + j].id;
+                top_logits_[j] = top_[top_at + j].logit;
+            }
+            top_at += k;
+            next = s.sampler.sample_top(top_ids_, top_logits_);
+        } else {
+            const std::span<const float> logits(logits_.data() + row * n_vocab, n_vocab);
+            ++row;
+            next = s.sampler.sample(logits, s.tokens);
+        }
         s.tokens.push_back(next);
         ++s.generated;
         if (tokenizer_.is_end_of_generation(next)) {

@@ -92,7 +92,10 @@ private:
     std::vector<std::unique_ptr<Sequence>> running_;  // in admission order: the back is the newest
     int64_t preemptions_ = 0;
     int64_t prefix_hit_tokens_ = 0;
-    std::vector<float> logits_;
+    std::vector<float> logits_;           // [rows sampled from whole rows, n_vocab]
+    std::vector<TopLogit> top_;           // the top-k candidates of the other rows (Model::forward)
+    std::vector<int32_t> top_ids_;        // one row's candidates, for Sampler::sample_top
+    std::vector<float> top_logits_;
 };
 
 }  // namespace enclave

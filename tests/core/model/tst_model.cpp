@@ -11,6 +11,7 @@
 #include "core/model/model.h"
 #include "reference_forward.h"
 #include "tiny_model.h"
+#include "top_output_check.h"
 
 using namespace enclave;
 using enclave_test::TinySpec;
@@ -166,6 +167,17 @@ ENCLAVE_TEST(batched_step_equals_sequences_alone) {
         CHECK_MSG(err < 1e-5, "sequence " + std::to_string(i) + ": normalised error " + std::to_string(err));
         CHECK_EQ(batched.cache->length(seqs[i]), static_cast<int64_t>(all.size()));
     }
+    std::filesystem::remove(path);
+}
+
+ENCLAVE_TEST(forward_top_output_is_the_top_of_the_rows) {
+    TinySpec spec;
+    spec.type = TensorType::Q8_0;
+    spec.seed = 21;
+    const auto path = temp_path("top_output");
+    enclave_test::make_tiny_model(spec, path);
+    Loaded a = load(path), b = load(path);
+    enclave_test::check_top_output(*a.model, *a.cache, *b.model, *b.cache, spec.n_vocab);
     std::filesystem::remove(path);
 }
 

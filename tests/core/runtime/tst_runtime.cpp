@@ -10,6 +10,7 @@
 #include "core/runtime/generator.h"
 #include "core/runtime/kv_cache.h"
 #include "core/runtime/sampler.h"
+#include "enclave/kernels/cpu_ops.h"
 
 using namespace enclave;
 
@@ -300,6 +301,54 @@ ENCLAVE_TEST(same_seed_same_tokens_other_seed_other_tokens) {
     };
     CHECK(draw(1) == draw(1));
     CHECK(draw(1) != draw(2));
+}
+
+// The GPU path of the serving loop: the sampler draws from the row's k largest logits (Backend::top_k, here
+// its CPU reference top_k_row) exactly what it draws from the whole row, seed for seed, for greedy and for
+// top-k chains with top-p, min-p and temperatures; and it asks for the whole row when it needs it.
+ENCLAVE_TEST(sampling_from_the_top_k_equals_sampling_from_the_row) {
+    std::mt19937 rng(1234);
+    const int32_t n = 5000;
+    std::normal_distribution<float> nd(0.0f, 3.0f);
+    struct Case {
+        float temperature, top_p, min_p;
+        int32_t top_k;
+    };
+    const Case cases[] = {{0.8f, 0.95f, 0.05f, 40}, {0.0f, 1.0f, 0.0f, 40}, {1.5f, 1.0f, 0.0f, 7},
+                          {0.7f, 0.5f, 0.0f, 256}, {2.0f, 0.99f, 0.01f, 1},  {1.0f, 1.0f, 0.2f, 100}};
+    int draws = 0, equal = 0;
+    for (const auto& c : cases) {
+        SamplingParams p;
+        p.temperature = c.temperature, p.top_p = c.top_p, p.min_p = c.min_p, p.top_k = c.top_k;
+        p.seed = 77;
+        Sampler whole(p, n), top(p, n);
+        const std::vector<int32_t> history = {1, 2, 3};
+        const int32_t k = top.candidates_needed(history, 256);
+        CHECK(k == (c.temperature == 0.0f ? 1 : c.top_k));
+        std::vector<int32_t> ids(static_cast<size_t>(k));
+        std::vector<float> vals(static_cast<size_t>(k));
+        for (int step = 0; step < 50; ++step) {
+            std::vector<float> logits(static_cast<size_t>(n));
+            for (auto& l : logits) l = std::round(nd(rng) * 4.0f) / 4.0f;  // quarter steps: ties among the top
+            kernels::top_k_row(logits.data(), n, k, ids.data(), vals.data());
+            const int32_t a = whole.sample(logits, history), b = top.sample_top(ids, vals);
+            ++draws;
+            equal += a == b;
+        }
+    }
+    CHECK_MSG(equal == draws, std::to_string(equal) + " of " + std::to_string(draws) + " draws equal");
+    SamplingParams pen;
+    pen.repeat_penalty = 1.1f;
+    CHECK(Sampler(pen, n).candidates_needed(std::vector<int32_t>{5}, 256) == 0);  // penalties read the whole row
+    CHECK(Sampler(pen, n).candidates_needed({}, 256) == 40);                     // ... unless there is no history
+    SamplingParams open;
+    open.top_k = 0;
+    CHECK(Sampler(open, n).candidates_needed({}, 256) == 0);
+    SamplingParams wide;
+    wide.top_k = 300;
+    CHECK(Sampler(wide, n).candidates_needed({}, 256) == 0);
+    CHECK_THROWS_WITH(Sampler(SamplingParams{}, n).sample_top(std::vector<int32_t>{1, 2}, std::vector<float>{1, 0}),
+                      InvalidArgument, "top_k 40");
 }
 
 ENCLAVE_TEST(penalties_follow_their_definitions) {

@@ -3,6 +3,12 @@
 // --chunk tokens, several sequences a step), then G decode steps of B tokens (one per sequence) run, every
 // step returning the logits of all B tokens as the serving loop does. Prints one JSON line: prefill and
 // generated tokens/s (all sequences together) and the device memory in use at the end.
+// ENCLAVE_BENCH_LOGITS picks what a decode step returns, as the serving loop (Scheduler) would use it:
+//   top (default): each sequence's 40 largest logits (Model::forward's top output, selected on the device), then
+//                  a draw by the default sampler (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8) per sequence;
+//   full:          every sequence's whole row of logits copied back, no sampling (sessions 2-4's measurement);
+//   full_sample:   whole rows, then the same sampler on each row on the host (the serving loop before top).
+// The JSON line also splits a step's wall time into the forward call and the host's sampling.
 //   usage: bench_cuda_batch MODEL [B=256] [P=128] [G=128] [chunk=2048]
 #include <cuda_runtime_api.h>
 
@@ -18,6 +24,7 @@
 #include "core/gguf/gguf_file.h"
 #include "core/model/model.h"
 #include "core/runtime/kv_cache.h"
+#include "core/runtime/sampler.h"
 
 using namespace enclave;
 using clock_type = std::chrono::steady_clock;
@@ -70,23 +77,67 @@ int main(int argc, char** argv) {
         const double t_pp = std::chrono::duration<double>(clock_type::now() - t0).count();
         std::vector<TokenId> next(static_cast<size_t>(B));
         for (auto& t : next) t = pick(rng);
+        const char* mode_env = std::getenv("ENCLAVE_BENCH_LOGITS");
+        const std::string mode = mode_env && *mode_env ? mode_env : "top";
+        if (mode != "top" && mode != "full" && mode != "full_sample") throw Error("ENCLAVE_BENCH_LOGITS: " + mode);
+        const int32_t n_vocab = static_cast<int32_t>(model->config().n_vocab);
+        std::vector<Sampler> samplers;
+        for (int64_t j = 0; j < B; ++j) {
+            SamplingParams sp;  // the defaults: top-k 40, top-p 0.95, min-p 0.05, temperature 0.8
+            sp.seed = static_cast<uint64_t>(j + 1);
+            samplers.emplace_back(sp, n_vocab);
+        }
+        std::vector<TopLogit> top;
+        std::vector<int32_t> top_ids;
+        std::vector<float> top_logits;
+        double t_forward = 0, t_sample = 0;
         const auto t1 = clock_type::now();
         for (int64_t g = 0; g < G; ++g) {
             std::vector<StepSequence> step;
-            for (int64_t j = 0; j < B; ++j)
-                step.push_back(
-                    {seqs[static_cast<size_t>(j)], std::span(&next[static_cast<size_t>(j)], 1), LogitsWanted::last});
-            model->forward(step, cache, logits);
-            for (auto& t : next) t = pick(rng);
+            for (int64_t j = 0; j < B; ++j) {
+                const auto sj = static_cast<size_t>(j);
+                const int32_t k = mode == "top" ? samplers[sj].candidates_needed(prompts[sj], 256) : 0;
+                step.push_back({seqs[sj], std::span(&next[sj], 1), LogitsWanted::last, k});
+            }
+            const auto f0 = clock_type::now();
+            if (mode == "top")
+                model->forward(step, cache, logits, top);
+            else
+                model->forward(step, cache, logits);
+            const auto f1 = clock_type::now();
+            if (mode == "full") {
+                for (auto& t : next) t = pick(rng);
+            } else {
+                size_t at = 0;
+                for (int64_t j = 0; j < B; ++j) {
+                    const auto sj = static_cast<size_t>(j);
+                    if (mode == "top") {
+                        const auto k = static_cast<size_t>(step[sj].top_k);
+                        top_ids.resize(k);
+                        top_logits.resize(k);
+                        for (size_t i = 0; i < k; ++i) top_ids[i] = top[at + i].id, top_logits[i] = top[at + i].logit;
+                        at += k;
+                        next[sj] = samplers[sj].sample_top(top_ids, top_logits);
+                    } else {
+                        next[sj] = samplers[sj].sample(
+                            std::span<const float>(logits).subspan(sj * static_cast<size_t>(n_vocab),
+                                                                   static_cast<size_t>(n_vocab)),
+                            prompts[sj]);
+                    }
+                }
+            }
+            t_forward += std::chrono::duration<double>(f1 - f0).count();
+            t_sample += std::chrono::duration<double>(clock_type::now() - f1).count();
         }
         const double t_tg = std::chrono::duration<double>(clock_type::now() - t1).count();
         size_t free_b = 0, total_b = 0;
         (void)cudaMemGetInfo(&free_b, &total_b);
         std::printf(
-            "{\"B\": %lld, \"npp\": %lld, \"ntg\": %lld, \"pp_ts\": %.1f, \"tg_ts\": %.1f, \"tg_step_ms\": %.3f, "
-            "\"device_mib_in_use\": %.0f}\n",
-            static_cast<long long>(B), static_cast<long long>(P), static_cast<long long>(G),
+            "{\"B\": %lld, \"npp\": %lld, \"ntg\": %lld, \"logits\": \"%s\", \"pp_ts\": %.1f, \"tg_ts\": %.1f, "
+            "\"tg_step_ms\": %.3f, \"forward_ms\": %.3f, \"sample_ms\": %.3f, \"device_mib_in_use\": %.0f}\n",
+            static_cast<long long>(B), static_cast<long long>(P), static_cast<long long>(G), mode.c_str(),
             static_cast<double>(B * P) / t_pp, static_cast<double>(B * G) / t_tg, 1e3 * t_tg / static_cast<double>(G),
+            1e3 * t_forward / static_cast<double>(G), 1e3 * t_sample / static_cast<double>(G),
             static_cast<double>(total_b - free_b) / 1048576.0);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_cuda_batch: %s\n", e.what());

@@ -12,6 +12,7 @@
 #include "cuda_test_util.h"
 #include "reference_forward.h"
 #include "tiny_model.h"
+#include "top_output_check.h"
 
 using namespace enclave;
 using namespace cuda_test;
@@ -248,6 +249,21 @@ ENCLAVE_TEST(batched_decode_equals_decode_alone) {
         const double tol = (t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::F32) ? 1e-3 : 3e-2;
         CHECK_MSG(worst <= tol,
                   std::string(tensor_type_name(t)) + ": batched decode differs from alone by " + std::to_string(worst));
+        std::filesystem::remove(path);
+    }
+}
+
+// Model::forward's top output on the CUDA backend (top_k on the device) equals the top of the whole rows.
+ENCLAVE_TEST(forward_top_output_is_the_top_of_the_rows) {
+    REQUIRE_CUDA_DEVICE();
+    for (const TensorType t : {TensorType::Q4_0, TensorType::F16}) {
+        TinySpec spec;
+        spec.type = t;
+        spec.seed = 21 + static_cast<uint32_t>(t);
+        const auto path = temp_path("top_output");
+        enclave_test::make_tiny_model(spec, path);
+        Loaded a = load(path, true), b = load(path, true);
+        enclave_test::check_top_output(*a.model, *a.cache, *b.model, *b.cache, spec.n_vocab);
         std::filesystem::remove(path);
     }
 }

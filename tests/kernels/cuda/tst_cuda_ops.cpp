@@ -2,8 +2,14 @@
 // either side of the matrix-vector / GEMM switch), on inputs drawn fresh each run, with the CUDA output
 // poisoned with NaN beforehand so an unwritten element fails. Skipped without a CUDA device.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>  // defines: setenv, unsetenv
+#include <cstring>
 #include <numeric>
+
+#include "enclave/kernels/cpu_ops.h"
+#include "enclave/kernels/half.h"
+#include "enclave/kernels/quant.h"
 
 #include "cuda_test_util.h"
 
@@ -112,7 +118,11 @@ void check_matmul(Backends& b, std::mt19937& rng, TensorType t, int64_t n_out, i
 
 ENCLAVE_TEST(matmul_every_type_and_shape) {
     REQUIRE_CUDA_DEVICE();
+    // The 8-bit GEMM at every token count here (130 tokens would otherwise take the dequantized f16 GEMM,
+    // which matmul_dequantized_gemm checks with its own tolerance).
+    setenv("ENCLAVE_CUDA_DEQUANT_GEMM", "0", 1);
     Backends b;
+    unsetenv("ENCLAVE_CUDA_DEQUANT_GEMM");
     std::mt19937 rng(run_seed() + 3);
     struct Shape {
         int64_t n_out, n_in_blocks, n_tok;
@@ -133,6 +143,126 @@ ENCLAVE_TEST(matmul_every_type_and_shape) {
         else
             for (const auto& s : full) run(s);
         if (!quick() && is_float(t)) check_matmul(b, rng, t, 70, 256, 100, true);  // aligned rows: the vector paths
+    }
+}
+
+// Quantized weights, many tokens: rows dequantized to f16 (in chunks of a 1 MiB scratch here, so several
+// chunks a product) and multiplied by cuBLAS. Two references:
+// - exact: Σ f16(CPU dequantize_row(w)) · f16(x) in double. The CUDA path computes exactly these products and
+//   differs only in the f32 accumulation order: 1e-5 (measured ~1e-7; a wrong unit, scale or chunk is ~1).
+// - the CPU backend, which multiplies 8-bit activations: it is itself off the exact product by its 8-bit
+//   quantization noise (~4e-3 on these normal inputs); the CUDA result must sit no farther from the CPU than
+//   that noise allows (2x the CPU's own distance to the exact product of the unrounded x, + 1e-4).
+ENCLAVE_TEST(matmul_dequantized_gemm) {
+    REQUIRE_CUDA_DEVICE();
+    setenv("ENCLAVE_CUDA_DEQUANT_GEMM", "64", 1);
+    setenv("ENCLAVE_CUDA_DEQUANT_MIB", "1", 1);
+    Backends b;
+    unsetenv("ENCLAVE_CUDA_DEQUANT_GEMM");
+    unsetenv("ENCLAVE_CUDA_DEQUANT_MIB");
+    std::mt19937 rng(run_seed() + 10);
+    struct Shape {
+        TensorType t;
+        int64_t n_out, n_in, n_tok;
+        bool bias;
+    };
+    // 1 MiB holds 256 rows of 2,048 (700 rows: 3 chunks), 128 rows of 4,096 (300: 3 chunks, the last short).
+    const Shape shapes[] = {{TensorType::Q4_0, 700, 2048, 130, true}, {TensorType::Q4_1, 300, 4096, 64, false},
+                            {TensorType::Q8_0, 129, 2048, 200, true}, {TensorType::Q4_K, 300, 4096, 77, false},
+                            {TensorType::Q5_K, 257, 2048, 65, true},  {TensorType::Q6_K, 700, 2048, 130, false}};
+    for (const auto& s : shapes) {
+        const auto wv = random_floats(rng, static_cast<size_t>(s.n_out * s.n_in));
+        const auto bytes = encode(s.t, wv, s.n_out, s.n_in);
+        const int64_t ne[4] = {s.n_in, s.n_out, 1, 1};
+        const Tensor wc = b.cpu->load_weight(bytes.data(), s.t, ne);
+        const Tensor wg = b.gpu->load_weight(bytes.data(), s.t, ne);
+        const auto xv = random_floats(rng, static_cast<size_t>(s.n_tok * s.n_in));
+        const auto bv = random_floats(rng, static_cast<size_t>(s.n_out));
+        Twin x = twin_f32(b, s.n_tok, s.n_in, xv);
+        Twin bias = twin_f32(b, 1, s.n_out, bv);
+        Twin out = make_twin(b, TensorType::F32, s.n_tok, s.n_out, nullptr);
+        poison(b, out);
+        b.cpu->matmul(wc, x.cpu, out.cpu, s.bias ? &bias.cpu : nullptr);
+        b.gpu->matmul(wg, x.gpu, out.gpu, s.bias ? &bias.gpu : nullptr);
+        const auto got = read_f32(*b.gpu, out.gpu), cpu = read_f32(*b.cpu, out.cpu);
+        // The references, from the CPU's dequantized rows.
+        const size_t rb = *row_bytes(s.t, s.n_in);
+        std::vector<float> w16(static_cast<size_t>(s.n_out * s.n_in)), x16(xv.size());
+        for (int64_t r = 0; r < s.n_out; ++r) {
+            float* row = w16.data() + r * s.n_in;
+            REQUIRE(kernels::dequantize_row(s.t, bytes.data() + static_cast<size_t>(r) * rb, row, s.n_in).is_ok());
+        }
+        std::vector<float> wd = w16;  // dequantized, unrounded
+        for (auto& v : w16) v = kernels::fp16_to_fp32(kernels::fp32_to_fp16(v));
+        for (size_t i = 0; i < xv.size(); ++i) x16[i] = kernels::fp16_to_fp32(kernels::fp32_to_fp16(xv[i]));
+        std::vector<float> exact16(got.size()), exact(got.size());
+        for (int64_t t = 0; t < s.n_tok; ++t)
+            for (int64_t r = 0; r < s.n_out; ++r) {
+                double a = 0, e = 0;
+                for (int64_t i = 0; i < s.n_in; ++i) {
+                    a += static_cast<double>(w16[r * s.n_in + i]) * x16[t * s.n_in + i];
+                    e += static_cast<double>(wd[r * s.n_in + i]) * xv[t * s.n_in + i];
+                }
+                const double bb = s.bias ? bv[r] : 0.0;
+                exact16[t * s.n_out + r] = static_cast<float>(a + bb);
+                exact[t * s.n_out + r] = static_cast<float>(e + bb);
+            }
+        const std::string shape = tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) +
+                                  "] x " + std::to_string(s.n_tok);
+        expect_close("dequantized GEMM vs f16 products " + shape, got, exact16, 1e-5);
+        const double cpu_noise = enclave_check::normalised_error(cpu, exact);
+        expect_close("dequantized GEMM vs CPU (8-bit noise " + std::to_string(cpu_noise) + ") " + shape, got, cpu,
+                     2.0 * cpu_noise + 1e-4);
+    }
+}
+
+// The largest logits of each row (what a sampler reads), on rows with ties (the maximum repeated, -0 and +0),
+// a NaN and -inf: the same ids and values as the CPU reference, which is also checked against a full sort.
+ENCLAVE_TEST(top_k_rows_match_cpu) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    std::mt19937 rng(run_seed() + 11);
+    struct Shape {
+        int64_t rows, n, k;
+    };
+    const Shape shapes[] = {{3, 7, 7}, {5, 1000, 1}, {4, 50000, 40}, {2, 128256, 256}, {9, 3000, 100}};
+    for (const auto& s : shapes) {
+        auto v = random_floats(rng, static_cast<size_t>(s.rows * s.n), 4.0f);
+        for (int64_t r = 0; r < s.rows; ++r) {
+            float* row = v.data() + r * s.n;
+            for (int64_t i = 0; i < s.n; ++i) row[i] = std::round(row[i] * 8.0f) / 8.0f;  // many equal values
+            const int64_t top = std::max_element(row, row + s.n) - row;
+            row[rng() % s.n] = row[top];  // the maximum twice (or at the same place)
+            if (s.n > 10) {
+                row[1] = -0.0f, row[2] = 0.0f, row[3] = std::nanf(""), row[4] = -INFINITY;
+            }
+        }
+        Twin x = twin_f32(b, s.rows, s.n, v);
+        Twin ids = make_twin(b, TensorType::I32, s.rows, s.k, nullptr), vals = make_twin(b, TensorType::F32, s.rows, s.k, nullptr);
+        poison(b, ids);
+        poison(b, vals);
+        b.cpu->top_k(x.cpu, s.k, ids.cpu, vals.cpu);
+        b.gpu->top_k(x.gpu, s.k, ids.gpu, vals.gpu);
+        std::vector<int32_t> gi(static_cast<size_t>(s.rows * s.k)), ci(gi.size());
+        b.gpu->download(gi.data(), ids.gpu, gi.size() * 4);
+        b.cpu->download(ci.data(), ids.cpu, ci.size() * 4);
+        const auto gv = read_f32(*b.gpu, vals.gpu), cv = read_f32(*b.cpu, vals.cpu);
+        const std::string what = "top_k " + std::to_string(s.k) + " of [" + std::to_string(s.rows) + ", " +
+                                 std::to_string(s.n) + "]";
+        CHECK_MSG(gi == ci, what + ": ids differ from the CPU's");
+        CHECK_MSG(std::memcmp(gv.data(), cv.data(), gv.size() * 4) == 0, what + ": values differ from the CPU's");
+        // The CPU reference against a full sort by (key desc, index asc).
+        for (int64_t r = 0; r < s.rows; ++r) {
+            std::vector<int32_t> order(static_cast<size_t>(s.n));
+            std::iota(order.begin(), order.end(), 0);
+            const float* row = v.data() + r * s.n;
+            std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t c) {
+                return kernels::top_k_key(row[a]) > kernels::top_k_key(row[c]);
+            });
+            CHECK_MSG(std::equal(order.begin(), order.begin() + s.k, ci.begin() + r * s.k),
+                      what + ": the CPU reference is not the sorted prefix");
+        }
+        std::fprintf(stderr, "  %-60s ids and values equal to the CPU's: %s\n", what.c_str(), gi == ci ? "yes" : "NO");
     }
 }
 

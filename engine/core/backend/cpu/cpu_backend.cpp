@@ -265,6 +265,21 @@ public:
         });
     }
 
+    void top_k(const Tensor& x, int64_t k, const Tensor& ids, const Tensor& vals) override {
+        static_assert(k_max_top_k == kernels::top_k_row_max);
+        ENCLAVE_OP_CHECK(x.type == TensorType::F32 && ids.type == TensorType::I32 && vals.type == TensorType::F32 &&
+                             k >= 1 && k <= std::min(x.cols(), k_max_top_k) && ids.rows() == x.rows() &&
+                             vals.rows() == x.rows() && ids.cols() == k && vals.cols() == k,
+                         "top_k",
+                         "x " + x.shape_string() + ", k " + std::to_string(k) + ", ids " + ids.shape_string() +
+                             ", vals " + vals.shape_string());
+        pool_.parallel_for(x.rows(), [&](int64_t b, int64_t e, int) {
+            for (int64_t r = b; r < e; ++r)
+                kernels::top_k_row(row_f32(x, r), x.cols(), k, static_cast<int32_t*>(ids.data) + r * k,
+                                   row_f32(vals, r));
+        });
+    }
+
 private:
     static float* row_f32(const Tensor& t, int64_t r) { return static_cast<float*>(t.data) + r * t.cols(); }
     static size_t tensor_row_bytes(TensorType type, int64_t n) {

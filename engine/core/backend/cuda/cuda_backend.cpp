@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -248,14 +249,15 @@ struct Cublas {
     bool ok() const { return handle != nullptr; }
 };
 
-// y [n_tok, n_out] = x16 [n_tok, n_in] · Wᵀ, W f16 [n_out, n_in] (row-major, so column-major Wᵀ), f32 sums.
+// y [n_tok, ldy] (columns [0, n_out)) = x16 [n_tok, n_in] · Wᵀ, W f16 [n_out, n_in] (row-major, so column-major
+// Wᵀ), f32 sums. ldy > n_out writes a column block of a wider y (a chunk of W's rows).
 kernels::Status cublas_gemm_f16(Cublas* cb, const void* w, int64_t n_out, int64_t n_in, const uint16_t* x16,
-                                int64_t n_tok, float* y) {
+                                int64_t n_tok, float* y, int64_t ldy) {
     const float one = 1.0f, zero = 0.0f;
     const cublasStatus_t st = cb->gemm_ex(cb->handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out),
                                           static_cast<int>(n_tok), static_cast<int>(n_in), &one, w, CUDA_R_16F,
                                           static_cast<int>(n_in), x16, CUDA_R_16F, static_cast<int>(n_in), &zero, y,
-                                          CUDA_R_32F, static_cast<int>(n_out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                                          CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS)
         return kernels::Status::device_error("cublasGemmEx failed with status " + std::to_string(static_cast<int>(st)));
     return kernels::Status::ok();
@@ -290,6 +292,22 @@ public:
             if (!cublas_->ok()) cublas_.reset();
         }
         print_stats_ = env_flag("ENCLAVE_CUDA_STATS", false);
+        // ENCLAVE_CUDA_DEQUANT_GEMM=N: quantized products of >= N tokens dequantize to f16 + cuBLAS (0: never).
+        if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_GEMM"); v && *v)
+            dequant_min_tokens_ = std::max(0, std::atoi(v));
+        // ENCLAVE_CUDA_F16_REUSE=0 rounds x to f16 again for every product of it (A/B).
+        f16_reuse_ = env_flag("ENCLAVE_CUDA_F16_REUSE", true);
+        if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
+            dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
+        // ENCLAVE_CUDA_PROFILE: every op launched at once (no graphs) between two events; a table of device time
+        // per op name, and the host time in downloads, printed at exit (print_profile).
+        // ENCLAVE_CUDA_PROFILE=2: also a table (and a fresh start) at every synchronize(), so a program can split
+        // its phases (bench_cuda_batch: prefill, then the decode steps).
+        profile_ = env_flag("ENCLAVE_CUDA_PROFILE", false);
+        if (profile_) {
+            graphs_enabled_ = false;
+            profile_each_sync_ = std::atoi(std::getenv("ENCLAVE_CUDA_PROFILE")) >= 2;
+        }
         ctx_->flush_recorded = [this] { flush(); };
     }
 
@@ -302,14 +320,18 @@ public:
         (void)cudaStreamSynchronize(ctx_->stream);
         for (auto& g : graphs_) (void)cudaGraphExecDestroy(g.exec);
         if (host_flags_) (void)cudaFreeHost(host_flags_);
+        if (profile_) print_profile();
+        for (auto e : profile_events_) (void)cudaEventDestroy(e);
         if (print_stats_) {
             std::fprintf(stderr, "cuda backend: %ld steps run op by op, %ld captured as graphs, %ld graph replays\n",
                          stats_eager_, stats_captured_, stats_replayed_);
             std::fprintf(stderr,
                          "cuda backend: %ld fused norms, %ld matrix-vector launches carrying %ld products, "
-                         "%ld fused swiglu, %ld attentions with their quantization, cuBLAS %s, split weights %zu\n",
+                         "%ld fused swiglu, %ld attentions with their quantization, cuBLAS %s, split weights %zu, "
+                         "%ld dequantized GEMMs (from %ld tokens)\n",
                          stats_fused_norms_, stats_matvec_launches_, stats_matvec_products_, stats_fused_swiglu_,
-                         stats_fused_attention_, cublas_ ? "on" : "off", split_weights_.size());
+                         stats_fused_attention_, cublas_ ? "on" : "off", split_weights_.size(), stats_dequant_gemms_,
+                         static_cast<long>(dequant_min_tokens_));
             size_t free_b = 0, total_b = 0;
             if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
                 std::fprintf(stderr, "cuda backend: device memory in use at exit %s of %s\n",
@@ -385,13 +407,24 @@ public:
         download_staging_.reserve(bytes);  // only download() uses it, and it is idle between calls
         ENCLAVE_CUDA_THROW(
             cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
+        if (profile_) profile_mark("download (device to pinned)");
         if (bytes)
             ENCLAVE_CUDA_THROW(
                 cudaMemcpyAsync(download_staging_.data(), src.data, bytes, cudaMemcpyDeviceToHost, ctx_->stream));
+        if (profile_) profile_mark(nullptr);
+        const auto t0 = std::chrono::steady_clock::now();
         ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
+        const auto t1 = std::chrono::steady_clock::now();
         upload_offset_ = 0;
         check_flags();
         if (bytes) std::memcpy(dst, download_staging_.data(), bytes);
+        if (profile_) {
+            const auto t2 = std::chrono::steady_clock::now();
+            profile_collect();
+            profile_host_["host: waiting for the device in download"].add(ms_between(t0, t1));
+            profile_host_["host: copy out of pinned memory in download"].add(ms_between(t1, t2));
+            profile_download_bytes_ += bytes;
+        }
     }
 
     void synchronize() override {
@@ -400,6 +433,15 @@ public:
             cudaMemcpyAsync(host_flags_, flags_->data(), sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream));
         ENCLAVE_CUDA_THROW(cudaStreamSynchronize(ctx_->stream));
         upload_offset_ = 0;
+        if (profile_) {
+            profile_collect();
+            if (profile_each_sync_) {
+                print_profile();
+                profile_device_.clear();
+                profile_host_.clear();
+                profile_download_bytes_ = 0;
+            }
+        }
         check_flags();
     }
 
@@ -459,8 +501,13 @@ public:
         if (n_tok == 0) return;
         const float* b = bias ? f32(*bias) : nullptr;
         const kc::WeightLayout layout = layout_of(w);
-        const bool q8 = kc::matmul_uses_q8(w.type);
         const bool vec = n_tok <= kc::k_matmul_vec_max_tokens;
+        // Many tokens on quantized weights: dequantize to f16 + cuBLAS instead of the 8-bit GEMM (no 8-bit
+        // activations then). ENCLAVE_CUDA_DEQUANT_GEMM sets the fewest tokens (0: never).
+        const bool dequant = !vec && cublas_ && dequant_min_tokens_ > 0 && n_tok >= dequant_min_tokens_ &&
+                             kc::dequantize_f16_supported(w.type) && n_in % 32 == 0;
+        const bool q8 = kc::matmul_uses_q8(w.type) && !dequant;
+        bool x16_ready = false;
         const auto* xb = static_cast<const uint8_t*>(x.data);
         const auto* ob = static_cast<const uint8_t*>(out.data);
         const bool out_overlaps_x = ob < xb + x.n_bytes() && xb < ob + out.n_bytes();
@@ -522,11 +569,16 @@ public:
                     ++stats_fused_swiglu_;
                 } else {
                     settle();
-                    submit("matmul", kc::quantize_activations, w.type, f32(x), n_tok, n_in, xq, stream());
+                    submit("matmul.quantize", kc::quantize_activations, w.type, f32(x), n_tok, n_in, xq, stream());
                 }
             }
             q8_last_ = {x.data, n_tok, n_in, group, true};
         } else {
+            // The f16 activations of x are still in half_scratch_ when the last op was a product of the same x
+            // (Q, K, V; gate, up): rounded once, not once a product.
+            x16_ready = f16_reuse_ && !vec && !pending_norm_.valid && !pending_swiglu_.valid && !pending_attn_.valid &&
+                        q8_last_.valid && q8_last_.group == k_group_f16 && q8_last_.x == x.data &&
+                        q8_last_.n_tok == n_tok && q8_last_.n_in == n_in;
             settle();
             q8_last_.valid = false;
         }
@@ -546,16 +598,11 @@ public:
             pending_mv_.segs.pdl = matvec_pdl_;
             pending_mv_.segs.l2_prefetch_mib = matvec_l2_prefetch_mib_;
             if (!fuse_enabled_) settle_matvec();
-        } else if (w.type == TensorType::F16 && cublas_) {
-            step_graphable_ = false;
-            auto* x16 = static_cast<uint16_t*>(half_scratch(static_cast<size_t>(n_tok * n_in) * 2));
-            submit("matmul", kc::round_to_f16, static_cast<const float*>(f32(x)), x16, n_tok * n_in, stream());
-            submit("matmul", cublas_gemm_f16, cublas_.get(), static_cast<const void*>(w.data), n_out, n_in,
-                   static_cast<const uint16_t*>(x16), n_tok, f32(out));
-            if (b) submit("matmul", kc::add_bias_rows, f32(out), b, n_tok, n_out, stream());
+        } else if ((w.type == TensorType::F16 && cublas_) || dequant) {
+            gemm_via_f16(w, layout, dequant, x, n_tok, n_in, n_out, f32(out), b, x16_ready);
         } else if (kc::matmul_gemm_supported(w.type)) {
             step_graphable_ = false;
-            submit("matmul", kc::matmul_gemm, w.type, layout, static_cast<const void*>(w.data), n_out, n_in,
+            submit("matmul.gemm", kc::matmul_gemm, w.type, layout, static_cast<const void*>(w.data), n_out, n_in,
                    static_cast<const float*>(f32(x)), xq, n_tok, f32(out), b, stream());
         } else {
             // No GEMM for this type (F32): the matrix-vector kernel over chunks of tokens.
@@ -694,6 +741,21 @@ public:
         submit("swiglu", kc::swiglu, f32(gate), f32(up), gate.n_elements(), stream());
     }
 
+    void top_k(const Tensor& x, int64_t k, const Tensor& ids, const Tensor& vals) override {
+        static_assert(k_max_top_k == kc::k_top_k_max);
+        settle();
+        q8_last_.valid = false;
+        check(x.type == TensorType::F32 && ids.type == TensorType::I32 && vals.type == TensorType::F32 && k >= 1 &&
+                  k <= std::min(x.cols(), k_max_top_k) && ids.rows() == x.rows() && vals.rows() == x.rows() &&
+                  ids.cols() == k && vals.cols() == k,
+              "top_k", [&] {
+                  return "x " + x.shape_string() + ", k " + std::to_string(k) + ", ids " + ids.shape_string() +
+                         ", vals " + vals.shape_string();
+              });
+        submit("top_k", kc::top_k_rows, static_cast<const float*>(f32(x)), x.rows(), x.cols(), k,
+               static_cast<int32_t*>(ids.data), f32(vals), stream());
+    }
+
     void add(const Tensor& x, const Tensor& y) override {
         settle();
         q8_last_.valid = false;
@@ -774,6 +836,43 @@ private:
         kc::MatvecSegments segs;
     };
 
+    // ---- library products on f16 (cuBLAS): f16 weights, or quantized weights dequantized in chunks ----------
+    //! out [n_tok, n_out] = x [n_tok, n_in] · Wᵀ (+ b); x16_ready: half_scratch_ already holds x rounded to f16.
+    void gemm_via_f16(const Tensor& w, kc::WeightLayout layout, bool dequant, const Tensor& x, int64_t n_tok,
+                      int64_t n_in, int64_t n_out, float* out, const float* b, bool x16_ready) {
+        step_graphable_ = false;
+        auto* x16 = static_cast<uint16_t*>(half_scratch(static_cast<size_t>(n_tok * n_in) * 2));
+        // Dequantized products: W's rows in chunks of at most dequant_scratch_mib_, each multiplied by cuBLAS into
+        // its column block of out. The activations meet f16 weights rounded to f16 (closer to exact than the
+        // 8-bit path; see matmul_gemm.cu).
+        int64_t chunk = n_out;
+        uint16_t* w16 = nullptr;
+        if (dequant) {
+            const int64_t cap_rows = std::max<int64_t>(
+                128, static_cast<int64_t>((static_cast<size_t>(dequant_scratch_mib_) << 20) /
+                                          static_cast<size_t>(n_in * 2)) / 128 * 128);
+            chunk = std::min(n_out, cap_rows);
+            w16 = static_cast<uint16_t*>(dequant_scratch(static_cast<size_t>(chunk * n_in) * 2));
+            ++stats_dequant_gemms_;
+        }
+        if (!x16_ready)
+            submit("matmul.round_f16", kc::round_to_f16, static_cast<const float*>(f32(x)), x16, n_tok * n_in,
+                   stream());
+        q8_last_ = {x.data, n_tok, n_in, k_group_f16, true};
+        for (int64_t r0 = 0; r0 < n_out; r0 += chunk) {
+            const int64_t nr = std::min(chunk, n_out - r0);
+            const void* wr = w.data;
+            if (dequant) {
+                submit("matmul.dequant", kc::dequantize_rows_f16, w.type, layout, static_cast<const void*>(w.data), r0,
+                       nr, n_in, w16, stream());
+                wr = w16;
+            }
+            submit("matmul.cublas", cublas_gemm_f16, cublas_.get(), wr, nr, n_in, static_cast<const uint16_t*>(x16),
+                   n_tok, out + r0, n_out);
+        }
+        if (b) submit("matmul.bias", kc::add_bias_rows, out, b, n_tok, n_out, stream());
+    }
+
     void settle_matvec() {
         if (!pending_mv_.valid) return;
         pending_mv_.valid = false;
@@ -837,10 +936,19 @@ private:
         }
         return half_scratch_->data();
     }
+    void* dequant_scratch(size_t bytes) {
+        if (!dequant_scratch_ || dequant_scratch_->size() < bytes) {
+            flush();
+            dequant_scratch_.reset();
+            dequant_scratch_ = std::make_unique<CudaBuffer>(ctx_, bytes);
+        }
+        return dequant_scratch_->data();
+    }
     cudaStream_t stream() const { return ctx_->stream; }
     int* flags() const { return static_cast<int*>(flags_->data()); }
 
-    // Activations quantized the same way share a group.
+    // Activations quantized the same way share a group; k_group_f16 marks f16 activations in half_scratch_.
+    static constexpr int k_group_f16 = -1;
     static int q8_group(TensorType t) {
         if (t == TensorType::Q4_1) return 1;
         if (t == TensorType::Q4_K || t == TensorType::Q5_K || t == TensorType::Q6_K) return 2;
@@ -862,7 +970,9 @@ private:
     void submit(const char* op, kernels::Status (*fn)(P...), A&&... args) {
         std::tuple<std::decay_t<P>...> values(std::forward<A>(args)...);
         if (!graphs_enabled_) {
+            if (profile_) profile_mark(op);
             check_status(std::apply(fn, values), op);
+            if (profile_) profile_mark(nullptr);
             return;
         }
         key_.push_back(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(fn)));
@@ -931,6 +1041,54 @@ private:
         ++stats_captured_;
     }
 
+    // ---- ENCLAVE_CUDA_PROFILE: device time per op name (events around each launch), host time in downloads.
+    // An op's time runs from the event before its launch to the one after: its kernels, plus the launch's own
+    // latency when the device was idle waiting for the host.
+    struct ProfileTotal {
+        double ms = 0;
+        long calls = 0;
+        void add(double v) { ms += v, ++calls; }
+    };
+    static double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+        return std::chrono::duration<double, std::milli>(b - a).count();
+    }
+    // name: an op starts (its start event); null: the op started last ends.
+    void profile_mark(const char* name) {
+        if (profile_used_ == profile_events_.size()) {
+            cudaEvent_t e = nullptr;
+            ENCLAVE_CUDA_THROW(cudaEventCreate(&e));
+            profile_events_.push_back(e);
+        }
+        if (name) profile_ops_.push_back({name, profile_used_});
+        ENCLAVE_CUDA_THROW(cudaEventRecord(profile_events_[profile_used_++], stream()));
+    }
+    void profile_collect() {  // after a stream synchronisation
+        for (const auto& op : profile_ops_) {
+            float ms = 0;
+            if (op.second + 1 < profile_used_ &&
+                cudaEventElapsedTime(&ms, profile_events_[op.second], profile_events_[op.second + 1]) == cudaSuccess)
+                profile_device_[op.first].add(ms);
+        }
+        (void)cudaGetLastError();
+        profile_ops_.clear();
+        profile_used_ = 0;
+    }
+    void print_profile() const {
+        double total = 0;
+        for (const auto& [name, t] : profile_device_) total += t.ms;
+        std::vector<std::pair<std::string, ProfileTotal>> rows(profile_device_.begin(), profile_device_.end());
+        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+        std::fprintf(stderr, "cuda profile: ---- %.1f ms of device time in ops (events around each launch)\n", total);
+        for (const auto& [name, t] : rows)
+            std::fprintf(stderr, "cuda profile: %10.2f ms %5.1f%% %7ld x %9.1f us  %s\n", t.ms,
+                         total > 0 ? 100.0 * t.ms / total : 0.0, t.calls, 1e3 * t.ms / static_cast<double>(t.calls),
+                         name.c_str());
+        for (const auto& [name, t] : profile_host_)
+            std::fprintf(stderr, "cuda profile: %10.2f ms        %7ld x %9.1f us  %s\n", t.ms, t.calls,
+                         1e3 * t.ms / static_cast<double>(std::max(1L, t.calls)), name.c_str());
+        std::fprintf(stderr, "cuda profile: %.1f MB downloaded\n", static_cast<double>(profile_download_bytes_) / 1e6);
+    }
+
     // After a stream synchronisation: report (once) what the kernels flagged since the last check.
     void check_flags() {
         const int f = *host_flags_;
@@ -951,6 +1109,11 @@ private:
     std::vector<std::unique_ptr<CudaBuffer>> weights_;
     std::unique_ptr<CudaBuffer> scratch_;           // [n_tok, n_in] 8-bit activations of the current matmul
     std::unique_ptr<CudaBuffer> half_scratch_;      // [n_tok, n_in] f16 activations for cuBLAS
+    std::unique_ptr<CudaBuffer> dequant_scratch_;   // [rows of a chunk, n_in] f16 weights (dequantized GEMM)
+    int64_t dequant_min_tokens_ = 128;              // ENCLAVE_CUDA_DEQUANT_GEMM
+    int dequant_scratch_mib_ = 256;                 // ENCLAVE_CUDA_DEQUANT_MIB: largest chunk
+    long stats_dequant_gemms_ = 0;
+    bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
     std::unique_ptr<Cublas> cublas_;
@@ -982,6 +1145,13 @@ private:
     Key last_key_;                  // the previous step's, when it ran op by op
     std::vector<CachedGraph> graphs_;
     long stats_eager_ = 0, stats_captured_ = 0, stats_replayed_ = 0;
+    bool profile_ = false;                             // ENCLAVE_CUDA_PROFILE
+    bool profile_each_sync_ = false;                   // ENCLAVE_CUDA_PROFILE=2
+    std::vector<cudaEvent_t> profile_events_;          // reused after each collect
+    size_t profile_used_ = 0;
+    std::vector<std::pair<std::string, size_t>> profile_ops_;  // name, index of its start event
+    std::map<std::string, ProfileTotal> profile_device_, profile_host_;
+    size_t profile_download_bytes_ = 0;
     // What scratch_ holds: the 8-bit activations of x, valid while no other op has run since (any op may
     // have written x).
     struct {

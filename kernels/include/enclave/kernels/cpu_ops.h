@@ -88,4 +88,11 @@ void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int6
 void attention_query_packed(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
                             int64_t n_keys, int64_t head_dim, float scale, float* scratch, float* out) noexcept;
 
+// The k largest values of x, largest first: ids [k], vals [k] (1 <= k <= min(n, top_k_row_max)). Values compare by
+// top_k_key(): -0 equals +0 and NaN ranks below every number; equal values come by lower index, so ids[0] is
+// the first maximum. The CUDA backend's top_k_rows (cuda_ops.h) selects exactly the same entries.
+inline constexpr int64_t top_k_row_max = 256;
+uint32_t top_k_key(float v) noexcept;
+void top_k_row(const float* x, int64_t n, int64_t k, int32_t* ids, float* vals) noexcept;
+
 }  // namespace enclave::kernels

@@ -193,5 +193,20 @@ Status matmul_gemm(TensorType weight_type, WeightLayout layout, const void* w, i
 Status round_to_f16(const float* x, uint16_t* h, int64_t n, cudaStream_t stream);
 //! y[t, :] += bias for every row t.   \param y f32 [n_tok, n_out]   \param bias f32 [n_out]
 Status add_bias_rows(float* y, const float* bias, int64_t n_tok, int64_t n_out, cudaStream_t stream);
+//! Whether dequantize_rows_f16 reads weights of this type (the types with an 8-bit GEMM).
+bool dequantize_f16_supported(TensorType weight_type) noexcept;
+//! w16 = rows [row0, row0 + n_rows) of W, each value as the CPU's dequantize_row computes it, rounded to f16:
+//! quantized prefill hands them to a library f16 GEMM (many tokens amortise the n_rows * n_in * 2 bytes written).
+//! \param w [n_out, n_in] weight_type in `layout`   \param w16 f16 bits [n_rows, n_in]   n_in % 32 == 0 (256: K-quants)
+Status dequantize_rows_f16(TensorType weight_type, WeightLayout layout, const void* w, int64_t row0, int64_t n_rows,
+                           int64_t n_in, uint16_t* w16, cudaStream_t stream);
+
+// ---- top_k.cu: the largest logits of each row, selected on the device --------------------------------
+inline constexpr int64_t k_top_k_max = 256;
+//! ids[r, :], vals[r, :] = the k largest values of row r, largest first; equal values by lower index, -0 equal
+//! to +0, NaN below every number (cpu_ops.h: top_k_rows is the same function).
+//! \param logits f32 [n_rows, n]   \param ids i32 [n_rows, k]   \param vals f32 [n_rows, k]   1 <= k <= min(n, k_top_k_max)
+Status top_k_rows(const float* logits, int64_t n_rows, int64_t n, int64_t k, int32_t* ids, float* vals,
+                  cudaStream_t stream);
 
 }  // namespace enclave::kernels::cuda
