@@ -1,6 +1,7 @@
 """Load benchmark of `enclave-engine serve` (a benchmark, not a test): N concurrent streaming clients of the
 official openai library against the HTTP API. Reports requests/s, generated tokens/s, TTFT p50/p99 and
-inter-token p50/p99, and compares the aggregate with a single stream (batching at work).
+inter-token p50/p99, and compares the aggregate with a single stream (batching at work) and both with the
+engine alone (`enclave-engine bench --sequences`), which gives the server's overhead.
 
 usage: build/venv/bin/python tools/bench/serve_load.py ENGINE_EXE MODEL [--streams 32] [--tokens 64] [--threads 2]
        [--client openai|raw] [--serve-arg=--no-prefix-cache ...]
@@ -29,6 +30,15 @@ def percentile(values, p):
     return v[min(len(v) - 1, int(p / 100 * len(v)))] if v else float("nan")
 
 
+# Every request of a benchmark gets its own number, so that no run finds the prompts of an earlier one in the
+# engine's prefix cache: the measure is batching, not caching.
+_prompt_numbers = iter(range(1000, 10**9))
+
+
+def prompt(number):
+    return f"Tell me a story about the number {number}."
+
+
 def run_streams(client, model, n, tokens):
     ttft, itl, generated = [], [], [0]
     lock = threading.Lock()
@@ -37,7 +47,7 @@ def run_streams(client, model, n, tokens):
         start = time.perf_counter()
         last, first, count = None, None, 0
         for chunk in client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": f"Tell me a story about the number {i}."}],
+                model=model, messages=[{"role": "user", "content": prompt(i)}],
                 max_tokens=tokens, temperature=0.7, seed=i, stream=True,
                 stream_options={"include_usage": True}):
             now = time.perf_counter()
@@ -55,7 +65,7 @@ def run_streams(client, model, n, tokens):
                 ttft.append(first)
             generated[0] += count
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    threads = [threading.Thread(target=one, args=(next(_prompt_numbers),)) for _ in range(n)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -66,7 +76,7 @@ def run_streams(client, model, n, tokens):
 
 async def raw_stream(host, port, key, model, i, tokens):
     """One streaming chat over a raw HTTP/1.1 connection: (seconds to first token, token gaps, generated)."""
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": f"Tell me a story about the number {i}."}],
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": prompt(i)}],
                        "max_tokens": tokens, "temperature": 0.7, "seed": i, "stream": True,
                        "stream_options": {"include_usage": True}}).encode()
     start = time.perf_counter()
@@ -100,7 +110,7 @@ async def raw_stream(host, port, key, model, i, tokens):
 
 def run_raw(host, port, key, model, n, tokens):
     async def all_streams():
-        return await asyncio.gather(*(raw_stream(host, port, key, model, i, tokens) for i in range(n)))
+        return await asyncio.gather(*(raw_stream(host, port, key, model, next(_prompt_numbers), tokens) for _ in range(n)))
     t0 = time.perf_counter()
     results = asyncio.run(all_streams())
     secs = time.perf_counter() - t0
@@ -158,6 +168,16 @@ def main():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # The engine alone on the same model and threads, no server: the server's overhead is the difference.
+    def engine_rate(sequences):
+        out = subprocess.run([a.engine, "bench", "--model", a.model, "--pp", "0", "--tg", str(a.tokens), "--sequences",
+                              str(sequences), "--threads", str(a.threads), "--reps", "2", "--json"],
+                             capture_output=True, text=True, check=True).stdout
+        return max(r["avg_ts"] for r in json.loads(out)["results"])
+    alone_1, alone_n = engine_rate(1), engine_rate(a.streams)
+    print(f"engine alone (bench --sequences): 1 sequence {alone_1:.1f} t/s, {a.streams} sequences {alone_n:.1f} t/s "
+          f"({alone_n / alone_1:.2f}x); the server delivers {single / alone_1:.0%} and {tok / secs / alone_n:.0%} of them "
+          f"(its streams also prefill their prompts)")
 
 
 if __name__ == "__main__":

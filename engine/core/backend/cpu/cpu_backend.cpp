@@ -127,15 +127,17 @@ public:
         const size_t act_row = tensor_row_bytes(act, n_in);
         auto* xq = scratch(static_cast<size_t>(n_tok) * act_row);
         pool_.parallel_for(n_tok, [&](int64_t b, int64_t e, int thread) {
-            thread_status_[thread] =
-                kernels::convert_activations(isa_, w.type, static_cast<const float*>(x.data), n_in, n_in, b, e, xq);
+            // A thread may run several pieces: keep the first failure it saw.
+            const auto st = kernels::convert_activations(isa_, w.type, static_cast<const float*>(x.data), n_in, n_in, b, e, xq);
+            if (!st.is_ok()) thread_status_[thread] = st;
         });
         check_thread_status("matmul");
         const int64_t n_granules = (n_out + row_granule - 1) / row_granule;
         pool_.parallel_for(n_granules, [&](int64_t b, int64_t e, int thread) {
             const int64_t r0 = b * row_granule, r1 = std::min(n_out, e * row_granule);
-            thread_status_[thread] = kernels::matmul_rows(isa_, w.type, w.data, n_in, xq, n_tok,
-                                                          static_cast<float*>(out.data), n_out, r0, r1);
+            const auto st = kernels::matmul_rows(isa_, w.type, w.data, n_in, xq, n_tok, static_cast<float*>(out.data),
+                                                 n_out, r0, r1);
+            if (!st.is_ok()) thread_status_[thread] = st;
             if (bias)
                 for (int64_t t = 0; t < n_tok; ++t)
                     kernels::add_bias_row(row_f32(out, t) + r0, static_cast<const float*>(bias->data) + r0, r1 - r0);
