@@ -4,6 +4,12 @@
 #include <QFileInfo>
 #include <QRegularExpression>
 
+#ifdef Q_OS_LINUX
+#include <sys/prctl.h>  // defines: prctl, PR_SET_PDEATHSIG
+
+#include <csignal>  // defines: SIGTERM
+#endif
+
 namespace enclave::app {
 namespace {
 constexpr int kLogLines = 5000;
@@ -148,6 +154,13 @@ void EngineProcess::launch() {
     m_process->setProcessEnvironment(env);
     if (!m_profile.stateDir.isEmpty()) QDir().mkpath(m_profile.stateDir);
     if (!m_profile.stateDir.isEmpty()) m_process->setWorkingDirectory(m_profile.stateDir);
+#ifdef Q_OS_LINUX
+    // The engine is this console's child: when the console goes away without stopping it (killed,
+    // crashed), the engine gets SIGTERM and shuts down cleanly instead of serving on unsupervised and
+    // holding the socket the next console would start an engine on. (A server's engine runs under
+    // systemd, not under a console.) Runs in the child between fork and exec: async-signal-safe only.
+    m_process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGTERM); });
+#endif
     connect(m_process, &QProcess::readyReadStandardOutput, this, [this] { onReadable(QProcess::StandardOutput); });
     connect(m_process, &QProcess::readyReadStandardError, this, [this] { onReadable(QProcess::StandardError); });
     connect(m_process, &QProcess::finished, this, &EngineProcess::onFinished);

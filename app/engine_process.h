@@ -30,7 +30,9 @@ public:
     Q_ENUM(State)
 
     explicit EngineProcess(QObject* parent = nullptr);
-    ~EngineProcess() override;  // stops the child (SIGTERM, then SIGKILL after 5 s)
+    // Stops the child (SIGTERM, then SIGKILL after 5 s). On Linux the child also gets SIGTERM when the
+    // console dies without running this (PR_SET_PDEATHSIG).
+    ~EngineProcess() override;
 
     void start(const ConnectionProfile& profile);
     void stop();

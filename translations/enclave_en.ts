@@ -13,6 +13,37 @@
     </message>
 </context>
 <context>
+    <name>AuditClasses</name>
+    <message>
+        <source>sign-in and sessions</source>
+        <translation>sign-in and sessions</translation>
+    </message>
+    <message>
+        <source>users</source>
+        <translation>users</translation>
+    </message>
+    <message>
+        <source>API keys</source>
+        <translation>API keys</translation>
+    </message>
+    <message>
+        <source>models</source>
+        <translation>models</translation>
+    </message>
+    <message>
+        <source>configuration</source>
+        <translation>configuration</translation>
+    </message>
+    <message>
+        <source>inference</source>
+        <translation>inference</translation>
+    </message>
+    <message>
+        <source>audit log</source>
+        <translation>audit log</translation>
+    </message>
+</context>
+<context>
     <name>ConnectionProfile</name>
     <message>
         <source>Cannot read the certificate file %1: %2</source>
@@ -641,6 +672,10 @@
         <source>Alerts</source>
         <translation>Alerts</translation>
     </message>
+    <message>
+        <source>Select a rule to delete first.</source>
+        <translation>Select a rule to delete first.</translation>
+    </message>
 </context>
 <context>
     <name>enclave::ui::AuditPage</name>
@@ -671,34 +706,6 @@
     <message>
         <source>any</source>
         <translation>any</translation>
-    </message>
-    <message>
-        <source>sign-in and sessions</source>
-        <translation>sign-in and sessions</translation>
-    </message>
-    <message>
-        <source>users</source>
-        <translation>users</translation>
-    </message>
-    <message>
-        <source>API keys</source>
-        <translation>API keys</translation>
-    </message>
-    <message>
-        <source>models</source>
-        <translation>models</translation>
-    </message>
-    <message>
-        <source>configuration</source>
-        <translation>configuration</translation>
-    </message>
-    <message>
-        <source>inference</source>
-        <translation>inference</translation>
-    </message>
-    <message>
-        <source>audit log</source>
-        <translation>audit log</translation>
     </message>
     <message>
         <source>Result:</source>
@@ -1377,10 +1384,6 @@ Hash: %12</translation>
         <translation>Engine memory (resident)</translation>
     </message>
     <message>
-        <source>%1 % of GPU 0</source>
-        <translation>%1 % of GPU 0</translation>
-    </message>
-    <message>
         <source>%1 (%2, %3, value %4)</source>
         <translation>%1 (%2, %3, value %4)</translation>
     </message>
@@ -1451,6 +1454,10 @@ Hash: %12</translation>
     <message>
         <source>host</source>
         <translation>host</translation>
+    </message>
+    <message>
+        <source>%1: %2 % of GPU 0&apos;s memory</source>
+        <translation>%1: %2 % of GPU 0&apos;s memory</translation>
     </message>
 </context>
 <context>
@@ -1856,12 +1863,44 @@ Hash: %12</translation>
         <translation>Key name:</translation>
     </message>
     <message>
-        <source>Expires after days (0: never):</source>
-        <translation>Expires after days (0: never):</translation>
-    </message>
-    <message>
         <source>at least 12 characters, not containing the name</source>
         <translation>at least 12 characters, not containing the name</translation>
+    </message>
+    <message>
+        <source>Select a user first.</source>
+        <translation>Select a user first.</translation>
+    </message>
+    <message>
+        <source>Deleted the user %1</source>
+        <translation>Deleted the user %1</translation>
+    </message>
+    <message>
+        <source>never</source>
+        <translation>never</translation>
+    </message>
+    <message>
+        <source>Owner:</source>
+        <translation>Owner:</translation>
+    </message>
+    <message>
+        <source>you</source>
+        <translation>you</translation>
+    </message>
+    <message>
+        <source>Expires after days:</source>
+        <translation>Expires after days:</translation>
+    </message>
+    <message>
+        <source>A key needs a name.</source>
+        <translation>A key needs a name.</translation>
+    </message>
+    <message>
+        <source>Select a key to revoke first.</source>
+        <translation>Select a key to revoke first.</translation>
+    </message>
+    <message>
+        <source>Revoked the key %1</source>
+        <translation>Revoked the key %1</translation>
     </message>
 </context>
 </TS>

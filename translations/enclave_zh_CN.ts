@@ -13,6 +13,37 @@
     </message>
 </context>
 <context>
+    <name>AuditClasses</name>
+    <message>
+        <source>sign-in and sessions</source>
+        <translation>登录与会话</translation>
+    </message>
+    <message>
+        <source>users</source>
+        <translation>用户</translation>
+    </message>
+    <message>
+        <source>API keys</source>
+        <translation>接口密钥</translation>
+    </message>
+    <message>
+        <source>models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>configuration</source>
+        <translation>配置</translation>
+    </message>
+    <message>
+        <source>inference</source>
+        <translation>推理</translation>
+    </message>
+    <message>
+        <source>audit log</source>
+        <translation>审计日志</translation>
+    </message>
+</context>
+<context>
     <name>ConnectionProfile</name>
     <message>
         <source>Cannot read the certificate file %1: %2</source>
@@ -641,6 +672,10 @@
         <source>Alerts</source>
         <translation>告警</translation>
     </message>
+    <message>
+        <source>Select a rule to delete first.</source>
+        <translation>请先选择要删除的规则。</translation>
+    </message>
 </context>
 <context>
     <name>enclave::ui::AuditPage</name>
@@ -671,34 +706,6 @@
     <message>
         <source>any</source>
         <translation>任意</translation>
-    </message>
-    <message>
-        <source>sign-in and sessions</source>
-        <translation>登录与会话</translation>
-    </message>
-    <message>
-        <source>users</source>
-        <translation>用户</translation>
-    </message>
-    <message>
-        <source>API keys</source>
-        <translation>接口密钥</translation>
-    </message>
-    <message>
-        <source>models</source>
-        <translation>模型</translation>
-    </message>
-    <message>
-        <source>configuration</source>
-        <translation>配置</translation>
-    </message>
-    <message>
-        <source>inference</source>
-        <translation>推理</translation>
-    </message>
-    <message>
-        <source>audit log</source>
-        <translation>审计日志</translation>
     </message>
     <message>
         <source>Result:</source>
@@ -1377,10 +1384,6 @@ Hash: %12</source>
         <translation>引擎内存（常驻）</translation>
     </message>
     <message>
-        <source>%1 % of GPU 0</source>
-        <translation>显卡 0 的 %1 %</translation>
-    </message>
-    <message>
         <source>%1 (%2, %3, value %4)</source>
         <translation>%1（%2，%3，数值 %4）</translation>
     </message>
@@ -1451,6 +1454,10 @@ Hash: %12</source>
     <message>
         <source>host</source>
         <translation>主机</translation>
+    </message>
+    <message>
+        <source>%1: %2 % of GPU 0&apos;s memory</source>
+        <translation>%1：显卡 0 显存的 %2 %</translation>
     </message>
 </context>
 <context>
@@ -1856,12 +1863,44 @@ Hash: %12</source>
         <translation>密钥名称：</translation>
     </message>
     <message>
-        <source>Expires after days (0: never):</source>
-        <translation>有效天数（0：永不过期）：</translation>
-    </message>
-    <message>
         <source>at least 12 characters, not containing the name</source>
         <translation>至少 12 个字符，且不包含用户名</translation>
+    </message>
+    <message>
+        <source>Select a user first.</source>
+        <translation>请先选择一个用户。</translation>
+    </message>
+    <message>
+        <source>Deleted the user %1</source>
+        <translation>已删除用户 %1</translation>
+    </message>
+    <message>
+        <source>never</source>
+        <translation>永不过期</translation>
+    </message>
+    <message>
+        <source>Owner:</source>
+        <translation>所有者：</translation>
+    </message>
+    <message>
+        <source>you</source>
+        <translation>您本人</translation>
+    </message>
+    <message>
+        <source>Expires after days:</source>
+        <translation>有效天数：</translation>
+    </message>
+    <message>
+        <source>A key needs a name.</source>
+        <translation>密钥需要一个名称。</translation>
+    </message>
+    <message>
+        <source>Select a key to revoke first.</source>
+        <translation>请先选择要吊销的密钥。</translation>
+    </message>
+    <message>
+        <source>Revoked the key %1</source>
+        <translation>已吊销密钥 %1</translation>
     </message>
 </context>
 </TS>

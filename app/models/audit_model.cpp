@@ -1,7 +1,34 @@
 #include "app/models/audit_model.h"
 
+#include <QCoreApplication>
+
+#include "app/models/people_models.h"
 
 namespace enclave::app {
+
+QString auditRoleName(const std::string& role) {
+    if (role == "admin") return roleName(enclave::v1::ROLE_ADMIN);
+    if (role == "analyst") return roleName(enclave::v1::ROLE_ANALYST);
+    if (role == "auditor") return roleName(enclave::v1::ROLE_AUDITOR);
+    return QString::fromStdString(role);
+}
+
+const QList<QByteArray>& actionClasses() {
+    static const QList<QByteArray> codes = {"AUTH", "USER", "KEY", "MODEL", "CONFIG", "INFERENCE", "AUDIT"};
+    return codes;
+}
+
+QString actionClassName(const std::string& actionClass) {
+    static const char* const names[] = {QT_TRANSLATE_NOOP("AuditClasses", "sign-in and sessions"),
+                                        QT_TRANSLATE_NOOP("AuditClasses", "users"),
+                                        QT_TRANSLATE_NOOP("AuditClasses", "API keys"),
+                                        QT_TRANSLATE_NOOP("AuditClasses", "models"),
+                                        QT_TRANSLATE_NOOP("AuditClasses", "configuration"),
+                                        QT_TRANSLATE_NOOP("AuditClasses", "inference"),
+                                        QT_TRANSLATE_NOOP("AuditClasses", "audit log")};
+    const qsizetype i = actionClasses().indexOf(QByteArray::fromStdString(actionClass));
+    return i >= 0 ? QCoreApplication::translate("AuditClasses", names[i]) : QString::fromStdString(actionClass);
+}
 
 QVariant AuditModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
@@ -15,9 +42,9 @@ QVariant AuditModel::data(const QModelIndex& index, int role) const {
     // Actors and targets that are users are stored as pseudonyms; the engine adds the name while the
     // user is not erased.
     case Actor: return r.actor_name().empty() ? s(r.actor()) : s(r.actor_name());
-    case Role: return s(r.role());
+    case Role: return auditRoleName(r.role());
     case Source: return s(r.source());
-    case ActionClass: return s(r.action_class());
+    case ActionClass: return actionClassName(r.action_class());
     case Action: return s(r.action());
     case Target: return r.target_name().empty() ? s(r.target()) : s(r.target_name());
     case Result:

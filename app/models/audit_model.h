@@ -28,4 +28,11 @@ private:
     qint64 m_total = -1;
 };
 
+// The engine's codes in the user's language (a code it does not know stays as it is): a record's role
+// ("admin", "analyst", "auditor") and action class ("AUTH", "USER", "KEY", "MODEL", "CONFIG", "INFERENCE",
+// "AUDIT").
+QString auditRoleName(const std::string& role);
+QString actionClassName(const std::string& actionClass);
+const QList<QByteArray>& actionClasses();  // the codes, in the order the Audit page offers them
+
 }  // namespace enclave::app

@@ -1,14 +1,43 @@
 // EngineProcess's supervision without a real engine (Qt Creator's processtestapp idea): a tiny fake
 // engine that dies at once is restarted with growing backoff, and after five early deaths in a row the
-// supervisor gives up (State::Failed), says why, and starts nothing more.
+// supervisor gives up (State::Failed), says why, and starts nothing more. And an engine does not outlive
+// a console that is killed (this executable, run with --as-console, is that console).
 #include <QElapsedTimer>
+#include <QFile>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include "app/engine_process.h"
 
+#include <csignal>  // defines: kill, SIGKILL
+
 using namespace enclave::app;
+
+namespace {
+// A process that exists and is not a zombie (a reparented child may wait a while to be reaped).
+bool alive(qint64 pid) {
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly)) return false;
+    const QByteArray s = stat.readAll();
+    const qsizetype paren = s.lastIndexOf(')');
+    return paren > 0 && paren + 2 < s.size() && s[paren + 2] != 'Z';
+}
+
+// --as-console DIR: a console that starts the lasting fake engine with DIR as its state directory and
+// runs until it is killed.
+int runAsConsole(int argc, char** argv) {
+    QCoreApplication app(argc, argv);
+    ConnectionProfile p =
+        ConnectionProfile::defaultLocal(QStringLiteral(ENCLAVE_SOURCE_DIR "/tests/app/data/lasting_engine.sh"));
+    p.stateDir = QString::fromLocal8Bit(argv[2]);
+    p.socketPath = p.stateDir + QStringLiteral("/engine.sock");
+    EngineProcess process;
+    process.start(p);
+    return QCoreApplication::exec();
+}
+}  // namespace
 
 class TstEngineProcess : public QObject {
     Q_OBJECT
@@ -63,6 +92,29 @@ private slots:
         process.stop();
     }
 
+    void engineEndsWhenItsConsoleIsKilled() {
+#ifndef Q_OS_LINUX
+        QSKIP("the parent-death signal is Linux's");
+#endif
+        QTemporaryDir dir;
+        QProcess console;
+        console.start(QCoreApplication::applicationFilePath(), {QStringLiteral("--as-console"), dir.path()});
+        QVERIFY(console.waitForStarted());
+        QFile pidFile(dir.filePath(QStringLiteral("engine.pid")));
+        QDeadlineTimer started(15000);
+        while (!(pidFile.exists() && pidFile.size() > 0) && !started.hasExpired()) QTest::qWait(50);
+        QVERIFY2(pidFile.open(QIODevice::ReadOnly), "the fake engine did not start");
+        const qint64 engine = pidFile.readAll().trimmed().toLongLong();
+        QVERIFY(engine > 0 && alive(engine));
+        ::kill(pid_t(console.processId()), SIGKILL);  // no destructor, no clean stop
+        QVERIFY(console.waitForFinished(5000));
+        QDeadlineTimer ended(5000);
+        while (alive(engine) && !ended.hasExpired()) QTest::qWait(50);
+        const bool outlived = alive(engine);
+        if (outlived) ::kill(pid_t(engine), SIGKILL);
+        QVERIFY2(!outlived, "the engine outlived its console");
+    }
+
     void missingBinaryFailsAtOnce() {
         EngineProcess process;
         QSignalSpy failed(&process, &EngineProcess::failed);
@@ -73,5 +125,10 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TstEngineProcess)
+int main(int argc, char** argv) {
+    if (argc == 3 && qstrcmp(argv[1], "--as-console") == 0) return runAsConsole(argc, argv);
+    QCoreApplication app(argc, argv);
+    TstEngineProcess test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_engine_process.moc"

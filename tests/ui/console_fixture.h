@@ -4,6 +4,7 @@
 // Chinese UI shows no English words. Header-only; each test executable includes it once.
 #pragma once
 
+#include <qcustomplot.h>
 #include <QAbstractButton>
 #include <QApplication>
 #include <QCheckBox>
@@ -18,6 +19,7 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
+#include <QPointer>
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QSettings>
@@ -27,6 +29,7 @@
 #include <QtTest>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "app/engine_client.h"
 #include "app/engine_process.h"
@@ -58,27 +61,103 @@ T* visibleDialog() {
     return nullptr;
 }
 
-// Runs `fill` on the next modal dialog as soon as it shows (from inside its exec() loop), then presses OK.
-inline void whenDialogShows(std::function<void(QDialog*)> fill) {
-    auto* timer = new QTimer;
+// Answers the next modal dialogs in turn, as a user would: each `fill` runs on one dialog (from inside its
+// exec() loop) as soon as it shows, then OK is pressed, unless `fill` closed the dialog itself (a
+// QMessageBox's Yes, a dialog's Close).
+inline void whenDialogsShow(QList<std::function<void(QDialog*)>> fills) {
+    auto* timer = new QTimer(qApp);
+    auto queue = std::make_shared<QList<std::function<void(QDialog*)>>>(std::move(fills));
+    auto last = std::make_shared<QPointer<QDialog>>();
     timer->setInterval(50);
-    QObject::connect(timer, &QTimer::timeout, timer, [timer, fill] {
+    QObject::connect(timer, &QTimer::timeout, timer, [timer, queue, last] {
         auto* dlg = qobject_cast<QDialog*>(QApplication::activeModalWidget());
-        if (!dlg || !dlg->isVisible()) return;
-        timer->stop();
-        timer->deleteLater();
+        if (!dlg || !dlg->isVisible() || dlg == last->data()) return;
+        *last = dlg;
+        const auto fill = queue->takeFirst();
+        if (queue->isEmpty()) {
+            timer->stop();
+            timer->deleteLater();
+        }
+        QPointer<QDialog> alive(dlg);
         fill(dlg);
-        if (auto* box = dlg->findChild<QDialogButtonBox*>(); box && box->button(QDialogButtonBox::Ok))
+        if (!alive || !alive->isVisible()) return;
+        if (auto* box = alive->findChild<QDialogButtonBox*>(); box && box->button(QDialogButtonBox::Ok))
             box->button(QDialogButtonBox::Ok)->click();
         else
-            dlg->accept();
+            alive->accept();
     });
     timer->start();
+}
+inline void whenDialogShows(std::function<void(QDialog*)> fill) {
+    whenDialogsShow({std::move(fill)});
 }
 
 template <class T>
 T* child(QObject* root, const char* name) {
     return root->findChild<T*>(QString::fromLatin1(name));
+}
+
+// Selects the row of `view` whose `column` shows `text`, as a click on it would; false when there is none.
+inline bool selectRow(QTableView* view, int column, const QString& text) {
+    for (int r = 0; r < view->model()->rowCount(); ++r)
+        if (view->model()->index(r, column).data().toString() == text) {
+            view->selectRow(r);
+            return view->selectionModel()->isRowSelected(r, {});
+        }
+    return false;
+}
+
+// The text of every cell of `view`, one row a line (for failure messages and "is it shown" checks).
+inline QString tableText(QTableView* view) {
+    QStringList lines;
+    for (int r = 0; r < view->model()->rowCount(); ++r) {
+        QStringList cells;
+        for (int c = 0; c < view->model()->columnCount(); ++c) cells << view->model()->index(r, c).data().toString();
+        lines << cells.join(QLatin1String(" | "));
+    }
+    return lines.join(QLatin1Char('\n'));
+}
+
+// One engine call, waited for: how the tests look at what the engine really holds, independently of
+// the widgets. The reply, or nullopt with the engine's error in *error.
+template <class Stub, class Req, class Reply>
+std::optional<Reply> ask(app::EngineClient& client, const char* method,
+                         grpc::Status (Stub::*fn)(grpc::ClientContext*, const Req&, Reply*), const Req& req,
+                         QString* error = nullptr) {
+    QObject context;
+    std::optional<Reply> out;
+    bool done = false;
+    client.call(
+        method, fn, req, &context,
+        [&](const Reply& r) {
+            out = r;
+            done = true;
+        },
+        [&](const app::EngineError& e) {
+            if (error) *error = e.text();
+            done = true;
+        });
+    waitFor([&] { return done; }, 20000);
+    return out;
+}
+
+// One short generation (a token at most) through `client`: true when the engine served it, else false with
+// its refusal in *error (a rate limit, a revoked credential...).
+inline bool generateOnce(app::EngineClient& client, QString* error = nullptr) {
+    v1::GenerateRequest req;
+    req.set_prompt("Hello");
+    req.mutable_sampling()->set_max_tokens(1);
+    QObject context;
+    bool done = false, ok = false;
+    client.stream(
+        "Generation.Generate", &v1::Generation::Stub::Generate, req, &context, [](const v1::GenerateEvent&) {},
+        [&](const app::EngineError* e) {
+            ok = !e;
+            if (e && error) *error = e->text();
+            done = true;
+        });
+    waitFor([&] { return done; }, 60000);
+    return ok;
 }
 
 class Console {
@@ -126,9 +205,9 @@ public:
         return p;
     }
 
-    // Presses "Start engine" on the Connect page with the local profile.
-    void deploy() {
-        window->connectPage()->setProfile(localProfile());
+    // Presses "Start engine" on the Connect page with the local profile (or the one given).
+    void deploy(std::optional<app::ConnectionProfile> profile = std::nullopt) {
+        window->connectPage()->setProfile(profile ? *profile : localProfile());
         window->showPage(app::Session::Page::Connect);
         child<QPushButton>(window.get(), "startEngine")->click();
     }
@@ -192,6 +271,35 @@ public:
         return ok;
     }
 
+    // A second client of the same engine with its own credential (a session token or an API key), as
+    // another program would connect.
+    std::unique_ptr<app::EngineClient> otherClient(const QString& credential = {}) const {
+        auto other = std::make_unique<app::EngineClient>();
+        other->setTarget(client->target());
+        other->setSessionToken(credential);
+        return other;
+    }
+
+    // Signs `user` in from another client: the session token, or empty with the engine's refusal in *why.
+    QString loginElsewhere(const QString& user, const QString& password, QString* why = nullptr) const {
+        auto other = otherClient();
+        v1::LoginRequest req;
+        req.set_username(user.toStdString());
+        req.set_password(password.toStdString());
+        const auto reply = ask(*other, "Auth.Login", &v1::Auth::Stub::Login, req, why);
+        return reply ? QString::fromStdString(reply->session_token()) : QString();
+    }
+
+    // Deploys and creates the first admin through the wizard.
+    bool deployAndBootstrap(QString* why, std::optional<app::ConnectionProfile> profile = std::nullopt) {
+        if (!QFileInfo(engine).isExecutable() || !QFileInfo::exists(model)) {
+            *why = QStringLiteral("no engine or model: '%1', '%2'").arg(engine, model);
+            return false;
+        }
+        deploy(std::move(profile));
+        return bootstrapThroughWizard(QStringLiteral("admin"), why);
+    }
+
     ui::Page* page(app::Session::Page p) const { return window->page(p); }
     template <class T = QTableView>
     int rows(app::Session::Page p, const char* view) const {
@@ -241,6 +349,13 @@ inline QStringList englishLeft(QWidget* root) {
         if (auto* list = qobject_cast<QListWidget*>(w))
             for (int i = 0; i < list->count(); ++i)
                 if (!list->item(i)->isHidden()) check(w, list->item(i)->text());
+        // Texts painted on charts: axis labels, series names in the legend, threshold and "no data" notes.
+        if (auto* plot = qobject_cast<QCustomPlot*>(w)) {
+            for (QCPAxis* a : plot->axisRect()->axes()) check(w, a->label());
+            for (int i = 0; i < plot->graphCount(); ++i) check(w, plot->graph(i)->name());
+            for (int i = 0; i < plot->itemCount(); ++i)
+                if (auto* t = qobject_cast<QCPItemText*>(plot->item(i)); t && t->visible()) check(w, t->text());
+        }
     }
     return problems;
 }

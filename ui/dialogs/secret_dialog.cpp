@@ -17,7 +17,9 @@ SecretDialog::SecretDialog(const QString& name, const QString& secret, QWidget* 
     text->setWordWrap(true);
     layout->addWidget(text);
     auto* field = new QLineEdit(secret, this);
+    field->setObjectName(QStringLiteral("secret"));
     field->setReadOnly(true);
+    field->setProperty("enclaveData", true);  // the key itself
     field->setMinimumWidth(420);
     layout->addWidget(field);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);

@@ -13,6 +13,7 @@
 #include <QSpinBox>
 #include <QTableView>
 #include <QVBoxLayout>
+#include <memory>
 
 namespace enclave::ui {
 
@@ -29,6 +30,9 @@ AlertsPage::AlertsPage(EngineClient& client, QWidget* parent) : Page(client, par
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->verticalHeader()->hide();
     m_view->horizontalHeader()->setStretchLastSection(true);
+    m_view->setWordWrap(false);
+    // Rule names and metrics are long: size the columns to them, not to their headers.
+    connect(&m_rules, &QAbstractItemModel::modelReset, m_view, &QTableView::resizeColumnsToContents);
     bl->addWidget(m_view, 1);
     auto* bar = new QHBoxLayout;
     m_add = new QPushButton(m_box);
@@ -42,6 +46,10 @@ AlertsPage::AlertsPage(EngineClient& client, QWidget* parent) : Page(client, par
     bar->addWidget(m_save);
     bl->addLayout(bar);
     layout->addWidget(m_box);
+    m_view->setObjectName(QStringLiteral("alertRules"));
+    m_add->setObjectName(QStringLiteral("newRule"));
+    m_delete->setObjectName(QStringLiteral("deleteRule"));
+    m_save->setObjectName(QStringLiteral("saveRules"));
     connect(m_add, &QPushButton::clicked, this, &AlertsPage::addRule);
     connect(m_delete, &QPushButton::clicked, this, &AlertsPage::deleteRule);
     connect(m_reload, &QPushButton::clicked, this, &AlertsPage::refresh);
@@ -75,11 +83,23 @@ void AlertsPage::save() {
         say([=, this] { return tr("No changes to save."); }, false);
         return;
     }
+    // Reload once every rule has been answered: a reload that overtook a save would show the old rule and
+    // drop the edit (the calls run in parallel).
+    auto pending = std::make_shared<int>(int(dirty.size()));
+    const auto answered = [this, pending] {
+        if (--*pending == 0) refresh();
+    };
     for (int row : dirty)
-        m_client.call("Alerts.PutRule", &v1::Alerts::Stub::PutRule, m_rules.rowAt(row), this,
-                      [this](const v1::AlertRule& r) { say([=, this] { return tr("Saved the rule %1").arg(QString::fromStdString(r.name())); }, false); },
-                      failer());
-    refresh();
+        m_client.call(
+            "Alerts.PutRule", &v1::Alerts::Stub::PutRule, m_rules.rowAt(row), this,
+            [this, answered](const v1::AlertRule& r) {
+                say([name = QString::fromStdString(r.name())] { return tr("Saved the rule %1").arg(name); }, false);
+                answered();
+            },
+            [this, answered](const EngineError& e) {
+                fail(e);
+                answered();
+            });
 }
 
 void AlertsPage::addRule() {
@@ -87,18 +107,24 @@ void AlertsPage::addRule() {
     dlg.setWindowTitle(tr("New alert rule"));
     auto* form = new QFormLayout(&dlg);
     auto* name = new QLineEdit(&dlg);
+    name->setObjectName(QStringLiteral("ruleName"));
     auto* metric = new QComboBox(&dlg);
+    metric->setObjectName(QStringLiteral("ruleMetric"));
     metric->setEditable(true);
     metric->addItems(m_metrics);
     auto* cmp = new QComboBox(&dlg);
+    cmp->setObjectName(QStringLiteral("ruleComparison"));
     cmp->addItems({QStringLiteral(">"), QStringLiteral(">="), QStringLiteral("<"), QStringLiteral("<=")});
     auto* threshold = new QDoubleSpinBox(&dlg);
+    threshold->setObjectName(QStringLiteral("ruleThreshold"));
     threshold->setRange(-1e12, 1e12);
     threshold->setDecimals(3);
     auto* seconds = new QSpinBox(&dlg);
+    seconds->setObjectName(QStringLiteral("ruleSeconds"));
     seconds->setRange(0, 86400);
     seconds->setValue(60);
     auto* severity = new QComboBox(&dlg);
+    severity->setObjectName(QStringLiteral("ruleSeverity"));
     severity->addItem(app::severityName("warning"), QStringLiteral("warning"));
     severity->addItem(app::severityName("critical"), QStringLiteral("critical"));
     form->addRow(tr("Name:"), name);
@@ -120,12 +146,21 @@ void AlertsPage::addRule() {
     rule.set_for_seconds(seconds->value());
     rule.set_severity(severity->currentData().toString().toStdString());
     rule.set_enabled(true);
-    m_client.call("Alerts.PutRule", &v1::Alerts::Stub::PutRule, rule, this, [this](const v1::AlertRule&) { refresh(); }, failer());
+    m_client.call(
+        "Alerts.PutRule", &v1::Alerts::Stub::PutRule, rule, this,
+        [this](const v1::AlertRule& r) {
+            say([name = QString::fromStdString(r.name())] { return tr("Saved the rule %1").arg(name); }, false);
+            refresh();
+        },
+        failer());
 }
 
 void AlertsPage::deleteRule() {
     const auto rows = m_view->selectionModel()->selectedRows();
-    if (rows.isEmpty()) return;
+    if (rows.isEmpty()) {
+        say([] { return tr("Select a rule to delete first."); }, true);
+        return;
+    }
     v1::DeleteAlertRuleRequest req;
     req.set_id(m_rules.data(rows.first(), Qt::UserRole).toString().toStdString());
     m_client.call("Alerts.DeleteRule", &v1::Alerts::Stub::DeleteRule, req, this,

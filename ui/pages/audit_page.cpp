@@ -37,7 +37,7 @@ AuditPage::AuditPage(EngineClient& client, QWidget* parent) : Page(client, paren
     m_classLabel = new QLabel(m_filterBox);
     m_class = new QComboBox(m_filterBox);
     m_class->addItem(QString());
-    for (const char* c : {"AUTH", "USER", "KEY", "MODEL", "CONFIG", "INFERENCE", "AUDIT"}) m_class->addItem(QString(), QLatin1String(c));
+    for (const QByteArray& c : app::actionClasses()) m_class->addItem(QString(), QString::fromLatin1(c));
     m_resultLabel = new QLabel(m_filterBox);
     m_result = new QComboBox(m_filterBox);
     m_result->addItems({QString(), QString(), QString(), QString()});
@@ -58,6 +58,8 @@ AuditPage::AuditPage(EngineClient& client, QWidget* parent) : Page(client, paren
     g->addWidget(m_textLabel, 2, 3);
     g->addWidget(m_text, 2, 4);
     g->addWidget(m_search, 2, 5);
+    g->setColumnStretch(2, 1);  // the two date fields (and the fields under them) share the width
+    g->setColumnStretch(4, 1);
     layout->addWidget(m_filterBox);
 
     auto* split = new QSplitter(Qt::Vertical, this);
@@ -104,6 +106,9 @@ AuditPage::AuditPage(EngineClient& client, QWidget* parent) : Page(client, paren
     m_progress->setObjectName(QStringLiteral("auditProgress"));
     m_text->setObjectName(QStringLiteral("auditText"));
     m_details->setObjectName(QStringLiteral("auditDetails"));
+    m_class->setObjectName(QStringLiteral("auditClass"));
+    m_exportCsv->setObjectName(QStringLiteral("exportCsv"));
+    m_exportJson->setObjectName(QStringLiteral("exportJson"));
     connect(m_search, &QPushButton::clicked, this, [this] { search(false); });
     connect(m_more, &QPushButton::clicked, this, [this] { search(true); });
     connect(m_verify, &QPushButton::clicked, this, &AuditPage::verify);
@@ -122,9 +127,8 @@ void AuditPage::retranslate() {
     m_actorLabel->setText(tr("Actor:"));
     m_classLabel->setText(tr("Action class:"));
     m_class->setItemText(0, tr("any"));
-    const QString classes[] = {tr("sign-in and sessions"), tr("users"), tr("API keys"), tr("models"),
-                               tr("configuration"), tr("inference"), tr("audit log")};
-    for (int i = 0; i < 7; ++i) m_class->setItemText(i + 1, classes[i]);
+    for (int i = 0; i < int(app::actionClasses().size()); ++i)
+        m_class->setItemText(i + 1, app::actionClassName(app::actionClasses()[i].toStdString()));
     m_resultLabel->setText(tr("Result:"));
     m_result->setItemText(0, tr("any"));
     m_result->setItemText(1, tr("ok"));
@@ -190,13 +194,16 @@ void AuditPage::showDetails() {
     QString details = QString::fromStdString(r.details());
     const QJsonDocument doc = QJsonDocument::fromJson(details.toUtf8());
     if (!doc.isNull()) details = QString::fromUtf8(doc.toJson(QJsonDocument::Indented));
-    m_details->setPlainText(tr("Record %1 at %2 by %3 (%4) from %5\n%6 %7 on %8: %9\n\nDetails:\n%10\n\nPrevious hash: %11\nHash: %12")
-                                .arg(r.seq())
-                                .arg(app::fmt::time(r.time_ms()), QString::fromStdString(r.actor()), QString::fromStdString(r.role()),
-                                     QString::fromStdString(r.source()), QString::fromStdString(r.action_class()),
-                                     QString::fromStdString(r.action()), QString::fromStdString(r.target()),
-                                     QString::fromStdString(r.result()))
-                                .arg(details, QString::fromStdString(r.prev_hash()), QString::fromStdString(r.hash())));
+    m_details->setPlainText(
+        tr("Record %1 at %2 by %3 (%4) from %5\n%6 %7 on %8: %9\n\nDetails:\n%10\n\nPrevious hash: %11\nHash: %12")
+            .arg(r.seq())
+            .arg(app::fmt::time(r.time_ms()),
+                 QString::fromStdString(r.actor_name().empty() ? r.actor() : r.actor_name()),
+                 app::auditRoleName(r.role()), QString::fromStdString(r.source()),
+                 app::actionClassName(r.action_class()), QString::fromStdString(r.action()),
+                 QString::fromStdString(r.target()),
+                 m_model.data(m_model.index(rows.first().row(), app::AuditModel::Result)).toString())
+            .arg(details, QString::fromStdString(r.prev_hash()), QString::fromStdString(r.hash())));
 }
 
 void AuditPage::verify() {

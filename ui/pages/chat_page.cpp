@@ -120,6 +120,8 @@ ChatPage::ChatPage(EngineClient& client, QWidget* parent) : Page(client, parent)
     m_model->setObjectName(QStringLiteral("chatModel"));
     m_model->setProperty("enclaveData", true);  // served model names
     m_stats->setObjectName(QStringLiteral("chatStats"));
+    m_maxTokens->setObjectName(QStringLiteral("maxTokens"));
+    m_temperature->setObjectName(QStringLiteral("temperature"));
     connect(m_new, &QPushButton::clicked, this, &ChatPage::newConversation);
     connect(m_delete, &QPushButton::clicked, this, &ChatPage::deleteConversation);
     connect(m_send, &QPushButton::clicked, this, [this] {
@@ -326,7 +328,10 @@ void ChatPage::onDone(const EngineError* e) {
     if (e) {
         if (e->isCancelled()) {
             reason = QStringLiteral("cancelled");
-            if (!m_turns.isEmpty()) m_turns.last().finishReason = reason;
+            if (!m_turns.isEmpty()) {
+                m_turns.last().finishReason = reason;
+                m_turns.last().tokens = m_generated;  // the tokens that arrived before the stop
+            }
         } else {
             if (!m_turns.isEmpty() && m_turns.last().content.isEmpty()) m_turns.removeLast();
             reason = QStringLiteral("error");

@@ -28,6 +28,7 @@ DashboardPage::DashboardPage(EngineClient& client, QWidget* parent) : Page(clien
     auto* outer = new QVBoxLayout(this);
     m_banner = new QLabel(this);
     m_banner->setWordWrap(true);
+    m_banner->setObjectName(QStringLiteral("alertBanner"));
     m_banner->setVisible(false);
     m_banner->setProperty("enclaveEngineText", true);  // rule names and subjects come from the engine
     m_banner->setStyleSheet(QStringLiteral("QLabel{background:#c0392b;color:white;padding:6px;border-radius:3px;}"));
@@ -88,6 +89,7 @@ DashboardPage::DashboardPage(EngineClient& client, QWidget* parent) : Page(clien
     m_alertView->horizontalHeader()->setStretchLastSection(true);
     m_alertView->verticalHeader()->hide();
     m_alertView->setMinimumHeight(120);
+    m_alertView->setObjectName(QStringLiteral("alertHistory"));
     ag->addWidget(m_alertView);
     grid->addWidget(m_alertBox);
 
@@ -108,6 +110,10 @@ DashboardPage::DashboardPage(EngineClient& client, QWidget* parent) : Page(clien
     m_metricsTimer = new QTimer(this);
     m_metricsTimer->setInterval(5000);
     connect(m_metricsTimer, &QTimer::timeout, this, [this] {
+        // The firing set again from the engine: WatchEvents reports firing and resolved, but a rule that
+        // is deleted or edited while it fires ends without a "resolved" event, and the banner must not
+        // keep showing it.
+        if (m_ticks++ > 0) loadAlerts(true);
         m_client.call("Telemetry.Metrics", &v1::Telemetry::Stub::Metrics, v1::MetricsRequest{}, this,
                       [this](const v1::MetricsSnapshot& m) { addMetrics(m); },
                       [this](const EngineError& e) {
@@ -177,8 +183,9 @@ void DashboardPage::retranslate() {
         m_util->setSeriesName(int(g), tr("GPU %1").arg(g));
         m_power->setSeriesName(int(g), tr("GPU %1").arg(g));
     }
-    const QString source = m_thresholdsFromEngine ? tr("alert rule") : tr("default alert");
+    const QString source = thresholdSource();
     m_temp->setThreshold(0, m_tempThreshold, tr("%1: %2 °C").arg(source).arg(m_tempThreshold));
+    updateVramThreshold();
 
     m_tokens->setTitle(tr("Generated tokens per second"));
     m_tokens->setUnit(tr("tokens/s"));
@@ -230,6 +237,7 @@ void DashboardPage::hideEvent(QHideEvent* event) {
 }
 
 void DashboardPage::refresh() {
+    m_ticks = 0;
     loadThresholds();
     loadHistory();
     loadAlerts();
@@ -326,9 +334,10 @@ void DashboardPage::addSample(const v1::TelemetrySample& s) {
         if (g.has_memory_total_bytes()) m_vram->append(2 * i + 1, t, g.memory_total_bytes() / kGiB);
         if (g.has_utilization_ratio()) m_util->append(i, t, g.utilization_ratio() * 100);
         if (g.has_power_watts()) m_power->append(i, t, g.power_watts());
-        if (g.has_memory_total_bytes() && i == 0)
-            m_vram->setThreshold(0, g.memory_total_bytes() * m_vramThreshold / kGiB,
-                                 tr("%1 % of GPU 0").arg(m_vramThreshold * 100, 0, 'f', 0));
+        if (g.has_memory_total_bytes() && i == 0 && g.memory_total_bytes() / kGiB != m_gpu0TotalGiB) {
+            m_gpu0TotalGiB = g.memory_total_bytes() / kGiB;
+            updateVramThreshold();
+        }
     }
     if (m_lastCpuS >= 0 && t > m_lastCpuT)
         m_cpu->append(0, t, 100.0 * (s.process_cpu_seconds() - m_lastCpuS) / (t - m_lastCpuT) / m_cores);
@@ -351,6 +360,18 @@ void DashboardPage::addSample(const v1::TelemetrySample& s) {
         m_ram->append(1, t, s.host_memory_total_bytes() / kGiB);
     }
     m_rss->append(0, t, s.process_resident_bytes() / kGiB);
+}
+
+QString DashboardPage::thresholdSource() const {
+    return m_thresholdsFromEngine ? tr("alert rule") : tr("default alert");
+}
+
+void DashboardPage::updateVramThreshold() {
+    // A share of GPU 0's memory, drawn once its total is known; set here and in retranslate(), so the
+    // label follows the language like the chart's other texts.
+    if (std::isnan(m_gpu0TotalGiB)) return;
+    m_vram->setThreshold(0, m_gpu0TotalGiB * m_vramThreshold,
+                         tr("%1: %2 % of GPU 0's memory").arg(thresholdSource()).arg(m_vramThreshold * 100, 0, 'f', 0));
 }
 
 void DashboardPage::addMetrics(const v1::MetricsSnapshot& m) {
@@ -382,15 +403,15 @@ void DashboardPage::loadThresholds() {
         [](const EngineError&) {});  // keeps the deployment guide's defaults; the Alerts page reports errors
 }
 
-void DashboardPage::loadAlerts() {
+void DashboardPage::loadAlerts(bool firingOnly) {
     v1::ListAlertEventsRequest req;
     req.set_since_ms(QDateTime::currentMSecsSinceEpoch() - 24LL * 3600 * 1000);
-    req.set_limit(200);
+    req.set_limit(firingOnly ? 1 : 200);
     m_client.call(
         "Alerts.ListEvents", &v1::Alerts::Stub::ListEvents, req, this,
-        [this](const v1::ListAlertEventsReply& r) {
+        [this, firingOnly](const v1::ListAlertEventsReply& r) {
             m_alertsError.reset();
-            m_events.setRows(app::toList(r.events()));
+            if (!firingOnly) m_events.setRows(app::toList(r.events()));  // the history keeps its selection
             m_firing = app::toList(r.firing());
             updateBanner();
         },

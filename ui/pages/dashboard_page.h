@@ -34,6 +34,9 @@ public:
     QList<ChartPanel*> charts() const;
     int samplesSeen() const { return m_samples; }
     int metricsSeen() const { return m_metrics; }
+    // One telemetry sample into the charts (History and Live call it; a test feeds GPU samples through it
+    // on a machine without GPUs).
+    void addSample(const v1::TelemetrySample& sample);
 
 protected:
     void retranslate() override;
@@ -44,12 +47,13 @@ private:
     void loadHistory();
     void openLive();
     void closeLive();
-    void addSample(const v1::TelemetrySample& sample);
     void addMetrics(const v1::MetricsSnapshot& m);
     void ensureGpuSeries(uint32_t gpuCount);
     void loadThresholds();
-    void loadAlerts();
+    void loadAlerts(bool firingOnly = false);  // firingOnly: the banner, not the history
     void updateBanner();
+    void updateVramThreshold();
+    QString thresholdSource() const;  // "alert rule" or "default alert", translated
     void saveChart(ChartPanel* panel);
     void replotAll();
     int windowSeconds() const;
@@ -86,6 +90,7 @@ private:
     double m_tempThreshold = 85, m_vramThreshold = 0.9, m_successThreshold = 0.995;
     double m_waitingThreshold = qQNaN(), m_ttftThreshold = qQNaN(), m_latencyThreshold = qQNaN();
     double m_utilThreshold = qQNaN(), m_powerThreshold = qQNaN();
+    double m_gpu0TotalGiB = qQNaN();  // from the last sample with GPU 0's total memory
     bool m_thresholdsFromEngine = false;
     // Kept as errors, not text: they are shown again in the current language after a switch.
     std::optional<EngineError> m_metricsError;
@@ -96,6 +101,7 @@ private:
     double m_cores = std::max(1, QThread::idealThreadCount());
     int m_samples = 0;
     int m_metrics = 0;
+    int m_ticks = 0;  // metrics timer ticks since refresh()
     quint64 m_historyGeneration = 0;
 };
 

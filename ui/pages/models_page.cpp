@@ -80,6 +80,9 @@ ModelsPage::ModelsPage(EngineClient& client, QWidget* parent)
     m_unload->setObjectName(QStringLiteral("unloadModel"));
     m_progress->setObjectName(QStringLiteral("loadProgress"));
     m_estimate->setObjectName(QStringLiteral("memoryEstimate"));
+    m_stage->setObjectName(QStringLiteral("loadStage"));
+    m_setRoute->setObjectName(QStringLiteral("setRoute"));
+    m_deleteRoute->setObjectName(QStringLiteral("deleteRoute"));
     connect(m_refresh, &QPushButton::clicked, this, &ModelsPage::refresh);
     connect(m_load, &QPushButton::clicked, this, &ModelsPage::load);
     connect(m_swap, &QPushButton::clicked, this, &ModelsPage::swap);

@@ -8,12 +8,14 @@
 #include <QGroupBox>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableView>
 #include <QVBoxLayout>
+#include <optional>
 
 #include "ui/dialogs/secret_dialog.h"
 
@@ -58,6 +60,13 @@ UsersPage::UsersPage(EngineClient& client, QWidget* parent) : Page(client, paren
     m_userView->setObjectName(QStringLiteral("users"));
     m_keyView->setObjectName(QStringLiteral("keys"));
     m_create->setObjectName(QStringLiteral("newUser"));
+    m_disable->setObjectName(QStringLiteral("toggleDisabled"));
+    m_delete->setObjectName(QStringLiteral("deleteUser"));
+    m_password->setObjectName(QStringLiteral("resetPassword"));
+    m_role->setObjectName(QStringLiteral("changeRole"));
+    m_limits->setObjectName(QStringLiteral("editLimits"));
+    m_newKey->setObjectName(QStringLiteral("newKey"));
+    m_revokeKey->setObjectName(QStringLiteral("revokeKey"));
     connect(m_create, &QPushButton::clicked, this, &UsersPage::createUser);
     connect(m_disable, &QPushButton::clicked, this, &UsersPage::toggleDisabled);
     connect(m_delete, &QPushButton::clicked, this, &UsersPage::deleteUser);
@@ -84,14 +93,33 @@ void UsersPage::retranslate() {
 }
 
 void UsersPage::refresh() {
-    m_client.call("Users.ListUsers", &v1::Users::Stub::ListUsers, v1::ListUsersRequest{}, this,
-                  [this](const v1::ListUsersReply& r) { m_users.setRows(app::toList(r.users())); }, failer());
-    loadKeys();
+    m_client.call(
+        "Users.ListUsers", &v1::Users::Stub::ListUsers, v1::ListUsersRequest{}, this,
+        [this](const v1::ListUsersReply& r) {
+            // The reload resets the table: select the same user again, so the next action and the
+            // key list still apply to the user the admin picked.
+            const qint64 selected = selectedUser();
+            m_users.setRows(app::toList(r.users()));
+            if (const int row = m_users.rowOf(selected); row >= 0)
+                m_userView->selectRow(row);  // loads that user's keys
+            else
+                loadKeys();
+        },
+        failer());
 }
 
 qint64 UsersPage::selectedUser() const {
     const auto rows = m_userView->selectionModel()->selectedRows();
     return rows.isEmpty() ? 0 : m_users.data(rows.first(), Qt::UserRole).toLongLong();
+}
+
+const v1::User* UsersPage::selectedRow() {
+    const auto rows = m_userView->selectionModel()->selectedRows();
+    if (rows.isEmpty()) {
+        say([] { return tr("Select a user first."); }, true);
+        return nullptr;
+    }
+    return &m_users.rowAt(rows.first().row());
 }
 
 void UsersPage::loadKeys() {
@@ -152,9 +180,9 @@ void UsersPage::update(const v1::UpdateUserRequest& req, std::function<QString()
 }
 
 void UsersPage::toggleDisabled() {
-    const auto rows = m_userView->selectionModel()->selectedRows();
-    if (rows.isEmpty()) return;
-    const auto& u = m_users.rowAt(rows.first().row());
+    const v1::User* selected = selectedRow();
+    if (!selected) return;
+    const v1::User u = *selected;
     v1::UpdateUserRequest req;
     req.set_id(u.id());
     req.set_disabled(!u.disabled());
@@ -164,21 +192,28 @@ void UsersPage::toggleDisabled() {
 }
 
 void UsersPage::deleteUser() {
-    const auto rows = m_userView->selectionModel()->selectedRows();
-    if (rows.isEmpty()) return;
-    const auto& u = m_users.rowAt(rows.first().row());
+    const v1::User* selected = selectedRow();
+    if (!selected) return;
+    const v1::User u = *selected;  // the table may reload while the question is open
     if (QMessageBox::question(this, tr("Delete user"), tr("Delete %1? Their sessions and keys end now.").arg(QString::fromStdString(u.name()))) !=
         QMessageBox::Yes)
         return;
     v1::DeleteUserRequest req;
     req.set_id(u.id());
-    m_client.call("Users.DeleteUser", &v1::Users::Stub::DeleteUser, req, this,
-                  [this](const v1::DeleteUserReply&) { refresh(); }, failer());
+    const QString name = QString::fromStdString(u.name());
+    m_client.call(
+        "Users.DeleteUser", &v1::Users::Stub::DeleteUser, req, this,
+        [this, name](const v1::DeleteUserReply&) {
+            say([name] { return tr("Deleted the user %1").arg(name); }, false);
+            refresh();
+        },
+        failer());
 }
 
 void UsersPage::resetPassword() {
-    const qint64 id = selectedUser();
-    if (!id) return;
+    const v1::User* selected = selectedRow();
+    if (!selected) return;
+    const qint64 id = selected->id();
     bool ok = false;
     const QString pass = QInputDialog::getText(this, tr("Reset password"), tr("New password:"), QLineEdit::Password, QString(), &ok);
     if (!ok || pass.isEmpty()) return;
@@ -189,11 +224,13 @@ void UsersPage::resetPassword() {
 }
 
 void UsersPage::changeRole() {
-    const qint64 id = selectedUser();
-    if (!id) return;
+    const v1::User* selected = selectedRow();
+    if (!selected) return;
+    const qint64 id = selected->id();
+    const int current = selected->role() == v1::ROLE_ADMIN ? 2 : selected->role() == v1::ROLE_AUDITOR ? 1 : 0;
     bool ok = false;
     const QStringList items = roleItems();
-    const QString role = QInputDialog::getItem(this, tr("Change role"), tr("Role:"), items, 0, false, &ok);
+    const QString role = QInputDialog::getItem(this, tr("Change role"), tr("Role:"), items, current, false, &ok);
     if (!ok) return;
     v1::UpdateUserRequest req;
     req.set_id(id);
@@ -202,9 +239,9 @@ void UsersPage::changeRole() {
 }
 
 void UsersPage::editLimits() {
-    const auto rows = m_userView->selectionModel()->selectedRows();
-    if (rows.isEmpty()) return;
-    const auto& u = m_users.rowAt(rows.first().row());
+    const v1::User* selected = selectedRow();
+    if (!selected) return;
+    const v1::User u = *selected;
     QDialog dlg(this);
     dlg.setWindowTitle(tr("Limits"));
     auto* form = new QFormLayout(&dlg);
@@ -218,6 +255,9 @@ void UsersPage::editLimits() {
     auto* rpm = spin(u.limits().requests_per_minute());
     auto* tpm = spin(u.limits().tokens_per_minute());
     auto* streams = spin(u.limits().concurrent_streams());
+    rpm->setObjectName(QStringLiteral("requestsPerMinute"));
+    tpm->setObjectName(QStringLiteral("tokensPerMinute"));
+    streams->setObjectName(QStringLiteral("concurrentStreams"));
     form->addRow(tr("Requests per minute:"), rpm);
     form->addRow(tr("Tokens per minute:"), tpm);
     form->addRow(tr("Concurrent streams:"), streams);
@@ -235,16 +275,46 @@ void UsersPage::editLimits() {
 }
 
 void UsersPage::createKey() {
-    bool ok = false;
-    const QString name = QInputDialog::getText(this, tr("New API key"), tr("Key name:"), QLineEdit::Normal, QString(), &ok);
-    if (!ok || name.trimmed().isEmpty()) return;
-    const int days = QInputDialog::getInt(this, tr("New API key"), tr("Expires after days (0: never):"), 90, 0, 3650, 1, &ok);
-    if (!ok) return;
+    // The key belongs to the selected user, or to the admin signed in when none is selected. The engine
+    // wants a key's role to be its owner's (an admin's key may have any role: least privilege first).
+    const auto rows = m_userView->selectionModel()->selectedRows();
+    std::optional<v1::User> owner;  // a copy: the table may reload while the dialog is open
+    if (!rows.isEmpty()) owner = m_users.rowAt(rows.first().row());
+    const qint64 ownerId = owner ? owner->id() : 0;
+    const bool anyRole = !owner || owner->role() == v1::ROLE_ADMIN;
+    QDialog dlg(this);
+    dlg.setWindowTitle(tr("New API key"));
+    auto* form = new QFormLayout(&dlg);
+    auto* name = new QLineEdit(&dlg);
+    name->setObjectName(QStringLiteral("keyName"));
+    auto* role = new QComboBox(&dlg);
+    role->setObjectName(QStringLiteral("keyRole"));
+    role->addItems(roleItems());
+    if (owner) role->setCurrentIndex(owner->role() == v1::ROLE_ADMIN ? 0 : owner->role() == v1::ROLE_AUDITOR ? 1 : 0);
+    role->setEnabled(anyRole);
+    auto* days = new QSpinBox(&dlg);
+    days->setObjectName(QStringLiteral("keyExpiresDays"));
+    days->setRange(0, 3650);
+    days->setValue(90);
+    days->setSpecialValueText(tr("never"));
+    form->addRow(tr("Owner:"), new QLabel(owner ? QString::fromStdString(owner->name()) : tr("you"), &dlg));
+    form->addRow(tr("Key name:"), name);
+    form->addRow(tr("Role:"), role);
+    form->addRow(tr("Expires after days:"), days);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dlg);
+    connect(buttons, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+    form->addRow(buttons);
+    if (dlg.exec() != QDialog::Accepted) return;
+    if (name->text().trimmed().isEmpty()) {
+        say([] { return tr("A key needs a name."); }, true);
+        return;
+    }
     v1::CreateKeyRequest req;
-    req.set_name(name.trimmed().toStdString());
-    req.set_user_id(selectedUser());
-    req.set_role(v1::ROLE_ANALYST);
-    if (days > 0) req.set_expires_ms(QDateTime::currentMSecsSinceEpoch() + qint64(days) * 86400000);
+    req.set_name(name->text().trimmed().toStdString());
+    req.set_user_id(ownerId);
+    req.set_role(anyRole ? roleAt(role->currentIndex()) : owner->role());
+    if (days->value() > 0) req.set_expires_ms(QDateTime::currentMSecsSinceEpoch() + qint64(days->value()) * 86400000);
     m_client.call("Users.CreateKey", &v1::Users::Stub::CreateKey, req, this,
                   [this](const v1::CreateKeyReply& r) {
                       SecretDialog(QString::fromStdString(r.key().name()), QString::fromStdString(r.secret()), this).exec();
@@ -255,10 +325,20 @@ void UsersPage::createKey() {
 
 void UsersPage::revokeKey() {
     const auto rows = m_keyView->selectionModel()->selectedRows();
-    if (rows.isEmpty()) return;
+    if (rows.isEmpty()) {
+        say([] { return tr("Select a key to revoke first."); }, true);
+        return;
+    }
     v1::RevokeKeyRequest req;
     req.set_id(m_keys.data(rows.first(), Qt::UserRole).toLongLong());
-    m_client.call("Users.RevokeKey", &v1::Users::Stub::RevokeKey, req, this, [this](const v1::RevokeKeyReply&) { loadKeys(); }, failer());
+    const QString name = m_keys.data(m_keys.index(rows.first().row(), app::KeysModel::Name)).toString();
+    m_client.call(
+        "Users.RevokeKey", &v1::Users::Stub::RevokeKey, req, this,
+        [this, name](const v1::RevokeKeyReply&) {
+            say([name] { return tr("Revoked the key %1").arg(name); }, false);
+            loadKeys();
+        },
+        failer());
 }
 
 }  // namespace enclave::ui

@@ -24,6 +24,7 @@ protected:
 
 private:
     qint64 selectedUser() const;
+    const v1::User* selectedRow();  // nullptr (and says so) when no user is selected
     void createUser();
     void update(const v1::UpdateUserRequest& req, std::function<QString()> done);
     void toggleDisabled();

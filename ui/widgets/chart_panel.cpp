@@ -87,6 +87,13 @@ void ChartPanel::setThreshold(int line, double value, const QString& label) {
     m_lineLabels[line]->setText(label);
 }
 
+QList<double> ChartPanel::thresholds() const {
+    QList<double> out;
+    for (const auto* l : m_lines)
+        if (l->visible()) out << l->point1->coords().y();
+    return out;
+}
+
 void ChartPanel::setFixedRange(double min, double max) {
     m_fixed = true;
     m_min = min;
@@ -137,6 +144,13 @@ void ChartPanel::replot() {
         m_plot->yAxis->setRange(m_min, m_max);
     else
         m_plot->yAxis->setRange(0, maxValue > 0 ? maxValue * 1.15 : 1);
+    // A threshold's label sits above its line, or below it when there is no room above (about a label's
+    // height), where it would be cut off or crossed by data at the top of a fixed range (a success ratio of 1).
+    const QCPRange range = m_plot->yAxis->range();
+    for (int i = 0; i < m_lines.size(); ++i) {
+        const bool high = range.upper - m_lines[i]->point1->coords().y() < 0.12 * range.size();
+        m_lineLabels[i]->setPositionAlignment(Qt::AlignRight | (high ? Qt::AlignTop : Qt::AlignBottom));
+    }
     m_noData->setVisible(!any);
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -23,6 +23,7 @@ public:
     int addSeries(const QColor& color);
     void setSeriesName(int series, const QString& name);
     void setThreshold(int line, double value, const QString& label);  // line 0, 1, ...; NaN hides it
+    QList<double> thresholds() const;                                   // the lines shown now
     void setFixedRange(double min, double max);                         // else from 0 to the data's max
     void setNoDataText(const QString& text);
     void append(int series, double unixSeconds, double value);
