@@ -127,7 +127,9 @@ void EngineClient::poll() {
     auto stubs = m_stubs;
     m_pool.start([this, stubs] {
         grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+        // Health answers after a round trip through every model's step loop: on a loaded host a step can
+        // take a second or more, so the deadline is generous.
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
         track(&ctx, true);
         v1::HealthReply reply;
         const grpc::Status status = std::get<std::unique_ptr<v1::Health::Stub>>(*stubs)->Check(&ctx, v1::HealthRequest{}, &reply);
@@ -136,13 +138,18 @@ void EngineClient::poll() {
         const bool up = status.ok() || (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
                                         status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
                                         status.error_code() != grpc::StatusCode::CANCELLED);
+        const bool refused = status.error_code() == grpc::StatusCode::UNAVAILABLE;  // nothing listening
         QMetaObject::invokeMethod(
             this,
-            [this, up] {
+            [this, up, refused] {
                 m_pollInFlight = false;
-                if (m_connected != up) {
-                    m_connected = up;
-                    emit connectionChanged(up);
+                // One check without an answer in time may be a busy host; two in a row (half a second apart)
+                // is a lost engine, and so is a refused connection at once.
+                m_missedPolls = up ? 0 : m_missedPolls + 1;
+                const bool connected = up || (m_connected && !refused && m_missedPolls < 2);
+                if (m_connected != connected) {
+                    m_connected = connected;
+                    emit connectionChanged(connected);
                 }
                 m_pollTimer.start(up ? m_pollMs : 500);
             },

@@ -137,6 +137,7 @@ private:
     int m_pollMs = 2000;
     bool m_connected = false;
     bool m_pollInFlight = false;
+    int m_missedPolls = 0;  // health checks in a row without an answer
 };
 
 // ---- templates -----------------------------------------------------------------------------------

@@ -43,10 +43,7 @@ int cmd_key(const std::vector<std::string>& argv) {
         sec::KeySpec spec;
         spec.user_id = client->user_id(*user);
         spec.name = *name;
-        spec.role = sec::Role::analyst;
-        for (const auto& u : client->list_users())
-            if (u.id == spec.user_id) spec.role = u.role;
-        if (const auto r = args.get("role")) spec.role = parse_role(*r);
+        if (const auto r = args.get("role")) spec.role = parse_role(*r);  // none: the owner's role
         spec.models = args.get_all("model");
         if (const int64_t days = args.get_int("expires-days", 0, 0, 3650))
             spec.expires_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -214,7 +214,7 @@ public:
         v1::CreateKeyRequest q;
         q.set_name(spec.name);
         q.set_user_id(spec.user_id);
-        q.set_role(to_proto(spec.role));
+        if (spec.role) q.set_role(to_proto(*spec.role));
         for (const auto& m : spec.models) q.add_models(m);
         q.set_expires_ms(spec.expires_ms);
         v1::CreateKeyReply r;

@@ -104,19 +104,21 @@ InferenceOutcome run_inference(ServerParts& parts, const security::Principal& wh
     InferenceOutcome out;
     out.status = stream_request(parts, who, ctx, engine, *stream, writer, [&](const RequestEvent& e) {
         out.text += e.text;
-        if (e.finished) {
-            out.prompt_tokens = e.prompt_tokens;
-            out.generated_tokens = e.generated_tokens;
-            out.finish = std::string(finish_reason_name(e.finish));
-        }
+        // Every event carries the counts so far: a stream the client stops keeps what it got.
+        out.prompt_tokens = e.prompt_tokens;
+        out.generated_tokens = e.generated_tokens;
+        if (e.finished) out.finish = std::string(finish_reason_name(e.finish));
     });
+    // A client that stops its stream (the chat's stop button) is served as asked: "ok", finish "cancelled".
+    const bool stopped_by_client = out.status.error_code() == grpc::StatusCode::CANCELLED;
     admission.add_tokens(out.prompt_tokens + out.generated_tokens);
     nlohmann::json details = nlohmann::json::parse(details_json);
     details["prompt_tokens"] = out.prompt_tokens;
     details["generated_tokens"] = out.generated_tokens;
     details["finish"] = out.finish;
     parts.authorizer.audit(who, {"INFERENCE", action, engine.model_id(),
-                                 out.status.ok() && out.finish != "error" ? "ok" : "error", details.dump()});
+                                 (out.status.ok() || stopped_by_client) && out.finish != "error" ? "ok" : "error",
+                                 details.dump()});
     return out;
 }
 

@@ -62,7 +62,7 @@ public:
             sec::KeySpec spec;
             spec.name = req->name();
             spec.user_id = req->user_id();
-            spec.role = req->role() == v1::ROLE_UNSPECIFIED ? by.role : from_proto(req->role(), "role");
+            if (req->role() != v1::ROLE_UNSPECIFIED) spec.role = from_proto(req->role(), "role");
             spec.models.assign(req->models().begin(), req->models().end());
             spec.expires_ms = req->expires_ms();
             spec.limits = from_proto(req->limits());

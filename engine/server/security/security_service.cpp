@@ -993,7 +993,8 @@ CreatedKey SecurityService::create_key(const Principal& by, const KeySpec& spec)
         if (model.empty() || model.size() > 128) throw InvalidArgument("models: names of 1 to 128 characters");
     const UserInfo owner = get_user(owner_id);
     if (owner.disabled) throw InvalidArgument("user_id: the owner is disabled");
-    if (!key_role_allowed(owner.role, spec.role))
+    const Role role = spec.role.value_or(owner.role);
+    if (!key_role_allowed(owner.role, role))
         throw InvalidArgument("role: a key's role must be its owner's (" + std::string(role_name(owner.role)) + ")");
     CreatedKey out;
     out.secret = random_token("enk_");
@@ -1005,14 +1006,14 @@ CreatedKey SecurityService::create_key(const Principal& by, const KeySpec& spec)
         "INSERT INTO api_keys(name, prefix, secret_hash, user_id, role, models, created_ms, expires_ms, rpm, tpm, streams) "
         "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
     st.bind(1, spec.name).bind(2, out.secret.substr(0, 12)).bind_blob(3, h.data(), h.size()).bind(4, owner_id);
-    st.bind(5, role_name(spec.role)).bind(6, models.dump()).bind(7, now).bind(8, spec.expires_ms);
+    st.bind(5, role_name(role)).bind(6, models.dump()).bind(7, now).bind(8, spec.expires_ms);
     st.bind(9, spec.limits.requests_per_minute).bind(10, spec.limits.tokens_per_minute);
     st.bind(11, spec.limits.concurrent_streams);
     st.run();
     const int64_t id = m.db->last_insert_rowid();
     m.append(by, {"KEY", "key.create", "key:" + std::to_string(id), "ok",
                   json{{"owner", owner.pseudonym},
-                       {"role", role_name(spec.role)},
+                       {"role", role_name(role)},
                        {"models", spec.models},
                        {"expires_ms", spec.expires_ms},
                        {"limits", limits_json(spec.limits)}}

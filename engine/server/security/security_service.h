@@ -89,7 +89,7 @@ struct UserUpdate {
 struct KeySpec {
     std::string name;
     int64_t user_id = 0;  // 0: the caller
-    Role role = Role::analyst;
+    std::optional<Role> role;  // empty: the owner's role
     std::vector<std::string> models;
     int64_t expires_ms = 0;
     Limits limits;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "core/common/error.h"
@@ -140,29 +142,44 @@ AlertRule AlertEngine::put_rule(AlertRule r) {
         throw InvalidArgument("severity: warning or critical (got '" + r.severity + "')");
     std::lock_guard lock(mutex_);
     store::Transaction tx(db_);
+    std::optional<AlertRule> old;
     if (r.id.empty()) {
         r.id = new_rule_id();
     } else {
-        auto exists = db_.prepare("SELECT 1 FROM rules WHERE id = ?");
+        auto exists = db_.prepare("SELECT id, name, metric, comparison, threshold, for_seconds, severity, enabled FROM rules WHERE id = ?");
         exists.bind(1, r.id);
         if (!exists.step()) throw NotFound("alert rule '" + r.id + "' does not exist");
+        old = read_rule(exists);
     }
     auto q = db_.prepare("INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, r.id).bind(2, r.name).bind(3, r.metric).bind(4, r.comparison).bind(5, r.threshold);
     q.bind(6, r.for_seconds).bind(7, r.severity).bind(8, int64_t{r.enabled});
     q.run();
     tx.commit();
-    std::erase_if(state_, [&](const auto& e) { return e.first.first == r.id; });  // re-evaluated from scratch
+    if (old) end_rule_state(*old);  // re-evaluated from scratch
     return r;
 }
 
 void AlertEngine::delete_rule(const std::string& id) {
     std::lock_guard lock(mutex_);
+    auto find = db_.prepare("SELECT id, name, metric, comparison, threshold, for_seconds, severity, enabled FROM rules WHERE id = ?");
+    find.bind(1, id);
+    if (!find.step()) throw NotFound("alert rule '" + id + "' does not exist");
+    const AlertRule old = read_rule(find);
     auto q = db_.prepare("DELETE FROM rules WHERE id = ?");
     q.bind(1, id);
     q.run();
-    if (db_.changes() == 0) throw NotFound("alert rule '" + id + "' does not exist");
-    std::erase_if(state_, [&](const auto& e) { return e.first.first == id; });
+    end_rule_state(old);
+}
+
+void AlertEngine::end_rule_state(const AlertRule& old) {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    for (const auto& [key, p] : state_)
+        if (key.first == old.id && p.firing)
+            record({0, old.id, old.name, old.severity, "resolved", p.value, now_ms, key.second});
+    std::erase_if(state_, [&](const auto& e) { return e.first.first == old.id; });
 }
 
 void AlertEngine::record(AlertEvent e) {
@@ -183,6 +200,7 @@ void AlertEngine::evaluate(const TelemetrySnapshot& sample) {
             if (!r.enabled) continue;
             for (const auto& [subject, value] : read_metric(r.metric, sample, extra)) {
                 Pending& p = state_[{r.id, subject}];
+                p.value = value;
                 if (holds(r.comparison, value, r.threshold)) {
                     if (p.since_ms == 0) p.since_ms = sample.time_ms;
                     if (!p.firing && sample.time_ms - p.since_ms >= r.for_seconds * 1000) {

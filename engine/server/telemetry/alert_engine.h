@@ -67,6 +67,9 @@ public:
 
 private:
     void record(AlertEvent e);  // mutex_ held
+    // A rule edited or deleted while it fires: its firing subjects get a resolved event (watchers learn it
+    // ended) and its state starts again. mutex_ held.
+    void end_rule_state(const AlertRule& old);
 
     std::function<std::map<std::string, double>()> extra_;
     mutable std::mutex mutex_;
@@ -75,6 +78,7 @@ private:
     struct Pending {
         int64_t since_ms = 0;  // when the condition started to hold
         bool firing = false;
+        double value = 0;      // the last value seen
     };
     std::map<std::pair<std::string, std::string>, Pending> state_;  // (rule id, subject)
     int64_t last_event_id_ = 0;

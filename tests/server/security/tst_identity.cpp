@@ -295,7 +295,12 @@ ENCLAVE_TEST(api_keys_are_shown_once_hashed_scoped_and_expire) {
     CHECK(t.as(k2.secret, Action::generate, "anything").api_key_id == k2.key.id);
     t.s->revoke_key(erin, k2.key.id);
     CHECK_THROWS_WITH(t.as(k2.secret, Action::generate), Unauthenticated, "revoked");
-    CHECK(t.count_audit("key.create", "ok") == 2 && t.count_audit("key.revoke", "ok") == 1);
+    // No role given: the key takes its owner's, not its creator's (an admin making an auditor's key).
+    const auto frank = t.s->create_user(by, "frank", Role::auditor, kPassword);
+    const auto k3 = t.s->create_key(by, {"export", frank.id, std::nullopt, {}, 0, {}});
+    CHECK(k3.key.role == Role::auditor);
+    CHECK(t.as(k3.secret, Action::audit_read).role == Role::auditor);
+    CHECK(t.count_audit("key.create", "ok") == 3 && t.count_audit("key.revoke", "ok") == 1);
 }
 
 ENCLAVE_TEST(rate_limits_requests_tokens_and_streams) {

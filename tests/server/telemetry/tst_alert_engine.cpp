@@ -88,6 +88,33 @@ ENCLAVE_TEST(fires_after_its_duration_and_resolves) {
     CHECK_EQ(events[1].state, std::string("firing"));
 }
 
+ENCLAVE_TEST(a_firing_rule_edited_or_deleted_resolves_for_watchers) {
+    AlertEngine alerts(temp_db("edit_while_firing.db"));
+    const int64_t t0 = 1'700'000'000'000;
+    alerts.evaluate(sample(t0, 90));
+    alerts.evaluate(sample(t0 + 60'000, 92));
+    REQUIRE(alerts.firing().size() == 1);
+    const int64_t before = alerts.last_event_id();
+    AlertRule hot = *find(alerts.rules(), "gpu_temperature_celsius");
+    hot.threshold = 95;  // edited: the old condition no longer applies
+    alerts.put_rule(hot);
+    auto news = alerts.wait_events(before, std::chrono::milliseconds(0));
+    REQUIRE(news.size() == 1);
+    CHECK_EQ(news[0].state, std::string("resolved"));
+    CHECK_EQ(news[0].subject, std::string("gpu 0"));
+    CHECK_EQ(news[0].value, 92.0);
+    CHECK(alerts.firing().empty());
+    alerts.evaluate(sample(t0 + 61'000, 96));  // fires again under the new threshold after its duration
+    alerts.evaluate(sample(t0 + 121'000, 97));
+    REQUIRE(alerts.firing().size() == 1);
+    const int64_t mid = alerts.last_event_id();
+    alerts.delete_rule(hot.id);
+    news = alerts.wait_events(mid, std::chrono::milliseconds(0));
+    REQUIRE(news.size() == 1);
+    CHECK_EQ(news[0].state, std::string("resolved"));
+    CHECK(alerts.firing().empty());
+}
+
 ENCLAVE_TEST(an_interrupted_condition_starts_its_duration_again) {
     AlertEngine alerts(temp_db("interrupt.db"));
     const int64_t t0 = 1'700'000'000'000;
