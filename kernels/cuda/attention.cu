@@ -18,6 +18,10 @@
 // 16-byte load a key), joined in shared memory by the CPU's tree. Scores of up to k_window keys live in shared
 // memory; longer histories are walked in windows, the scores recomputed per pass (same values).
 //
+// Several-token steps (prefill, batched decode) run attention_tiled_kernel instead when its scores fit in shared
+// memory: the same order and bits, a block per (run of tokens of one sequence, KV head) sharing K/V tiles (below);
+// AttentionArgs::tiled_rows = 0 keeps them on this kernel (ENCLAVE_CUDA_ATTN_V2=0, for A/B).
+//
 // One-token steps fuse more (AttentionFusion): the token's K/V are stored by the first block of each KV group
 // and the current key is read from shared memory (no other block of the step writes a key it reads); rope of q
 // and k; the 8-bit quantization of the output for the next product. Otherwise kv_store_kernel runs first.
@@ -42,7 +46,8 @@ using cuda_detail::half_bits_to_float;
 constexpr int k_store_threads = 256;
 constexpr int k_max_threads = 1024;
 constexpr int k_max_head_dim = 256;
-constexpr int k_window = 8192;  // keys whose scores and slots are held in shared memory at once
+constexpr int k_window = 8192;            // keys whose scores and slots are held in shared memory at once
+constexpr int k_smem_limit = 200 * 1024;  // dynamic shared memory a block may ask for (allow_large_smem)
 
 __global__ void __launch_bounds__(k_store_threads)
     kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, uint16_t* __restrict__ cache_k,
@@ -415,10 +420,288 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
     }
 }
 
+// ---- Several-token steps, tiled ------------------------------------------------------------------------------
+// The same several-token order as attention_kernel<false, ...> (tinyBLAS's q·k, the chunked Σ e, 16 partial rows
+// for p·v combined by reduce16's tree), so the same bits, but a block serves the query rows (token, head) of up
+// to tokens_per_block consecutive tokens of one sequence and all the query heads of one KV head: each key and
+// value row is read from memory once per block into a shared tile (16-byte loads, all in flight at once) and
+// used by every row, instead of once per (token, head) in a chain of dependent loads.
+//   1. Scores: K tiles of tile_keys keys (cp.async, all of a tile in flight at once); a quad of threads a (row,
+//      key), q of its row in registers (the quad's four quarters of tinyBLAS's 16 lanes, joined by shuffles as
+//      before); all scores of the run kept in shared memory ([rows, window]: the launcher sizes window from
+//      max_seq_len and falls back to attention_kernel when it does not fit).
+//   2. A warp a row: max, e = exp_ggml(s - max), chunk sums by reduce16 in order in double, p = f16(e * inv).
+//   3. V tiles (the first one requested before step 2); a thread an item (row, 8 dims, partial row r = key % 16)
+//      accumulating its keys in key order, k_items items a thread (rows taken in passes when they do not fit);
+//      the 16 partial rows of an (row, 8 dims) sit in 16 consecutive lanes and are combined by shuffles in
+//      reduce16's tree.
+// Tokens of the block that belong to different sequences are served one run of equal sequence after another.
+constexpr int k_tile_threads = 256;
+constexpr int k_tile_keys_min = 64;  // keys a K or V tile at least (the launcher halves AttentionArgs::tiled_keys
+                                     // down to this when shared memory is short)
+constexpr int k_tile_rows = 64;      // query rows a block at most (= quads of the block)
+constexpr int k_items = 4;           // p·v items a thread a pass
+
+struct TiledParams {
+    const float* q;           // [n_tok, n_head * hd]
+    const uint16_t* cache_k;  // [n_slots, kv_row]
+    const uint16_t* cache_v;
+    AttentionArgs plan;
+    int n_tok, n_head, n_kv_head, hd;
+    int group;             // query heads a KV head
+    int tokens_per_block;  // tokens_per_block * group <= k_tile_rows
+    float scale;
+    float* out;  // [n_tok, n_head * hd]
+    int* error_flags;
+    int window;     // scores a row holds: >= every served token's pos + 1, a multiple of 16
+    int tile_keys;  // keys a K or V tile, a multiple of 16
+};
+
+// 16 bytes global -> shared without a register round trip; cp_async_wait_all waits for this thread's copies.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+}
+
+// reduce16 (ggml's order) of 16 floats in shared memory.
+__device__ __forceinline__ float reduce16_smem(const float* e) {
+    float x[8], y[4];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) x[i] = __fadd_rn(e[i + 8], e[i]);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) y[i] = __fadd_rn(x[i + 4], x[i]);
+    return __fadd_rn(__fadd_rn(y[0], y[2]), __fadd_rn(y[1], y[3]));
+}
+
+// Dynamic shared memory: s_tile [tile_keys, hd + 8] f16 (rows padded by 16 bytes: the 16-byte loads of eight
+// consecutive keys hit distinct banks), s_sc [tokens_per_block * group, window] scores, then exps, then
+// probabilities, s_slot [window] cache slots of the run's keys (-1: outside the cache, reported and skipped).
+// MAXCH: chunks of 16 of a head held in registers (hd <= 16 * MAXCH); hd % 16 == 0.
+template <int MAXCH>
+__global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_tiled_kernel(TiledParams a) {
+    cuda_detail::pdl_trigger();
+    constexpr unsigned full = 0xffffffffu;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const int hd = a.hd, G = a.group, W = a.window, ld = hd + 8;
+    uint16_t* s_tile = reinterpret_cast<uint16_t*>(smem_raw);
+    const int TK = a.tile_keys;
+    float* s_sc = reinterpret_cast<float*>(s_tile + TK * ld);
+    int* s_slot = reinterpret_cast<int*>(s_sc + static_cast<int64_t>(a.tokens_per_block) * G * W);
+    __shared__ int s_n[k_tile_rows];  // keys of each row of the run (0: the row's output is zeros)
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int kvh = blockIdx.y;
+    const int t_begin = blockIdx.x * a.tokens_per_block;
+    const int t_end = min(a.n_tok, t_begin + a.tokens_per_block);
+    const AttentionArgs& plan = a.plan;
+    const int64_t kv_row = static_cast<int64_t>(a.n_kv_head) * hd;
+    const int64_t kv_off = static_cast<int64_t>(kvh) * hd;
+    const int vpr = hd / 8;  // 16-byte vectors a key row
+
+    // Requests keys [k0, k0 + nt) of the run into s_tile (keys outside the cache are left as they are: never
+    // used); tile_ready() waits for them and makes them visible to the block.
+    auto issue_tile = [&](const uint16_t* __restrict__ cache, int k0, int nt) {
+        for (int e = tid; e < nt * vpr; e += k_tile_threads) {
+            const int kk = e / vpr, col = e - kk * vpr;
+            const int slot = s_slot[k0 + kk];
+            if (slot >= 0)
+                cp_async16(s_tile + kk * ld + 8 * col, cache + static_cast<int64_t>(slot) * kv_row + kv_off + 8 * col);
+        }
+        cp_async_commit();
+    };
+    auto tile_ready = [&] {
+        cp_async_wait_all();
+        __syncthreads();
+    };
+
+    for (int ts = t_begin; ts < t_end;) {  // runs of consecutive tokens of one sequence (uniform over the block)
+        const int32_t seq = plan.token_seq[ts];
+        int te = ts + 1;
+        while (te < t_end && plan.token_seq[te] == seq) ++te;
+        const int R = (te - ts) * G;  // rows: (token, head) = (ts + row / G, kvh * G + row % G)
+        if (tid < R) {
+            const int32_t pos = plan.token_pos[ts + tid / G];
+            const bool ok = seq >= 0 && seq < plan.n_seqs && pos >= 0 && pos < plan.seq_lens[seq] &&
+                            pos / plan.block_size < plan.max_blocks_per_seq && pos < W;
+            if (!ok && tid % G == 0 && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
+            s_n[tid] = ok ? pos + 1 : 0;
+        }
+        __syncthreads();
+        int n_max = 0;
+        for (int r = 0; r < R; ++r) n_max = max(n_max, s_n[r]);
+        if (n_max > 0) {
+            const int32_t* table = plan.block_tables + static_cast<int64_t>(seq) * plan.max_blocks_per_seq;
+            for (int j = tid; j < n_max; j += k_tile_threads) {
+                const int32_t block = table[j / plan.block_size];
+                const int64_t slot = static_cast<int64_t>(block) * plan.block_size + j % plan.block_size;
+                const bool good = block >= 0 && slot < plan.n_slots;
+                if (!good && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
+                s_slot[j] = good ? static_cast<int>(slot) : -1;
+            }
+        }
+
+        // 1. Scores. Quad qi serves row qi % R and the tile's keys kofs, kofs + kstep, ... (kofs = qi / R).
+        {
+            const int qi = tid >> 2, c = tid & 3;
+            const int kstep = max(1, k_tile_rows / R);
+            const bool active = qi < kstep * R;
+            const int row = active ? qi % R : 0, kofs = active ? qi / R : 0;
+            float qr[MAXCH][4];  // q rounded to f16: lanes 4c..4c+3 of each chunk of 16
+            {
+                const int t = ts + row / G, h = kvh * G + row % G;
+                const float* qh = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
+#pragma unroll
+                for (int i = 0; i < MAXCH; ++i)
+#pragma unroll
+                    for (int m = 0; m < 4; ++m)
+                        qr[i][m] = 16 * i < hd ? __half2float(__float2half_rn(qh[16 * i + 4 * c + m])) : 0.0f;
+            }
+            float* srow = s_sc + static_cast<int64_t>(row) * W;
+            for (int k0 = 0; k0 < n_max; k0 += TK) {
+                const int nt = min(TK, n_max - k0);
+                __syncthreads();  // s_slot written; the previous tile consumed
+                issue_tile(a.cache_k, k0, nt);
+                tile_ready();
+                for (int b = 0; b < nt; b += kstep) {  // the same trip count for every thread
+                    const int kk = b + kofs;
+                    const bool live = active && kk < nt;
+                    const uint16_t* kr = s_tile + (live ? kk : 0) * ld + 4 * c;
+                    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+                    for (int i = 0; i < MAXCH; ++i) {
+                        if (16 * i < hd) {
+                            float kv[4];
+                            load_f16<4, true>(kr + 16 * i, kv);
+#pragma unroll
+                            for (int m = 0; m < 4; ++m) acc[m] = __fmaf_rn(kv[m], qr[i][m], acc[m]);
+                        }
+                    }
+#pragma unroll
+                    for (int m = 0; m < 4; ++m) acc[m] = __fadd_rn(acc[m], __shfl_xor_sync(full, acc[m], 2));
+#pragma unroll
+                    for (int m = 0; m < 4; ++m) acc[m] = __fadd_rn(acc[m], __shfl_xor_sync(full, acc[m], 1));
+                    if (live && c == 0) {
+                        const float d = __fadd_rn(__fadd_rn(acc[0], acc[2]), __fadd_rn(acc[1], acc[3]));
+                        srow[k0 + kk] = s_slot[k0 + kk] == -1 ? -INFINITY : __fmul_rn(d, a.scale);
+                    }
+                }
+            }
+        }
+        __syncthreads();
+        // The first V tile of step 3 is requested now and arrives during step 2 (which leaves s_tile alone).
+        const int per_row = 16 * vpr;
+        const int rows_pass = max(1, k_tile_threads * k_items / per_row);
+        int n_first = 0;  // keys of step 3's first pass as step 1 sees them (step 2 only lowers s_n to 0)
+        for (int r = 0; r < min(rows_pass, R); ++r) n_first = max(n_first, s_n[r]);
+        if (n_first > 0) issue_tile(a.cache_v, 0, min(TK, n_first));
+        __syncthreads();  // every thread has read s_n before step 2 lowers it
+
+        // 2. Softmax, a warp a row.
+        for (int r = warp; r < R; r += k_tile_threads / 32) {
+            const int n = s_n[r];
+            float* sr = s_sc + static_cast<int64_t>(r) * W;
+            float mx = -INFINITY;
+            for (int j = lane; j < n; j += 32) mx = fmaxf(mx, sr[j]);
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(full, mx, o));
+            if (mx == -INFINITY) {  // no key, or none usable (a bad plan, already reported)
+                if (lane == 0) s_n[r] = 0;
+                continue;
+            }
+            const int n_pad = (n + 15) / 16 * 16;
+            for (int j = lane; j < n_pad; j += 32) sr[j] = j < n ? exp_ggml(__fsub_rn(sr[j], mx)) : 0.0f;
+            __syncwarp();
+            const int n_chunks = n_pad / 16;
+            double sum = 0.0;  // every lane adds the chunk sums in order, so every lane holds it
+            for (int m0 = 0; m0 < n_chunks; m0 += 32) {
+                const float cs = m0 + lane < n_chunks ? reduce16_smem(sr + 16 * (m0 + lane)) : 0.0f;
+                const int cnt = min(32, n_chunks - m0);
+                for (int i = 0; i < cnt; ++i) sum += static_cast<double>(__shfl_sync(full, cs, i));
+            }
+            const float inv = static_cast<float>(1.0 / sum);
+            __syncwarp();
+            for (int j = lane; j < n; j += 32) sr[j] = __half2float(__float2half_rn(__fmul_rn(sr[j], inv)));
+        }
+        __syncthreads();
+
+        // 3. p·v. Item it = tid + k * k_tile_threads of a pass: row r0 + it / per_row, dims 8 * ((it / 16) % vpr),
+        // partial row it % 16 = tid % 16 (k_tile_threads % 16 == 0).
+        const int pr = tid & 15;
+        for (int r0 = 0; r0 < R; r0 += rows_pass) {
+            const int rp = min(rows_pass, R - r0);
+            float acc[k_items][8];
+#pragma unroll
+            for (int k = 0; k < k_items; ++k)
+#pragma unroll
+                for (int i = 0; i < 8; ++i) acc[k][i] = 0.0f;
+            int n_pass = 0;
+            for (int r = r0; r < r0 + rp; ++r) n_pass = max(n_pass, s_n[r]);
+            if (r0 == 0) n_pass = n_first;  // the tile requested before step 2 (rows zeroed there add nothing)
+            for (int k0 = 0; k0 < n_pass; k0 += TK) {
+                const int nt = min(TK, n_pass - k0);
+                if (r0 != 0 || k0 != 0) {
+                    __syncthreads();  // the previous tile consumed
+                    issue_tile(a.cache_v, k0, nt);
+                }
+                tile_ready();
+#pragma unroll
+                for (int k = 0; k < k_items; ++k) {
+                    const int it = tid + k * k_tile_threads;
+                    const int ri = it / per_row;
+                    if (ri >= rp) continue;
+                    const int row = r0 + ri, g = (it / 16) % vpr;
+                    const int n_here = min(nt, s_n[row] - k0);
+                    const float* sr = s_sc + static_cast<int64_t>(row) * W + k0;
+                    for (int jj = pr; jj < n_here; jj += 16) {
+                        if (s_slot[k0 + jj] == -1) continue;
+                        const float p = sr[jj];
+                        float vv[8];
+                        load_f16<8, true>(s_tile + jj * ld + 8 * g, vv);
+#pragma unroll
+                        for (int i = 0; i < 8; ++i) acc[k][i] = __fmaf_rn(p, vv[i], acc[k][i]);  // p * v exact
+                    }
+                }
+            }
+            // reduce16's tree over the 16 partial rows (lanes pr = 0..15 of a half warp): a[i] = p[i + 8] + p[i],
+            // b[i] = a[i + 4] + a[i], (b0 + b2) + (b1 + b3).
+#pragma unroll
+            for (int k = 0; k < k_items; ++k) {
+#pragma unroll
+                for (int i = 0; i < 8; ++i) {
+                    float x = acc[k][i];
+                    x = __fadd_rn(x, __shfl_down_sync(full, x, 8, 16));
+                    x = __fadd_rn(x, __shfl_down_sync(full, x, 4, 16));
+                    x = __fadd_rn(x, __shfl_down_sync(full, x, 2, 16));
+                    x = __fadd_rn(x, __shfl_down_sync(full, x, 1, 16));
+                    acc[k][i] = x;
+                }
+                const int it = tid + k * k_tile_threads;
+                const int ri = it / per_row;
+                if (pr == 0 && ri < rp) {
+                    const int row = r0 + ri, g = (it / 16) % vpr;
+                    const int t = ts + row / G, h = kvh * G + row % G;
+                    float* o = a.out + (static_cast<int64_t>(t) * a.n_head + h) * hd + 8 * g;
+                    const bool has = s_n[row] > 0;
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) o[i] = has ? acc[k][i] : 0.0f;
+                }
+            }
+        }
+        __syncthreads();  // s_n, s_slot, s_sc and s_tile are reused by the next run
+        ts = te;
+    }
+}
+
 // Shared memory beyond 48 KB must be asked for once per kernel.
 Status allow_large_smem() {
     static const cudaError_t err = [] {
-        const int bytes = 200 * 1024;
+        const int bytes = k_smem_limit;
         cudaError_t e = cudaSuccess;
         const auto set = [&](auto kernel) {
             if (e == cudaSuccess) e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
@@ -427,6 +710,8 @@ Status allow_large_smem() {
         set(attention_kernel<true, false>);
         set(attention_kernel<false, true>);
         set(attention_kernel<false, false>);
+        set(attention_tiled_kernel<8>);
+        set(attention_tiled_kernel<16>);
         return e;
     }();
     ENCLAVE_CUDA_CHECK(err);
@@ -490,6 +775,35 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
     const int items = rows * static_cast<int>((head_dim + 7) / 8);
     const int threads = std::max(128, std::min(k_max_threads, (items + 31) / 32 * 32));
     const bool vec = head_dim % 8 == 0;
+    // Several tokens: the tiled kernel when its scores fit in shared memory (the bits are the same).
+    const int64_t group = n_head / n_kv_head;
+    if (!single && plan.tiled_rows > 0 && plan.max_seq_len > 0 && group <= k_tile_rows) {
+        // About tiled_rows rows a block when the step has several tokens a sequence (prefill), else a token.
+        int64_t tpb = 1;
+        if (n_tok >= 2 * plan.n_seqs) tpb = std::max<int64_t>(1, std::min(plan.tiled_rows, k_tile_rows) / group);
+        const int64_t w = (plan.max_seq_len + 15) / 16 * 16;
+        int64_t tk = std::clamp<int64_t>(plan.tiled_keys / k_tile_keys_min * k_tile_keys_min, k_tile_keys_min, 512);
+        const auto bytes = [&](int64_t t) { return tk * (head_dim + 8) * 2 + t * group * w * 4 + w * 4; };
+        while (tk > k_tile_keys_min && bytes(tpb) > k_smem_limit) tk /= 2;
+        while (tpb > 1 && bytes(tpb) > k_smem_limit) tpb /= 2;
+        if (bytes(tpb) <= k_smem_limit) {
+            TiledParams t{};
+            t.q = q, t.cache_k = cache_k, t.cache_v = cache_v, t.plan = plan;
+            t.n_tok = static_cast<int>(n_tok), t.n_head = static_cast<int>(n_head);
+            t.n_kv_head = static_cast<int>(n_kv_head), t.hd = static_cast<int>(head_dim);
+            t.group = static_cast<int>(group), t.tokens_per_block = static_cast<int>(tpb);
+            t.scale = scale, t.out = out, t.error_flags = error_flags, t.window = static_cast<int>(w);
+            t.tile_keys = static_cast<int>(tk);
+            const dim3 tgrid(static_cast<unsigned>((n_tok + tpb - 1) / tpb), static_cast<unsigned>(n_kv_head));
+            const size_t tsmem = static_cast<size_t>(bytes(tpb));
+            if (head_dim <= 128)
+                attention_tiled_kernel<8><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
+            else
+                attention_tiled_kernel<16><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
+            ENCLAVE_CUDA_CHECK_LAUNCH("attention_tiled");
+            return Status::ok();
+        }
+    }
     const dim3 grid(static_cast<unsigned>(n_tok), static_cast<unsigned>(n_head));
     if (single) {
         if (vec)

@@ -327,7 +327,7 @@ namespace {
 // A step of several sequences over a paged cache whose blocks are handed out in shuffled order; the cache
 // already holds random keys and values for each sequence's history.
 void check_attention(Backends& b, std::mt19937& rng, int64_t n_head, int64_t n_kv, int64_t hd,
-                     const std::vector<std::pair<int, int>>& seqs /* history, new tokens */) {
+                     const std::vector<std::pair<int, int>>& seqs /* history, new tokens */, bool interleave = false) {
     const int64_t block_size = 16;
     int64_t blocks_needed = 0, max_blocks = 0;
     for (const auto& [h, n] : seqs) {
@@ -357,6 +357,17 @@ void check_attention(Backends& b, std::mt19937& rng, int64_t n_head, int64_t n_k
         }
     }
     const int64_t n_tok = static_cast<int64_t>(tok_seq.size());
+    if (interleave) {  // the step's tokens round-robin over the sequences (each sequence's in order)
+        std::vector<int> rank(tok_seq.size());
+        for (size_t i = 0, r = 0; i < tok_seq.size(); ++i)
+            r = (i > 0 && tok_seq[i] == tok_seq[i - 1]) ? r + 1 : 0, rank[i] = static_cast<int>(r);
+        std::vector<size_t> order(tok_seq.size());
+        std::iota(order.begin(), order.end(), size_t{0});
+        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return rank[x] < rank[y]; });
+        std::vector<int32_t> s2, p2, l2;
+        for (const size_t i : order) s2.push_back(tok_seq[i]), p2.push_back(tok_pos[i]), l2.push_back(tok_slot[i]);
+        tok_seq = s2, tok_pos = p2, tok_slot = l2;
+    }
     std::vector<uint16_t> cache_init(static_cast<size_t>(n_slots * kv_row));
     std::normal_distribution<float> nd(0.0f, 1.0f);
     for (auto& h : cache_init) h = kernels::fp32_to_fp16(nd(rng));
@@ -388,7 +399,7 @@ void check_attention(Backends& b, std::mt19937& rng, int64_t n_head, int64_t n_k
     b.gpu->attention(q.gpu, k.gpu, v.gpu, ck.gpu, cv.gpu, plan_of(true), n_head, n_kv, hd, scale, out.gpu);
     const std::string what = "attention heads " + std::to_string(n_head) + "/" + std::to_string(n_kv) + " x " +
                              std::to_string(hd) + ", " + std::to_string(n_seqs) + " seqs, " + std::to_string(n_tok) +
-                             " tokens";
+                             " tokens" + (interleave ? " interleaved" : "");
     expect_close(what, read_f32(*b.gpu, out.gpu), read_f32(*b.cpu, out.cpu), 1e-6);
     expect_close(what + " (K cache)", read_f16(*b.gpu, ck.gpu), read_f16(*b.cpu, ck.cpu), 0.0);
     expect_close(what + " (V cache)", read_f16(*b.gpu, cv.gpu), read_f16(*b.cpu, cv.cpu), 0.0);
@@ -412,6 +423,59 @@ ENCLAVE_TEST(attention_paged_gqa_causal) {
     check_attention(b, rng, 6, 3, 80, {{0, 1}});
     check_attention(b, rng, 9, 3, 64, {{70, 1}});
     if (!quick()) check_attention(b, rng, 32, 8, 128, {{0, 200}, {1000, 1}});
+}
+
+// Several-token steps on the tiled kernel (attention.cu: a block a run of tokens of one sequence x a KV head, K/V
+// tiles in shared memory) in the CPU's order, so the same 1e-6 as above (measured on the H200: error 0, the same
+// bits), at several rows-a-block and keys-a-tile settings (ENCLAVE_CUDA_ATTN_V2, ENCLAVE_CUDA_ATTN_TILE) and on
+// the per-(token, head) kernel (ENCLAVE_CUDA_ATTN_V2=0). The shapes cross its edges: 1 to 16 query heads a KV
+// head (rows that do not divide the block's 64 quads), heads of 16..256, keys past one and several tiles and not a
+// multiple of 16, several passes of p·v rows, more tokens a sequence than a block serves, blocks whose tokens
+// belong to several sequences (interleaved steps), a first token at position 0.
+ENCLAVE_TEST(attention_tiled_several_tokens) {
+    REQUIRE_CUDA_DEVICE();
+    const std::pair<const char*, const char*> settings[] = {
+        {"8", "128"}, {"16", "64"}, {"64", "256"}, {"4", "512"}, {"0", "128"}};
+    for (const auto& [rows, tile] : settings) {
+        setenv("ENCLAVE_CUDA_ATTN_V2", rows, 1);
+        setenv("ENCLAVE_CUDA_ATTN_TILE", tile, 1);
+        Backends b;
+        std::mt19937 rng(run_seed() + 50);
+        const std::vector<std::pair<int, int>> mixed = {{0, 1}, {21, 1}, {37, 5}, {0, 70}, {130, 3}};
+        check_attention(b, rng, 8, 2, 128, mixed);
+        check_attention(b, rng, 8, 2, 128, mixed, true);
+        check_attention(b, rng, 3, 1, 16, {{0, 67}, {63, 2}});
+        check_attention(b, rng, 9, 3, 48, {{5, 20}, {64, 64}}, true);
+        check_attention(b, rng, 16, 1, 64, {{100, 17}, {0, 1}});
+        check_attention(b, rng, 8, 8, 256, {{0, 40}, {191, 2}});
+        check_attention(b, rng, 32, 8, 128, {{0, 1}, {1, 1}, {250, 1}, {77, 1}});  // a decode batch
+        check_attention(b, rng, 4, 1, 256, {{300, 1}, {17, 9}});
+        if (!quick()) {
+            check_attention(b, rng, 32, 8, 128, {{0, 200}, {1000, 3}});
+            check_attention(b, rng, 32, 8, 128, {{0, 130}, {60, 129}, {7, 70}}, true);
+        }
+    }
+    unsetenv("ENCLAVE_CUDA_ATTN_V2");
+    unsetenv("ENCLAVE_CUDA_ATTN_TILE");
+}
+
+ENCLAVE_TEST(attention_tiled_reports_a_bad_block) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    const int64_t hd = 32, n_slots = 32;
+    Twin ck = make_twin(b, TensorType::F16, n_slots, hd, nullptr),
+         cv = make_twin(b, TensorType::F16, n_slots, hd, nullptr);
+    const std::vector<float> ones(2 * hd, 1.0f);  // [2, hd]
+    Twin q = twin_f32(b, 2, hd, ones), k = twin_f32(b, 2, hd, ones), v = twin_f32(b, 2, hd, ones);
+    // Two tokens of one sequence (the tiled kernel) whose second block of keys is outside the cache.
+    Twin ts = twin_i32(b, {0, 0}), tp = twin_i32(b, {16, 17}), tsl = twin_i32(b, {0, 1}), tl = twin_i32(b, {18}),
+         tt = twin_i32(b, {1, 7});
+    Twin out = make_twin(b, TensorType::F32, 2, hd, nullptr);
+    AttentionPlan p;
+    p.token_seq = ts.gpu, p.token_pos = tp.gpu, p.token_slot = tsl.gpu, p.block_tables = tt.gpu, p.seq_lens = tl.gpu;
+    p.n_seqs = 1, p.max_blocks_per_seq = 2, p.block_size = 16, p.max_seq_len = 18;
+    b.gpu->attention(q.gpu, k.gpu, v.gpu, ck.gpu, cv.gpu, p, 1, 1, hd, 1.0f, out.gpu);
+    CHECK_THROWS_WITH(b.gpu->synchronize(), InvalidArgument, "invalid cache slot");
 }
 
 ENCLAVE_TEST(attention_reports_a_bad_slot) {

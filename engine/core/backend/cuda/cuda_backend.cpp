@@ -297,6 +297,16 @@ public:
             dequant_min_tokens_ = std::max(0, std::atoi(v));
         // ENCLAVE_CUDA_F16_REUSE=0 rounds x to f16 again for every product of it (A/B).
         f16_reuse_ = env_flag("ENCLAVE_CUDA_F16_REUSE", true);
+        // ENCLAVE_CUDA_ATTN_V2=0: several-token attention on the per-(token, head) kernel (A/B); a number > 1 is
+        // the query rows a block of the tiled kernel aims at (default 8). ENCLAVE_CUDA_ATTN_TILE: its keys a tile.
+        if (env_flag("ENCLAVE_CUDA_ATTN_V2", true)) {
+            const char* v = std::getenv("ENCLAVE_CUDA_ATTN_V2");
+            if (v && std::atoi(v) > 1) attn_tiled_rows_ = std::min(std::atoi(v), 64);
+        } else {
+            attn_tiled_rows_ = 0;
+        }
+        if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_TILE"); v && std::atoi(v) >= 64)
+            attn_tiled_keys_ = std::min(std::atoi(v), 512);
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
             dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
         // ENCLAVE_CUDA_PROFILE: every op launched at once (no graphs) between two events; a table of device time
@@ -705,6 +715,8 @@ public:
         a.n_slots = cache_k.rows();
         // Rounded up so the launch (its shared memory) stays the same for 1024 decode steps: graph replays.
         a.max_seq_len = (plan.max_seq_len + 1023) / 1024 * 1024;
+        a.tiled_rows = attn_tiled_rows_;
+        a.tiled_keys = attn_tiled_keys_;
         const PendingAttention pa{f32(q),
                                   f32(k),
                                   f32(v),
@@ -1114,6 +1126,8 @@ private:
     int dequant_scratch_mib_ = 256;                 // ENCLAVE_CUDA_DEQUANT_MIB: largest chunk
     long stats_dequant_gemms_ = 0;
     bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
+    int attn_tiled_rows_ = 8;                       // ENCLAVE_CUDA_ATTN_V2 (0: the per-(token, head) kernel)
+    int attn_tiled_keys_ = 128;                     // ENCLAVE_CUDA_ATTN_TILE
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
     std::unique_ptr<Cublas> cublas_;

@@ -98,6 +98,10 @@ struct AttentionArgs {
     int64_t block_size = 0;
     int64_t n_slots = 0;      // rows of the cache
     int64_t max_seq_len = 0;  // host copy of max(seq_lens): sizes shared memory (0: unknown)
+    // Several-token steps: query rows (tokens x query heads of one KV head) a block of the tiled kernel aims
+    // at; 0 runs them on the per-(token, head) kernel instead (A/B; both give the CPU's bits).
+    int tiled_rows = 8;
+    int tiled_keys = 128;  // keys a K/V tile of the tiled kernel (a multiple of 64, 64..512)
 };
 // What a one-token step (n_tok == 1, a decode step of one sequence) folds into its attention launch.
 struct AttentionFusion {
