@@ -27,7 +27,52 @@ size_t incomplete_utf8_tail(std::string_view s) {
         const size_t len = (c & 0x80) == 0 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
         return len > back ? back : 0;
     }
-    return 0;  // only continuation bytes: invalid UTF-8, pass it on as it is
+    return 0;  // only continuation bytes: invalid UTF-8, replaced by valid_utf8 below
+}
+
+// s with every byte that does not belong to a well-formed UTF-8 character (a stray continuation byte, a
+// lead byte without its continuations, an overlong form, a surrogate, a value past U+10FFFF) replaced by
+// U+FFFD. A model can sample any byte token, but JSON and protobuf strings must be valid UTF-8.
+std::string valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        size_t len = 0;
+        uint32_t cp = 0;
+        if (c < 0x80) {
+            out.push_back(static_cast<char>(c));
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1Fu;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0Fu;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07u;
+        }
+        bool ok = len != 0 && i + len <= s.size();
+        for (size_t k = 1; ok && k < len; ++k) {
+            const auto d = static_cast<unsigned char>(s[i + k]);
+            ok = (d & 0xC0) == 0x80;
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        static constexpr uint32_t min_of_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+        ok = ok && cp >= min_of_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        if (ok) {
+            out.append(s.substr(i, len));
+            i += len;
+        } else {
+            out.append("\xEF\xBF\xBD");  // U+FFFD for this one byte; the next byte starts afresh
+            ++i;
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -42,7 +87,7 @@ std::string StopStringFilter::push(std::string_view bytes) {
     }
     if (cut != std::string::npos) {
         stopped_ = true;
-        std::string out = pending_.substr(0, cut);
+        std::string out = valid_utf8(std::string_view(pending_).substr(0, cut));
         pending_.clear();
         return out;
     }
@@ -55,14 +100,14 @@ std::string StopStringFilter::push(std::string_view bytes) {
                 break;
             }
     hold = std::max(hold, incomplete_utf8_tail(pending_));
-    std::string out = pending_.substr(0, pending_.size() - hold);
+    std::string out = valid_utf8(std::string_view(pending_).substr(0, pending_.size() - hold));
     pending_.erase(0, pending_.size() - hold);
     return out;
 }
 
 std::string StopStringFilter::flush() {
     std::string out;
-    if (!stopped_) out.swap(pending_);
+    if (!stopped_) out = valid_utf8(pending_);  // a character cut off by the end becomes U+FFFD
     pending_.clear();
     return out;
 }

@@ -46,7 +46,9 @@ private:
     KvCache& cache_;
 };
 
-// Holds back text that may still become a stop string or is an incomplete UTF-8 tail.
+// Holds back text that may still become a stop string or is an incomplete UTF-8 tail. What it returns is
+// always valid UTF-8: bytes that cannot form a character (a model may sample any byte token; max_tokens may
+// cut a character in two) come out as U+FFFD.
 class StopStringFilter {
 public:
     explicit StopStringFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {}

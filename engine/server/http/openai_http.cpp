@@ -29,12 +29,18 @@ struct BadRequest {
     std::string param;
 };
 
+// JSON text that never throws: a string that is not valid UTF-8 (a model's text, a client's bytes) gets U+FFFD
+// where it breaks instead of an exception in a server thread.
+std::string json_text(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 void send_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
                 const std::string& param = {}, const std::string& code = {}) {
     json e = {{"message", message}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)},
               {"code", code.empty() ? json(nullptr) : json(code)}};
     res.status = status;
-    res.set_content(json{{"error", e}}.dump(), "application/json");
+    res.set_content(json_text(json{{"error", e}}), "application/json");
 }
 
 template <class T>
@@ -232,7 +238,7 @@ struct OpenAiHttpServer::Impl {
                 const std::string finish = last ? std::string(finish_reason_name(last->finish)) : "cancelled";
                 try {
                     parts.authorizer.audit(who, {"INFERENCE", route, model, last && finish != "error" ? "ok" : "error",
-                                                 json{{"prompt_tokens", p}, {"generated_tokens", g}, {"finish", finish}}.dump()});
+                                                 json_text(json{{"prompt_tokens", p}, {"generated_tokens", g}, {"finish", finish}})});
                 } catch (const std::exception& e) {
                     std::fprintf(stderr, "enclave-engine: inference not audited: %s\n", e.what());
                 }
@@ -265,7 +271,7 @@ struct OpenAiHttpServer::Impl {
                         {"choices", json::array({choice})},
                         {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", last.generated_tokens},
                                    {"total_tokens", prompt_tokens + last.generated_tokens}}}};
-            res.set_content(out.dump(), "application/json");
+            res.set_content(json_text(out), "application/json");
             return;
         }
         const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
@@ -277,61 +283,69 @@ struct OpenAiHttpServer::Impl {
             else choice["text"] = delta_or_text;
             json c = {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
                       {"model", model_id}, {"choices", json::array({choice})}};
-            return "data: " + c.dump() + "\n\n";
+            return "data: " + json_text(c) + "\n\n";
         };
         auto started = std::make_shared<bool>(false);
         res.set_chunked_content_provider(
             "text/event-stream",
             [=, this](size_t, httplib::DataSink& sink) {
-                // Revocation (a disabled, demoted or deleted user; a revoked key) ends a running stream.
+                // Nothing may escape into the HTTP library's thread: it would end the process.
                 try {
-                    parts.authorizer.check_still_valid(who);
-                } catch (const std::exception&) {
-                    service->cancel(stream->id());
-                    (*account)(nullptr);
-                    return false;
-                }
-                if (!*started && chat) {
-                    const std::string first = chunk(json{{"role", "assistant"}, {"content", ""}}, nullptr);
-                    sink.write(first.data(), first.size());
-                }
-                *started = true;
-                // Wait in short slices so a client that left while its request waits in the queue (no
-                // events yet) is noticed and its request cancelled, not held for the whole wait.
-                std::optional<RequestEvent> e;
-                const auto give_up = std::chrono::steady_clock::now() + event_wait;
-                bool writable = true;
-                while (!(e = stream->next(milliseconds(100))) && (writable = sink.is_writable()) &&
-                       std::chrono::steady_clock::now() < give_up) {
-                }
-                if (!e || !writable) {
-                    service->cancel(stream->id());
-                    (*account)(nullptr);
-                    return false;
-                }
-                if (!e->text.empty()) {
-                    const std::string c = chunk(chat ? json{{"content", e->text}} : json(e->text), nullptr);
-                    if (!sink.write(c.data(), c.size())) {
+                    // Revocation (a disabled, demoted or deleted user; a revoked key) ends a running stream.
+                    try {
+                        parts.authorizer.check_still_valid(who);
+                    } catch (const std::exception&) {
                         service->cancel(stream->id());
                         (*account)(nullptr);
                         return false;
                     }
-                }
-                if (e->finished) {
-                    std::string tail = chunk(chat ? json::object() : json(""), finish_name(e->finish));
-                    if (include_usage) {
-                        json u = {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"},
-                                  {"created", created}, {"model", model_id}, {"choices", json::array()},
-                                  {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", e->generated_tokens},
-                                             {"total_tokens", prompt_tokens + e->generated_tokens}}}};
-                        tail += "data: " + u.dump() + "\n\n";
+                    if (!*started && chat) {
+                        const std::string first = chunk(json{{"role", "assistant"}, {"content", ""}}, nullptr);
+                        sink.write(first.data(), first.size());
                     }
-                    tail += "data: [DONE]\n\n";
-                    sink.write(tail.data(), tail.size());
-                    sink.done();
-                    (*account)(&*e);
+                    *started = true;
+                    // Wait in short slices so a client that left while its request waits in the queue (no
+                    // events yet) is noticed and its request cancelled, not held for the whole wait.
+                    std::optional<RequestEvent> e;
+                    const auto give_up = std::chrono::steady_clock::now() + event_wait;
+                    bool writable = true;
+                    while (!(e = stream->next(milliseconds(100))) && (writable = sink.is_writable()) &&
+                           std::chrono::steady_clock::now() < give_up) {
+                    }
+                    if (!e || !writable) {
+                        service->cancel(stream->id());
+                        (*account)(nullptr);
+                        return false;
+                    }
+                    if (!e->text.empty()) {
+                        const std::string c = chunk(chat ? json{{"content", e->text}} : json(e->text), nullptr);
+                        if (!sink.write(c.data(), c.size())) {
+                            service->cancel(stream->id());
+                            (*account)(nullptr);
+                            return false;
+                        }
+                    }
+                    if (e->finished) {
+                        std::string tail = chunk(chat ? json::object() : json(""), finish_name(e->finish));
+                        if (include_usage) {
+                            json u = {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                                      {"created", created}, {"model", model_id}, {"choices", json::array()},
+                                      {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", e->generated_tokens},
+                                                 {"total_tokens", prompt_tokens + e->generated_tokens}}}};
+                            tail += "data: " + json_text(u) + "\n\n";
+                        }
+                        tail += "data: [DONE]\n\n";
+                        sink.write(tail.data(), tail.size());
+                        sink.done();
+                        (*account)(&*e);
+                    }
+                    return true;
+                } catch (const std::exception& x) {
+                    std::fprintf(stderr, "enclave-engine: a stream ended on an error: %s\n", x.what());
+                    service->cancel(stream->id());
+                    (*account)(nullptr);
+                    return false;
                 }
-                return true;
             },
             [=](bool success) {
                 if (!success) {
@@ -404,7 +418,7 @@ OpenAiHttpServer::OpenAiHttpServer(ServerParts& parts, int http_threads, std::ve
             ok = up || ok;
         }
         res.status = ok ? 200 : 503;
-        res.set_content(json{{"status", ok ? "ok" : "unavailable"}, {"models", models}}.dump(), "application/json");
+        res.set_content(json_text(json{{"status", ok ? "ok" : "unavailable"}, {"models", models}}), "application/json");
     });
     http.Get("/metrics", [impl](const httplib::Request& req, httplib::Response& res) {
         try {
@@ -429,7 +443,7 @@ OpenAiHttpServer::OpenAiHttpServer(ServerParts& parts, int http_threads, std::ve
                 data.push_back({{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", "enclave"}});
         for (const auto& r : impl->parts.models.routes())
             data.push_back({{"id", r.name}, {"object", "model"}, {"created", 0}, {"owned_by", "enclave"}});
-        res.set_content(json{{"object", "list"}, {"data", data}}.dump(), "application/json");
+        res.set_content(json_text(json{{"object", "list"}, {"data", data}}), "application/json");
     });
     http.Post("/v1/chat/completions",
               [impl](const httplib::Request& req, httplib::Response& res) { impl->handle(req, res, true); });

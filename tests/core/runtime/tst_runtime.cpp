@@ -424,7 +424,24 @@ ENCLAVE_TEST(incomplete_utf8_is_held_until_whole) {
     CHECK_EQ(f.push(yen.substr(1, 1)), std::string());
     CHECK_EQ(f.push(yen.substr(2, 1) + "b"), yen + "b");
     CHECK_EQ(f.push("\xF0\x9F"), std::string());
-    CHECK_EQ(f.flush(), std::string("\xF0\x9F"));  // the end: passed on as it is
+    const std::string replacement = "\xEF\xBF\xBD";  // U+FFFD
+    CHECK_EQ(f.flush(), replacement + replacement);  // the end cut a character: one U+FFFD a byte
+}
+
+ENCLAVE_TEST(bytes_that_form_no_character_come_out_as_replacement_characters) {
+    // A model can sample any byte token: what leaves the filter must still be valid UTF-8 (JSON, protobuf).
+    const std::string r = "\xEF\xBF\xBD";
+    StopStringFilter f({});
+    CHECK_EQ(f.push("a\x80" "b"), "a" + r + "b");               // a stray continuation byte
+    CHECK_EQ(f.push("\xC3(x"), r + "(x");                     // a lead byte whose next byte is no continuation
+    CHECK_EQ(f.push("\xC0\xAF"), r + r);                     // an overlong '/'
+    CHECK_EQ(f.push("\xED\xA0\x80"), r + r + r);            // a UTF-16 surrogate
+    CHECK_EQ(f.push("\xF4\x90\x80\x80!"), r + r + r + r + "!");  // past U+10FFFF
+    CHECK_EQ(f.push("\xFF\xC3\xA9"), r + "\xC3\xA9");            // 0xFF, then a valid é
+    StopStringFilter stop({"END"});
+    CHECK_EQ(stop.push("x\x80" "EN"), "x" + r);  // "EN" held back for the stop string
+    CHECK_EQ(stop.push("D"), std::string());
+    CHECK(stop.stopped());
 }
 
 ENCLAVE_TEST_MAIN()
