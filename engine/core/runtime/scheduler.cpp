@@ -121,18 +121,19 @@ bool Scheduler::admit(Sequence& s, int64_t& budget_tokens) {
 bool Scheduler::waits_for_inflight_prefix(const Sequence& s, const std::vector<Planned>& plan) const {
     // Worth a step's wait when a sequence prefilling in this step computes at least one full block more of
     // s's leading tokens than the cache holds now: s then attaches it next step instead of computing it too.
+    // Runs for each waiting request at each step: the cache is only looked up when a full block is shared.
     const int64_t bs = cache_.block_size();
     const int64_t usable = static_cast<int64_t>(s.tokens.size()) - 1;
-    const int64_t cached = cache_.cached_prefix(s.tokens, usable);
+    int64_t shared = 0;  // the most leading tokens of s that one prefilling sequence will hold after this step
     for (const Planned& p : plan) {
         const Sequence& o = *p.s;
         if (o.computed >= o.prompt_len) continue;  // decoding: its prompt blocks are published already
         const int64_t limit = std::min(usable, o.computed + p.n);
         int64_t common = 0;
         while (common < limit && s.tokens[static_cast<size_t>(common)] == o.tokens[static_cast<size_t>(common)]) ++common;
-        if (common / bs * bs > cached) return true;
+        shared = std::max(shared, common / bs * bs);
     }
-    return false;
+    return shared > 0 && shared > cache_.cached_prefix(s.tokens, shared);
 }
 
 bool Scheduler::step() {
