@@ -76,11 +76,16 @@ public:
             auto filter = from_proto(req->filter());
             filter.before_seq = 0;
             const std::string format = req->format().empty() ? "json" : req->format();
-            s_.export_audit(by, filter, req->filter().actor(), format, [&](const std::string& chunk) {
-                v1::ExportChunk c;
-                c.set_data(chunk);
-                if (!writer->Write(c)) throw Error("the client went away during the export");
-            });
+            double fraction = 0;  // of the matching records, in the chunk about to be written
+            s_.export_audit(
+                by, filter, req->filter().actor(), format,
+                [&](const std::string& chunk) {
+                    v1::ExportChunk c;
+                    c.set_data(chunk);
+                    c.set_fraction(fraction);
+                    if (!writer->Write(c)) throw Error("the client went away during the export");
+                },
+                [&](double f) { fraction = f; });
             v1::ExportChunk last;
             last.set_fraction(1.0);
             writer->Write(last);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -496,10 +497,17 @@ AuditPageData AuditLog::query(const AuditFilter& f) {
 
 void AuditLog::export_records(const AuditFilter& f, const std::string& format,
                               const std::function<std::string(const std::string&)>& actor_name,
-                              const std::function<void(const std::string&)>& sink) {
+                              const std::function<void(const std::string&)>& sink,
+                              const std::function<void(double)>& progress) {
     if (format != "csv" && format != "json") throw InvalidArgument("format: csv or json (got '" + format + "')");
     auto db = open_reader();
     db.exec("BEGIN");
+    int64_t total = 0, done = 0;  // for progress: counted in the same read transaction as the export
+    if (progress) {
+        auto count = db.prepare("SELECT COUNT(*) FROM audit" + where_clause(f));
+        bind_filter(count, f);
+        if (count.step()) total = count.column_int64(0);
+    }
     auto st = db.prepare(std::string("SELECT ") + kColumns + " FROM audit" + where_clause(f) + " ORDER BY seq");
     bind_filter(st, f);
     std::string buf;
@@ -520,10 +528,12 @@ void AuditLog::export_records(const AuditFilter& f, const std::string& format,
             auto j = to_json(r);
             j["time_utc"] = utc_iso(r.time_ms);
             j["actor_name"] = name;
-            buf += (first ? "\n" : ",\n") + j.dump();
+            buf += (first ? "\n" : ",\n") + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         }
         first = false;
+        ++done;
         if (buf.size() >= (64u << 10)) {
+            if (progress && total > 0) progress(std::min(1.0, static_cast<double>(done) / static_cast<double>(total)));
             sink(buf);
             buf.clear();
         }

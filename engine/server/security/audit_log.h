@@ -112,10 +112,12 @@ public:
     VerifyResult verify(const std::function<void(int64_t, int64_t)>& progress = {});
     AuditPageData query(const AuditFilter& filter);
     // Every matching record, oldest first, written as CSV or JSON (an array) in chunks to sink.
-    // actor_name maps an actor string to a display name (empty when unknown or erased).
+    // actor_name maps an actor string to a display name (empty when unknown or erased). progress, when given,
+    // is told the fraction of the matching records written so far just before each chunk goes to sink.
     void export_records(const AuditFilter& filter, const std::string& format,
                         const std::function<std::string(const std::string&)>& actor_name,
-                        const std::function<void(const std::string&)>& sink);
+                        const std::function<void(const std::string&)>& sink,
+                        const std::function<void(double)>& progress = {});
     // Moves every record older than cutoff_ms (a prefix of the chain) into archive_dir/audit-<from>-<to>.jsonl,
     // verified after writing, then deletes them and appends an AUDIT audit.prune record (by `by`) that
     // names the archive and the hash the chain continues from. Refuses when the chain does not verify.

@@ -1212,7 +1212,8 @@ VerifyResult SecurityService::verify_audit(const Principal& by, const std::funct
 }
 
 void SecurityService::export_audit(const Principal& by, AuditFilter filter, std::string_view actor,
-                                   const std::string& format, const std::function<void(const std::string&)>& sink) {
+                                   const std::string& format, const std::function<void(const std::string&)>& sink,
+                                   const std::function<void(double)>& progress) {
     auto& m = *impl_;
     if (format != "csv" && format != "json") throw InvalidArgument("format: csv or json (got '" + format + "')");
     const std::string logged_actor = m.resolve_actor_filter(filter, actor);
@@ -1230,7 +1231,7 @@ void SecurityService::export_audit(const Principal& by, AuditFilter filter, std:
             }
             return it->second;
         },
-        sink);
+        sink, progress);
 }
 
 PruneResult SecurityService::prune_audit(const Principal& by, const fs::path& archive_dir) {

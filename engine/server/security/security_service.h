@@ -184,8 +184,10 @@ public:
     };
     AuditViewPage query_audit(const Principal& by, AuditFilter filter, std::string_view actor = {});
     VerifyResult verify_audit(const Principal& by, const std::function<void(int64_t, int64_t)>& progress = {});
+    // progress: as AuditLog::export_records.
     void export_audit(const Principal& by, AuditFilter filter, std::string_view actor, const std::string& format,
-                      const std::function<void(const std::string&)>& sink);
+                      const std::function<void(const std::string&)>& sink,
+                      const std::function<void(double)>& progress = {});
     // Prunes records older than the retention period into archive_dir (AuditLog::prune).
     PruneResult prune_audit(const Principal& by, const std::filesystem::path& archive_dir);
     AuditLog& audit_log();

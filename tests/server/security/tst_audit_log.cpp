@@ -328,6 +328,26 @@ ENCLAVE_TEST(export_csv_and_json_carry_the_hashes) {
     CHECK_THROWS_WITH(log.export_records({}, "xml", {}, [](const std::string&) {}), enclave::InvalidArgument, "csv or json");
 }
 
+ENCLAVE_TEST(a_long_export_reports_its_progress_and_survives_bad_utf8) {
+    Clock clock;
+    const auto dir = fresh_dir("export_progress");
+    AuditLog log(log_options(dir, clock));
+    const std::string padding(400, 'x');
+    for (int i = 0; i < 1200; ++i) log.append(rec("u-a", "AUTH", R"({"note":")" + padding + R"("})"));
+    log.append(rec("u-\xff", "AUTH", "{}"));  // an actor that is not UTF-8 (an OS user name, say)
+    std::vector<double> fractions;
+    std::string js;
+    log.export_records({}, "json", {}, [&](const std::string& c) { js += c; },
+                       [&](double f) { fractions.push_back(f); });
+    // ~600 KB of JSON in chunks of 64 KB: progress before each full chunk, rising, never past 1.
+    REQUIRE(fractions.size() >= 5);
+    for (size_t i = 1; i < fractions.size(); ++i) CHECK(fractions[i] > fractions[i - 1]);
+    CHECK(fractions.front() > 0.0 && fractions.back() <= 1.0);
+    const auto j = nlohmann::json::parse(js);
+    CHECK_EQ(j.size(), size_t{1201});
+    CHECK_EQ(j.back()["actor"].get<std::string>(), std::string("u-\xEF\xBF\xBD"));
+}
+
 ENCLAVE_TEST(retention_prunes_only_into_a_verified_archive_and_continues_the_chain) {
     Clock clock;
     const auto dir = fresh_dir("prune");
