@@ -11,6 +11,30 @@
         <source>warning</source>
         <translation>warning</translation>
     </message>
+    <message>
+        <source>GPU temperature high</source>
+        <translation>GPU temperature high</translation>
+    </message>
+    <message>
+        <source>GPU memory almost full</source>
+        <translation>GPU memory almost full</translation>
+    </message>
+    <message>
+        <source>Success ratio low</source>
+        <translation>Success ratio low</translation>
+    </message>
+    <message>
+        <source>Mean inter-token latency high</source>
+        <translation>Mean inter-token latency high</translation>
+    </message>
+    <message>
+        <source>Queue deep</source>
+        <translation>Queue deep</translation>
+    </message>
+    <message>
+        <source>Audit log cannot be written</source>
+        <translation>Audit log cannot be written</translation>
+    </message>
 </context>
 <context>
     <name>AuditClasses</name>

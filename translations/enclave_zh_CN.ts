@@ -11,6 +11,30 @@
         <source>warning</source>
         <translation>警告</translation>
     </message>
+    <message>
+        <source>GPU temperature high</source>
+        <translation>GPU 温度过高</translation>
+    </message>
+    <message>
+        <source>GPU memory almost full</source>
+        <translation>GPU 显存将满</translation>
+    </message>
+    <message>
+        <source>Success ratio low</source>
+        <translation>成功率过低</translation>
+    </message>
+    <message>
+        <source>Mean inter-token latency high</source>
+        <translation>平均词元间延迟过高</translation>
+    </message>
+    <message>
+        <source>Queue deep</source>
+        <translation>等待队列过长</translation>
+    </message>
+    <message>
+        <source>Audit log cannot be written</source>
+        <translation>审计日志无法写入</translation>
+    </message>
 </context>
 <context>
     <name>AuditClasses</name>

@@ -10,6 +10,22 @@ QString severityName(const std::string& severity) {
     return QString::fromStdString(severity);
 }
 
+QString ruleName(const std::string& name) {
+    // The engine stores its default rules under English names; shown translated while an admin has not
+    // renamed them (a renamed rule is shown as written).
+    static const char* const defaults[] = {
+        QT_TRANSLATE_NOOP("Alerts", "GPU temperature high"),
+        QT_TRANSLATE_NOOP("Alerts", "GPU memory almost full"),
+        QT_TRANSLATE_NOOP("Alerts", "Success ratio low"),
+        QT_TRANSLATE_NOOP("Alerts", "Mean inter-token latency high"),
+        QT_TRANSLATE_NOOP("Alerts", "Queue deep"),
+        QT_TRANSLATE_NOOP("Alerts", "Audit log cannot be written"),
+    };
+    for (const char* d : defaults)
+        if (name == d) return QCoreApplication::translate("Alerts", d);
+    return QString::fromStdString(name);
+}
+
 QVariant AlertRulesModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
     const auto& r = m_rows.at(index.row());
@@ -17,7 +33,7 @@ QVariant AlertRulesModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::CheckStateRole && index.column() == Enabled) return r.enabled() ? Qt::Checked : Qt::Unchecked;
     if (role != Qt::DisplayRole && role != Qt::EditRole) return {};
     switch (index.column()) {
-    case Name: return QString::fromStdString(r.name());
+    case Name: return role == Qt::EditRole ? QString::fromStdString(r.name()) : ruleName(r.name());
     case Metric: return QString::fromStdString(r.metric());
     case Comparison: return QString::fromStdString(r.comparison());
     case Threshold: return r.threshold();
@@ -89,7 +105,7 @@ QVariant AlertEventsModel::data(const QModelIndex& index, int role) const {
     if (role != Qt::DisplayRole) return {};
     switch (index.column()) {
     case Time: return fmt::time(e.time_ms());
-    case Rule: return QString::fromStdString(e.rule_name());
+    case Rule: return ruleName(e.rule_name());
     case Severity: return severityName(e.severity());
     case State: return e.state() == "firing" ? tr("firing") : e.state() == "resolved" ? tr("resolved") : QString::fromStdString(e.state());
     case Subject: return QString::fromStdString(e.subject());

@@ -40,5 +40,7 @@ protected:
 };
 
 QString severityName(const std::string& severity);
+// A rule's name as shown: the engine's default rules translated, any other name as written.
+QString ruleName(const std::string& name);
 
 }  // namespace enclave::app

@@ -93,7 +93,7 @@ void AlertsPage::save() {
         m_client.call(
             "Alerts.PutRule", &v1::Alerts::Stub::PutRule, m_rules.rowAt(row), this,
             [this, answered](const v1::AlertRule& r) {
-                say([name = QString::fromStdString(r.name())] { return tr("Saved the rule %1").arg(name); }, false);
+                say([name = r.name()] { return tr("Saved the rule %1").arg(app::ruleName(name)); }, false);
                 answered();
             },
             [this, answered](const EngineError& e) {
@@ -149,7 +149,7 @@ void AlertsPage::addRule() {
     m_client.call(
         "Alerts.PutRule", &v1::Alerts::Stub::PutRule, rule, this,
         [this](const v1::AlertRule& r) {
-            say([name = QString::fromStdString(r.name())] { return tr("Saved the rule %1").arg(name); }, false);
+            say([name = r.name()] { return tr("Saved the rule %1").arg(app::ruleName(name)); }, false);
             refresh();
         },
         failer());

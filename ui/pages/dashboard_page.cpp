@@ -426,7 +426,7 @@ void DashboardPage::updateBanner() {
         QStringList parts;
         for (const auto& f : std::as_const(m_firing))
             parts << tr("%1 (%2, %3, value %4)")
-                         .arg(QString::fromStdString(f.rule_name()), app::severityName(f.severity()),
+                         .arg(app::ruleName(f.rule_name()), app::severityName(f.severity()),
                               QString::fromStdString(f.subject()))
                          .arg(f.value(), 0, 'g', 4);
         m_banner->setText(tr("Alerts firing: %1").arg(parts.join(QStringLiteral("; "))));
