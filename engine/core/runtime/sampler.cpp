@@ -55,16 +55,13 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     if (params_.temperature == 0.0f) {  // greedy: the first maximum, as llama.cpp's greedy sampler
         return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
-    const bool penalise_any = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
-                              params_.presence_penalty != 0.0f;
-    if (params_.top_k == 0 && params_.top_p >= 1.0f && params_.min_p == 0.0f && (!penalise_any || history.empty()))
+    if (params_.top_k == 0 && params_.top_p >= 1.0f && params_.min_p == 0.0f && (!any_penalty() || history.empty()))
         return sample_untruncated(logits);  // the OpenAI defaults: no candidate list needed
     candidates_.clear();
     for (int32_t i = 0; i < n_vocab_; ++i) candidates_.push_back({i, logits[static_cast<size_t>(i)]});
 
     // Penalties over the recent window (llama.cpp's penalties sampler).
-    const bool penalise = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f;
-    if (penalise && params_.repeat_last_n > 0 && !history.empty()) {
+    if (any_penalty() && params_.repeat_last_n > 0 && !history.empty()) {
         const size_t window = std::min(history.size(), static_cast<size_t>(params_.repeat_last_n));
         std::unordered_map<int32_t, int> counts;
         for (size_t i = history.size() - window; i < history.size(); ++i) ++counts[history[i]];
@@ -92,9 +89,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 
 int32_t Sampler::candidates_needed(std::span<const int32_t> history, int32_t max_top) const {
     if (params_.temperature == 0.0f) return 1;
-    const bool penalise = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
-                          params_.presence_penalty != 0.0f;
-    if (penalise && params_.repeat_last_n > 0 && !history.empty()) return 0;
+    if (any_penalty() && params_.repeat_last_n > 0 && !history.empty()) return 0;
     // top_k == n_vocab keeps the whole row in id order (no sort): sample() needs it.
     if (params_.top_k <= 0 || params_.top_k > max_top || params_.top_k >= n_vocab_) return 0;
     return params_.top_k;

@@ -46,6 +46,9 @@ public:
     int32_t sample_top(std::span<const int32_t> top_ids, std::span<const float> top_logits);
 
 private:
+    bool any_penalty() const {
+        return params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f;
+    }
     struct Candidate {
         int32_t id;
         float logit;

@@ -74,6 +74,7 @@ AlertEvent read_event(store::Statement& q) {
             q.column_text(4),  q.column_double(5), q.column_int64(6), q.column_text(7)};
 }
 
+constexpr const char* rule_columns = "SELECT id, name, metric, comparison, threshold, for_seconds, severity, enabled FROM rules ";
 constexpr const char* event_columns = "SELECT id, rule_id, rule_name, severity, state, value, time_ms, subject FROM events ";
 
 }  // namespace
@@ -123,7 +124,7 @@ AlertEngine::AlertEngine(const std::filesystem::path& file, std::function<std::m
 
 std::vector<AlertRule> AlertEngine::rules() const {
     std::lock_guard lock(mutex_);
-    auto q = db_.prepare("SELECT id, name, metric, comparison, threshold, for_seconds, severity, enabled FROM rules ORDER BY name, id");
+    auto q = db_.prepare(std::string(rule_columns) + "ORDER BY name, id");
     std::vector<AlertRule> out;
     while (q.step()) out.push_back(read_rule(q));
     return out;
@@ -143,14 +144,10 @@ AlertRule AlertEngine::put_rule(AlertRule r) {
     std::lock_guard lock(mutex_);
     store::Transaction tx(db_);
     std::optional<AlertRule> old;
-    if (r.id.empty()) {
+    if (r.id.empty())
         r.id = new_rule_id();
-    } else {
-        auto exists = db_.prepare("SELECT id, name, metric, comparison, threshold, for_seconds, severity, enabled FROM rules WHERE id = ?");
-        exists.bind(1, r.id);
-        if (!exists.step()) throw NotFound("alert rule '" + r.id + "' does not exist");
-        old = read_rule(exists);
-    }
+    else
+        old = existing_rule(r.id);
     auto q = db_.prepare("INSERT OR REPLACE INTO rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, r.id).bind(2, r.name).bind(3, r.metric).bind(4, r.comparison).bind(5, r.threshold);
     q.bind(6, r.for_seconds).bind(7, r.severity).bind(8, int64_t{r.enabled});
@@ -162,14 +159,18 @@ AlertRule AlertEngine::put_rule(AlertRule r) {
 
 void AlertEngine::delete_rule(const std::string& id) {
     std::lock_guard lock(mutex_);
-    auto find = db_.prepare("SELECT id, name, metric, comparison, threshold, for_seconds, severity, enabled FROM rules WHERE id = ?");
-    find.bind(1, id);
-    if (!find.step()) throw NotFound("alert rule '" + id + "' does not exist");
-    const AlertRule old = read_rule(find);
+    const AlertRule old = existing_rule(id);
     auto q = db_.prepare("DELETE FROM rules WHERE id = ?");
     q.bind(1, id);
     q.run();
     end_rule_state(old);
+}
+
+AlertRule AlertEngine::existing_rule(const std::string& id) const {
+    auto q = db_.prepare(std::string(rule_columns) + "WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) throw NotFound("alert rule '" + id + "' does not exist");
+    return read_rule(q);
 }
 
 void AlertEngine::end_rule_state(const AlertRule& old) {

@@ -70,6 +70,7 @@ private:
     // A rule edited or deleted while it fires: its firing subjects get a resolved event (watchers learn it
     // ended) and its state starts again. mutex_ held.
     void end_rule_state(const AlertRule& old);
+    AlertRule existing_rule(const std::string& id) const;  // throws NotFound; mutex_ held
 
     std::function<std::map<std::string, double>()> extra_;
     mutable std::mutex mutex_;
