@@ -39,7 +39,7 @@ LoadedModel load_model(const ModelLoadSpec& spec, int64_t ctx_default, bool load
     if (load_tokenizer) m.tokenizer = Tokenizer::from_gguf(file);
     m.model = Model::load(std::move(file), *m.backend);
     const int64_t trained = m.model->config().n_ctx_train;
-    const int64_t fallback = ctx_default > 0 ? ctx_default : std::min<int64_t>(4096, trained);
+    const int64_t fallback = ctx_default > 0 ? ctx_default : default_kv_cache_tokens(trained);
     const int64_t ctx = spec.ctx > 0 ? spec.ctx : fallback;
     if (ctx > trained)
         throw UsageError("ctx = " + std::to_string(ctx) + " is more than the model was trained for (" +

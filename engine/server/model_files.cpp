@@ -6,6 +6,7 @@
 #include "core/common/error.h"
 #include "core/gguf/gguf_file.h"
 #include "core/model/model_config.h"
+#include "core/runtime/kv_cache.h"
 
 namespace enclave::server {
 
@@ -34,7 +35,7 @@ std::vector<ModelFileInfo> list_model_files(const std::filesystem::path& dir, in
             for (const auto& [name, n] : types) info.tensor_types.push_back(name + " x " + std::to_string(n));
             const ModelConfig config = ModelConfig::from_gguf(file, info.architecture);
             info.context_tokens = config.n_ctx_train;
-            const int64_t ctx = context_tokens > 0 ? context_tokens : std::min<int64_t>(4096, config.n_ctx_train);
+            const int64_t ctx = context_tokens > 0 ? context_tokens : default_kv_cache_tokens(config.n_ctx_train);
             const uint64_t kv = 2ull * 2ull * static_cast<uint64_t>(config.n_layer) *
                                 static_cast<uint64_t>(config.kv_dim()) * static_cast<uint64_t>(ctx);
             info.estimated_memory_bytes = tensor_bytes + kv + (64ull << 20);

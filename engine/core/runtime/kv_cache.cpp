@@ -5,6 +5,10 @@
 
 namespace enclave {
 
+int64_t default_kv_cache_tokens(int64_t n_ctx_train) {
+    return std::min(n_ctx_train, k_max_default_kv_tokens);
+}
+
 KvCache::KvCache(Backend& backend, const ModelConfig& config, int64_t n_tokens_capacity, int64_t block_size)
     : block_size_(block_size) {
     if (n_tokens_capacity <= 0 || block_size <= 0)

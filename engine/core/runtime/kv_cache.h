@@ -29,6 +29,14 @@
 
 namespace enclave {
 
+// The KV cache size (tokens, all sequences together) a server gives a model when its config names none:
+// the model's trained context, at most k_max_default_kv_tokens. One sequence may then use the whole context
+// it was trained for, and a server's concurrent streams share it: 32 streams of 150 tokens fit SmolLM2's
+// 8,192 where the old default of 4,096 preempted five of them and recomputed them at the end of the run.
+// The cap keeps long-context models (Llama 3.1: 131,072) at 2 GiB of f16 K/V for an 8B model.
+inline constexpr int64_t k_max_default_kv_tokens = 16384;
+int64_t default_kv_cache_tokens(int64_t n_ctx_train);
+
 class KvCache {
 public:
     // n_tokens_capacity is rounded up to whole blocks. Throws ResourceExhausted when the backend cannot

@@ -46,7 +46,7 @@ struct ServeConfig {
     std::string state_dir;    // empty: $XDG_STATE_HOME/enclave or ~/.local/state/enclave
     std::string backend = "cpu";
     int64_t threads = 0;      // 0: all cores
-    int64_t ctx = 0;          // 0: min(4096, the model's trained context)
+    int64_t ctx = 0;          // KV cache tokens; 0: default_kv_cache_tokens (the trained context, at most 16,384)
     std::string chat_template;  // empty: detect from the file
     int64_t max_running = 64;
     int64_t batch = 512;
