@@ -2,11 +2,13 @@
 //
 // Compiled with -ffp-contract=off (kernels/CMakeLists.txt): the order below is the order executed. The hot
 // loops are plain C over arrays of 16 lanes that GCC vectorizes in the x86-64-v4/v3 clones; float additions
-// are never reassociated, so every clone gives the same bits as the scalar code.
+// are never reassociated, so every clone gives the same bits as the scalar code. Keys and values are
+// converted from f16 a row or a run of rows at a time (f16_rows.h), then summed in f32.
 #include <algorithm>
 #include <cmath>
 
 #include "enclave/kernels/cpu_ops.h"
+#include "f16_rows.h"
 #include "ggml_order.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -21,50 +23,42 @@ namespace {
 using detail::exp_ggml;
 using detail::reduce16;
 
-// The f16 helpers go through _Float16 so the x86-64-v3/v4 clones convert with F16C (vcvtph2ps/vcvtps2ph);
-// rounding is IEEE round-to-nearest-even either way, as in fp32_to_fp16().
-inline const _Float16* as_f16(const uint16_t* p) {
-    return reinterpret_cast<const _Float16*>(p);
-}
-
+// f32 → f16 rounding goes through _Float16 (IEEE round-to-nearest-even, as fp32_to_fp16()); f16 → f32 through
+// f16_rows.h, whose hand-written vector code GCC does not produce from _Float16 itself.
 ENCLAVE_CLONES
 void round_to_f16(const float* __restrict src, float* __restrict dst, int64_t n) noexcept {
     for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<_Float16>(src[i]));
 }
 
-ENCLAVE_CLONES
 void f16_to_f32_row(const uint16_t* __restrict src, float* __restrict dst, int64_t n) noexcept {
-    const _Float16* x = as_f16(src);
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(x[i]);
+    detail::f16_rows_to_f32(src, n, 1, n, dst);
 }
 
-// k·q for one key, f16 k, q already rounded to f16: ggml_vec_dot_f16's order (4 x 16 partial sums, a tail
-// past a multiple of 64 in double).
+// k·q for one key (converted to f32: exact), q already rounded to f16: ggml_vec_dot_f16's order (4 x 16
+// partial sums, a tail past a multiple of 64 in double).
 ENCLAVE_CLONES
-float dot_single_token(const uint16_t* __restrict k16, const float* __restrict q, int64_t n) noexcept {
-    const _Float16* k = as_f16(k16);
+float dot_single_token(const float* __restrict k, const float* __restrict q, int64_t n) noexcept {
     float acc[4][16] = {};
     const int64_t np = n & ~int64_t{63};
     for (int64_t i = 0; i < np; i += 64)
         for (int c = 0; c < 4; ++c)
-            for (int l = 0; l < 16; ++l) acc[c][l] += static_cast<float>(k[i + 16 * c + l]) * q[i + 16 * c + l];
+            for (int l = 0; l < 16; ++l) acc[c][l] += k[i + 16 * c + l] * q[i + 16 * c + l];
     for (int l = 0; l < 16; ++l) {
         acc[0][l] = acc[0][l] + acc[2][l];
         acc[1][l] = acc[1][l] + acc[3][l];
         acc[0][l] = acc[0][l] + acc[1][l];
     }
     double sum = reduce16(acc[0]);
-    for (int64_t i = np; i < n; ++i) sum += static_cast<double>(static_cast<float>(k[i]) * q[i]);
+    for (int64_t i = np; i < n; ++i) sum += static_cast<double>(k[i] * q[i]);
     return static_cast<float>(sum);
 }
 
 // k·q in tinyBLAS's order: 16 partial sums over chunks of 16 in order (n a multiple of 16).
 ENCLAVE_CLONES
-float dot_multi_token(const uint16_t* __restrict k16, const float* __restrict q, int64_t n) noexcept {
-    const _Float16* k = as_f16(k16);
+float dot_multi_token(const float* __restrict k, const float* __restrict q, int64_t n) noexcept {
     float acc[16] = {};
     for (int64_t i = 0; i < n; i += 16)
-        for (int l = 0; l < 16; ++l) acc[l] += static_cast<float>(k[i + l]) * q[i + l];
+        for (int l = 0; l < 16; ++l) acc[l] += k[i + l] * q[i + l];
     return reduce16(acc);
 }
 
@@ -145,8 +139,9 @@ void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cac
     float* scores = scratch;                          // [n_keys padded to 16]
     float* part = scratch + (n_keys + 15) / 16 * 16;  // [64 or 16, head_dim]
     float max_score = -INFINITY;
+    float k[max_head_dim];  // [head_dim] one key in f32
     for (int64_t j = 0; j < n_keys; ++j) {
-        const uint16_t* k = cache_k + slot_of(block_table, block_size, j) * kv_row + kv_offset;
+        f16_to_f32_row(cache_k + slot_of(block_table, block_size, j) * kv_row + kv_offset, k, head_dim);
         const float dot =
             tiny_blas ? dot_multi_token(k, q_rounded, head_dim) : dot_single_token(k, q_rounded, head_dim);
         scores[j] = dot * scale;
@@ -163,84 +158,100 @@ void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cac
     combine_partials(part, head_dim, order, out);
 }
 
-void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row, int64_t kv_offset,
-                          const int32_t* block_table, int64_t block_size, int64_t n_keys, int64_t head_dim,
-                          float* keys_t, float* values) noexcept {
-    float k_row[512];  // [head_dim]
-    for (int64_t j = 0; j < n_keys; ++j) {
-        const int64_t slot = slot_of(block_table, block_size, j);
-        f16_to_f32_row(cache_k + slot * kv_row + kv_offset, k_row, head_dim);
-        for (int64_t d = 0; d < head_dim; ++d) keys_t[d * n_keys + j] = k_row[d];
-        f16_to_f32_row(cache_v + slot * kv_row + kv_offset, values + j * head_dim, head_dim);
-    }
-}
-
 namespace {
 
-// scores[j0 .. j0+16) = q·k_j in tinyBLAS's order, keys transposed: lane l of key j sums q[d] k[d][j] over
-// d = l, l+16, ... in order, then reduce16 over the lanes.
+constexpr int64_t k_max_head_dim = 512;
+constexpr int64_t k_run_keys = 16;  // keys converted at a time (runs are cut to this and to cache blocks)
+
+// The several-token order over a run of keys in consecutive slots (one cache block): each key converted to f32
+// once, then dot_multi_token's sum for every head of the group. One call a run, so that the conversion and the
+// products stay in registers instead of a call per key.
+//   k16 [n, stride] f16 (this head's keys at the start of each row); q [group, q_stride]; scores[g * per_head + j]
 ENCLAVE_CLONES
-void scores16_multi_token(const float* __restrict q, const float* __restrict keys_t, int64_t stride, int64_t j0,
-                          int64_t head_dim, float* __restrict scores) noexcept {
-    float lane[16][16] = {};  // [l][key]
-    for (int64_t d = 0; d < head_dim; ++d) {
-        const float* k = keys_t + d * stride + j0;
-        float* acc = lane[d % 16];
-        for (int i = 0; i < 16; ++i) acc[i] = acc[i] + q[d] * k[i];
+void scores_run_multi_token(const uint16_t* __restrict k16, int64_t stride, int64_t n, const float* __restrict q,
+                            int64_t q_stride, int64_t group, int64_t head_dim, float scale, float* __restrict scores,
+                            int64_t per_head, float* __restrict max_score) noexcept {
+    float keys[k_run_keys * k_max_head_dim];  // [n, head_dim] the run's keys in f32
+    detail::f16_rows_to_f32(k16, stride, n, head_dim, keys);
+    for (int64_t j = 0; j < n; ++j) {
+        const float* k = keys + j * head_dim;
+        for (int64_t g = 0; g < group; ++g) {
+            const float* qg = q + g * q_stride;
+            float acc[16] = {};
+            for (int64_t i = 0; i < head_dim; i += 16)
+                for (int l = 0; l < 16; ++l) acc[l] += k[i + l] * qg[i + l];
+            const float score = reduce16(acc) * scale;
+            scores[g * per_head + j] = score;
+            max_score[g] = std::max(max_score[g], score);
+        }
     }
-    for (int l = 0; l < 8; ++l)
-        for (int i = 0; i < 16; ++i) lane[l][i] = lane[l + 8][i] + lane[l][i];
-    for (int l = 0; l < 4; ++l)
-        for (int i = 0; i < 16; ++i) lane[l][i] = lane[l + 4][i] + lane[l][i];
-    for (int i = 0; i < 16; ++i) scores[i] = (lane[0][i] + lane[2][i]) + (lane[1][i] + lane[3][i]);
 }
 
-// The same for one key (the last keys of a range that is not a multiple of 16).
-float score_multi_token(const float* q, const float* keys_t, int64_t stride, int64_t j, int64_t head_dim) {
-    float acc[16] = {};
-    for (int64_t d = 0; d < head_dim; ++d) acc[d % 16] = acc[d % 16] + q[d] * keys_t[d * stride + j];
-    return reduce16(acc);
+// p·v over a run of values in consecutive slots: each value converted once, then axpy_f32 into every head's
+// partial-sum row (first_key + j) % rows.
+//   v16 [n, stride] f16; p[g * per_head + first_key + j]; part[g * per_head + r * head_dim + d]
+ENCLAVE_CLONES
+void values_run(const uint16_t* __restrict v16, int64_t stride, int64_t n, int64_t first_key, int rows, int64_t group,
+                int64_t head_dim, const float* __restrict p, float* __restrict part, int64_t per_head) noexcept {
+    float values[k_run_keys * k_max_head_dim];  // [n, head_dim] the run's values in f32
+    detail::f16_rows_to_f32(v16, stride, n, head_dim, values);
+    for (int64_t j = 0; j < n; ++j) {
+        const float* v = values + j * head_dim;
+        const int64_t key = first_key + j;
+        for (int64_t g = 0; g < group; ++g) {
+            const float a = p[g * per_head + key];
+            float* row = part + g * per_head + (key % rows) * head_dim;
+            for (int64_t d = 0; d < head_dim; ++d) row[d] = row[d] + a * v[d];
+        }
+    }
 }
 
 }  // namespace
 
-void attention_query_packed(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
-                            int64_t n_keys, int64_t head_dim, float scale, float* scratch, float* out) noexcept {
-    float q_rounded[512];  // [head_dim]
-    round_to_f16(q, q_rounded, head_dim);
-    // Several tokens always (this path serves steps of attention_packed_min_rows or more tokens).
-    const AttentionOrder order = head_dim % 16 == 0 ? AttentionOrder::multi_token : AttentionOrder::single_token;
-    float* scores = scratch;
-    float* part = scratch + (n_keys + 15) / 16 * 16;
-    int64_t j = 0;
-    if (order == AttentionOrder::multi_token) {
-        for (; j + 16 <= n_keys; j += 16)
-            scores16_multi_token(q_rounded, keys_t, n_keys_packed, j, head_dim, scores + j);
-        for (; j < n_keys; ++j) scores[j] = score_multi_token(q_rounded, keys_t, n_keys_packed, j, head_dim);
-    } else {
-        float k_row[512];
-        for (; j < n_keys; ++j) {
-            // the one-token order on a transposed key: gather it, then the same sum as attention_head
-            float acc[4][16] = {};
-            for (int64_t d = 0; d < head_dim; ++d) k_row[d] = keys_t[d * n_keys_packed + j];
-            const int64_t np = head_dim & ~int64_t{63};
-            for (int64_t i = 0; i < np; ++i) acc[(i / 16) % 4][i % 16] += k_row[i] * q_rounded[i];
-            for (int l = 0; l < 16; ++l) acc[0][l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-            double sum = reduce16(acc[0]);
-            for (int64_t i = np; i < head_dim; ++i) sum += static_cast<double>(k_row[i] * q_rounded[i]);
-            scores[j] = static_cast<float>(sum);
-        }
-    }
-    float max_score = -INFINITY;
-    for (j = 0; j < n_keys; ++j) {
-        scores[j] = scores[j] * scale;
-        max_score = std::max(max_score, scores[j]);
-    }
-    normalise_to_f16(scores, n_keys, exp_and_sum(scores, n_keys, max_score));
+void attention_group(const float* q, int64_t group, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
+                     int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
+                     int64_t head_dim, float scale, AttentionOrder order, float* scratch, float* out) noexcept {
+    constexpr int64_t max_group = 16;
+    if (order == AttentionOrder::multi_token && head_dim % 16 != 0) order = AttentionOrder::single_token;
     const int rows = partial_rows(order);
-    std::fill(part, part + rows * head_dim, 0.0f);
-    for (j = 0; j < n_keys; ++j) axpy_f32(part + (j % rows) * head_dim, values + j * head_dim, scores[j], head_dim);
-    combine_partials(part, head_dim, order, out);
+    const int64_t padded = (n_keys + 15) / 16 * 16;
+    const int64_t per_head = attention_scratch_floats(n_keys, head_dim);
+    float q_rounded[max_group][k_max_head_dim];  // [group, head_dim] q as f16 holds it
+    for (int64_t g = 0; g < group; ++g) round_to_f16(q + g * head_dim, q_rounded[g], head_dim);
+    float max_score[max_group];
+    std::fill(max_score, max_score + group, -INFINITY);
+    // Keys run by cache block: slots within a block are consecutive rows of kv_row values.
+    for (int64_t j = 0; j < n_keys;) {
+        const int64_t n = std::min({block_size - j % block_size, n_keys - j, k_run_keys});
+        const uint16_t* k16 = cache_k + slot_of(block_table, block_size, j) * kv_row + kv_offset;
+        if (order == AttentionOrder::multi_token) {
+            scores_run_multi_token(k16, kv_row, n, q_rounded[0], k_max_head_dim, group, head_dim, scale, scratch + j,
+                                   per_head, max_score);
+        } else {
+            float k[k_max_head_dim];
+            for (int64_t i = 0; i < n; ++i)
+                for (int64_t g = 0; g < group; ++g) {
+                    if (g == 0) f16_to_f32_row(k16 + i * kv_row, k, head_dim);
+                    const float score = dot_single_token(k, q_rounded[g], head_dim) * scale;
+                    scratch[g * per_head + j + i] = score;
+                    max_score[g] = std::max(max_score[g], score);
+                }
+        }
+        j += n;
+    }
+    for (int64_t g = 0; g < group; ++g) {
+        float* scores = scratch + g * per_head;
+        normalise_to_f16(scores, n_keys, exp_and_sum(scores, n_keys, max_score[g]));
+        std::fill(scores + padded, scores + padded + rows * head_dim, 0.0f);
+    }
+    for (int64_t j = 0; j < n_keys;) {
+        const int64_t n = std::min({block_size - j % block_size, n_keys - j, k_run_keys});
+        values_run(cache_v + slot_of(block_table, block_size, j) * kv_row + kv_offset, kv_row, n, j, rows, group,
+                   head_dim, scratch, scratch + padded, per_head);
+        j += n;
+    }
+    for (int64_t g = 0; g < group; ++g)
+        combine_partials(scratch + g * per_head + padded, head_dim, order, out + g * head_dim);
 }
 
 }  // namespace enclave::kernels

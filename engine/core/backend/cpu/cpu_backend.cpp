@@ -1,7 +1,6 @@
 // The CPU backend: weights mapped in place, every op split over a spinning thread pool, quantized matrix
 // products through enclave_kernels' ISA-dispatched paths.
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
@@ -199,11 +198,12 @@ public:
         const kernels::AttentionOrder order = kernels::attention_order(n_tok);
         const auto scratch_floats =
             static_cast<size_t>(kernels::attention_scratch_floats(plan.max_seq_len, head_dim));
-        if (n_tok < kernels::attention_packed_min_rows) {
-            const size_t per_thread = scratch_floats;
-            auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
+        if (order == kernels::AttentionOrder::single_token) {
+            // One token (a single sequence's decode step): one work item per query head, so both threads
+            // have work with few heads.
+            auto* scratch_all = reinterpret_cast<float*>(scratch2(scratch_floats * sizeof(float) * pool_.size()));
             pool_.parallel_for(n_tok * n_head, [&](int64_t b, int64_t e, int thread) {
-                float* sc = scratch_all + per_thread * static_cast<size_t>(thread);
+                float* sc = scratch_all + scratch_floats * static_cast<size_t>(thread);
                 for (int64_t i = b; i < e; ++i) {
                     const int64_t t = i / n_head, h = i % n_head;
                     const int32_t* table = tables + static_cast<int64_t>(seq[t]) * plan.max_blocks_per_seq;
@@ -214,39 +214,20 @@ public:
             });
             return;
         }
-        // Several rows (a prompt chunk, or one decode token of each of several sequences): work items of up to
-        // 32 consecutive tokens of one sequence and one KV head; each unpacks that head's keys and values once,
-        // keys transposed so that scores are computed 16 keys at a time, and serves every query head of its
-        // group. The arithmetic is attention_head's in the several-token order, bit for bit.
-        struct Item {
-            int64_t first, count, kv_head;
-        };
-        std::vector<Item> items;
-        constexpr int64_t rows_per_item = 32;
-        for (int64_t t = 0; t < n_tok;) {
-            int64_t end = t + 1;
-            while (end < n_tok && seq[end] == seq[t] && end - t < rows_per_item) ++end;
-            for (int64_t kh = 0; kh < n_kv_head; ++kh) items.push_back({t, end - t, kh});
-            t = end;
-        }
-        const size_t keys = static_cast<size_t>(plan.max_seq_len);
-        const size_t per_thread = 2 * keys * static_cast<size_t>(head_dim) + scratch_floats;
+        // Several tokens (a prompt chunk, or one decode token of each of several sequences): a work item is one
+        // token and one KV head; it reads that head's f16 keys and values once for all the query heads of its
+        // group (at most attention_group_max at a time).
+        const int64_t sub = std::min(group, kernels::attention_group_max);
+        const size_t per_thread = static_cast<size_t>(sub) * scratch_floats;
         auto* scratch_all = reinterpret_cast<float*>(scratch2(per_thread * sizeof(float) * pool_.size()));
-        pool_.parallel_for_dynamic(static_cast<int64_t>(items.size()), [&](int64_t i, int thread) {
-            float* keys_t = scratch_all + per_thread * static_cast<size_t>(thread);
-            float* values = keys_t + keys * static_cast<size_t>(head_dim);
-            float* scores = values + keys * static_cast<size_t>(head_dim);
-            const Item& it = items[static_cast<size_t>(i)];
-            const int64_t last = it.first + it.count - 1;
-            const int64_t n_keys = static_cast<int64_t>(pos[last]) + 1;  // positions rise within a sequence
-            const int32_t* table = tables + static_cast<int64_t>(seq[it.first]) * plan.max_blocks_per_seq;
-            kernels::pack_keys_values_f32(ck, cv, kv_row, it.kv_head * head_dim, table, plan.block_size, n_keys,
-                                          head_dim, keys_t, values);
-            for (int64_t t = it.first; t <= last; ++t)
-                for (int64_t h = it.kv_head * group; h < (it.kv_head + 1) * group; ++h)
-                    kernels::attention_query_packed(row_f32(q, t) + h * head_dim, keys_t, values, n_keys,
-                                                    static_cast<int64_t>(pos[t]) + 1, head_dim, scale, scores,
-                                                    row_f32(out, t) + h * head_dim);
+        pool_.parallel_for_dynamic(n_tok * n_kv_head, [&](int64_t i, int thread) {
+            float* sc = scratch_all + per_thread * static_cast<size_t>(thread);
+            const int64_t t = i / n_kv_head, kh = i % n_kv_head;
+            const int32_t* table = tables + static_cast<int64_t>(seq[t]) * plan.max_blocks_per_seq;
+            for (int64_t h = kh * group; h < (kh + 1) * group; h += sub)
+                kernels::attention_group(row_f32(q, t) + h * head_dim, std::min(sub, (kh + 1) * group - h), ck, cv,
+                                         kv_row, kh * head_dim, table, plan.block_size, static_cast<int64_t>(pos[t]) + 1,
+                                         head_dim, scale, order, sc, row_f32(out, t) + h * head_dim);
         });
     }
 

@@ -60,7 +60,6 @@ enum class AttentionOrder { single_token, multi_token };
 inline AttentionOrder attention_order(int64_t step_tokens) noexcept {
     return step_tokens == 1 ? AttentionOrder::single_token : AttentionOrder::multi_token;
 }
-inline constexpr int64_t attention_packed_min_rows = 2;  // steps of several tokens unpack K/V once per KV head
 
 // Floats of scratch attention_head needs: the scores, then 64 partial sums per dimension.
 inline constexpr int64_t attention_scratch_floats(int64_t n_keys, int64_t head_dim) noexcept {
@@ -77,16 +76,17 @@ void attention_head(const float* q, const uint16_t* cache_k, const uint16_t* cac
                     int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
                     int64_t head_dim, float scale, AttentionOrder order, float* scratch, float* out) noexcept;
 
-// The path for many queries of one sequence (always the several-token order): the keys and values of one
-// KV head are unpacked once to f32, keys transposed so scores are computed 16 keys at a time.
-//   keys_t [head_dim, n_keys] f32, values [n_keys, head_dim] f32
-void pack_keys_values_f32(const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row, int64_t kv_offset,
-                          const int32_t* block_table, int64_t block_size, int64_t n_keys, int64_t head_dim,
-                          float* keys_t, float* values) noexcept;
-// out = softmax(q·K[0..n_keys) * scale)·V over the packed keys (n_keys <= n_keys_packed, the causal limit).
-//   q, out [head_dim]; scratch [attention_scratch_floats(n_keys, head_dim)]
-void attention_query_packed(const float* q, const float* keys_t, const float* values, int64_t n_keys_packed,
-                            int64_t n_keys, int64_t head_dim, float scale, float* scratch, float* out) noexcept;
+// The query heads of one GQA group (one token) over their KV head, reading the f16 cache directly: keys and
+// values are converted a run of 16 at a time and serve every head of the group. Bit for bit attention_head
+// per head, in either order. The path of every step of several tokens (prompt chunks, and decode steps of
+// several sequences); it replaced unpacking a KV head's keys transposed into f32 once per step, which cost
+// more than it saved (2x slower at one query row and slower
+// still at 32 rows, one thread side by side; docs/performance.md, serving).
+//   q, out   [group, head_dim] float (group <= 16); scratch [group * attention_scratch_floats(n_keys, head_dim)]
+void attention_group(const float* q, int64_t group, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
+                     int64_t kv_offset, const int32_t* block_table, int64_t block_size, int64_t n_keys,
+                     int64_t head_dim, float scale, AttentionOrder order, float* scratch, float* out) noexcept;
+inline constexpr int64_t attention_group_max = 16;
 
 // The k largest values of x, largest first: ids [k], vals [k] (1 <= k <= min(n, top_k_row_max)). Values compare by
 // top_k_key(): -0 equals +0 and NaN ranks below every number; equal values come by lower index, so ids[0] is
