@@ -614,6 +614,152 @@ ENCLAVE_TEST(fused_layer_sequences) {
     }
 }
 
+namespace {
+
+// One transformer layer's op sequence (as check_layer_sequence) on one backend, with K/V and gate/up weights and
+// outputs placed as halves of one buffer each, in the order `arrangement` names: 0 K before V in both (the
+// model's order: the GEMMs may pair forward), 1 V before K in both (pair backward), 2 weights K first but
+// outputs V first (no pair). Outputs are poisoned first on CUDA backends.
+struct LayerRun {
+    std::vector<std::unique_ptr<DeviceBuffer>> bufs;
+    Tensor x, xn, q, k, v, gate, up, down;
+};
+
+struct LayerInputs {
+    TensorType t;
+    int64_t n_embd, n_ff, n_kv, n_tok;
+    std::vector<uint8_t> wq, wkv, wgu, wd;  // encoded weights: [n_embd, n_embd], [2 n_kv, n_embd], [2 n_ff, n_embd], [n_embd, n_ff]
+    std::vector<float> x, proj, nw, bq, bk;
+};
+
+LayerRun run_layer_arranged(Backend& be, const LayerInputs& in, int arrangement, bool poison_outputs) {
+    LayerRun r;
+    const TensorType t = in.t;
+    auto act = [&](int64_t rows, int64_t cols, const std::vector<float>* v) {
+        Tensor m = Tensor::matrix(nullptr, TensorType::F32, rows, cols);
+        r.bufs.push_back(be.allocate(m.n_bytes()));
+        m.data = r.bufs.back()->data();
+        if (v) be.upload(m, v->data(), m.n_bytes());
+        if (!v && poison_outputs) {
+            std::vector<uint8_t> nan_bytes(m.n_bytes(), 0xFF);
+            be.upload(m, nan_bytes.data(), nan_bytes.size());
+        }
+        return m;
+    };
+    auto weight = [&](const std::vector<uint8_t>& bytes, int64_t rows, int64_t cols) {
+        const int64_t ne[4] = {cols, rows, 1, 1};
+        return be.load_weight(bytes.data(), t, ne);
+    };
+    // Rows [r0, r0 + rows) of a weight, or of an activation buffer.
+    auto rows_of = [](const Tensor& m, int64_t r0, int64_t rows) {
+        return Tensor::matrix(static_cast<uint8_t*>(m.data) + static_cast<size_t>(r0) * m.row_bytes(), m.type, rows,
+                              m.cols());
+    };
+    const Tensor wq = weight(in.wq, in.n_embd, in.n_embd), wkv = weight(in.wkv, 2 * in.n_kv, in.n_embd);
+    const Tensor wgu = weight(in.wgu, 2 * in.n_ff, in.n_embd), wd = weight(in.wd, in.n_embd, in.n_ff);
+    r.x = act(in.n_tok, in.n_embd, &in.x);
+    const Tensor proj = act(in.n_tok, in.n_embd, &in.proj), nw = act(1, in.n_embd, &in.nw);
+    const Tensor bq = act(1, in.n_embd, &in.bq), bk = act(1, in.n_kv, &in.bk);
+    r.xn = act(in.n_tok, in.n_embd, nullptr);
+    r.q = act(in.n_tok, in.n_embd, nullptr);
+    const Tensor kv = act(2 * in.n_tok, in.n_kv, nullptr), gu = act(2 * in.n_tok, in.n_ff, nullptr);
+    r.down = act(in.n_tok, in.n_embd, nullptr);
+    const bool w_first = arrangement != 1, out_first = arrangement == 0;
+    const Tensor wk = rows_of(wkv, w_first ? 0 : in.n_kv, in.n_kv), wv = rows_of(wkv, w_first ? in.n_kv : 0, in.n_kv);
+    const Tensor wg = rows_of(wgu, w_first ? 0 : in.n_ff, in.n_ff), wu = rows_of(wgu, w_first ? in.n_ff : 0, in.n_ff);
+    r.k = rows_of(kv, out_first ? 0 : in.n_tok, in.n_tok), r.v = rows_of(kv, out_first ? in.n_tok : 0, in.n_tok);
+    r.gate = rows_of(gu, out_first ? 0 : in.n_tok, in.n_tok), r.up = rows_of(gu, out_first ? in.n_tok : 0, in.n_tok);
+    be.add(r.x, proj);
+    be.rms_norm(r.x, nw, 1e-5f, r.xn);
+    be.matmul(wq, r.xn, r.q, &bq);
+    be.matmul(wk, r.xn, r.k, &bk);
+    be.matmul(wv, r.xn, r.v, nullptr);
+    be.add(r.x, r.q);
+    be.rms_norm(r.x, nw, 1e-5f, r.xn);
+    be.matmul(wg, r.xn, r.gate, nullptr);
+    be.matmul(wu, r.xn, r.up, nullptr);
+    be.swiglu(r.gate, r.up);
+    be.matmul(wd, r.gate, r.down, nullptr);
+    return r;
+}
+
+}  // namespace
+
+// Products through the library f16 GEMM (f16 weights; quantized weights dequantized at >= 128 tokens): the norm
+// and swiglu before them write the f16 activations themselves (no round_to_f16), and K/V and gate/up run as one
+// strided-batched launch when weights and outputs lie at same-signed distances. Against the unfused CUDA path
+// (ENCLAVE_CUDA_F16_FUSE=0, ENCLAVE_CUDA_GEMM_PAIR=0): x and both norms bit for bit (the same arithmetic), the
+// products within the f32 summation order of another cuBLAS algorithm; f16 weights also against the CPU with
+// check_layer_sequence's tolerances. Every arrangement: paired forward, paired backward, not paired.
+ENCLAVE_TEST(f16_gemm_fusions_and_pairs) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    setenv("ENCLAVE_CUDA_F16_FUSE", "0", 1);
+    setenv("ENCLAVE_CUDA_GEMM_PAIR", "0", 1);
+    std::unique_ptr<Backend> unfused = make_cuda_backend(0);
+    unsetenv("ENCLAVE_CUDA_F16_FUSE");
+    unsetenv("ENCLAVE_CUDA_GEMM_PAIR");
+    std::mt19937 rng(run_seed() + 12);
+    struct Case {
+        TensorType t;
+        int64_t n_embd, n_ff, n_kv, n_tok;
+    };
+    const Case cases[] = {{TensorType::F16, 256, 512, 64, 20},
+                          {TensorType::F16, 192, 320, 32, 131},
+                          {TensorType::Q4_0, 256, 512, 64, 130},
+                          {TensorType::Q4_1, 192, 352, 96, 129}};
+    for (const auto& c : cases) {
+        for (int arrangement = 0; arrangement < 3; ++arrangement) {
+            if (quick() && arrangement == 2 && c.t != TensorType::F16) continue;
+            LayerInputs in{c.t, c.n_embd, c.n_ff, c.n_kv, c.n_tok, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+            auto enc = [&](int64_t rows, int64_t cols) {
+                return encode(c.t, random_floats(rng, static_cast<size_t>(rows * cols)), rows, cols);
+            };
+            in.wq = enc(c.n_embd, c.n_embd), in.wkv = enc(2 * c.n_kv, c.n_embd);
+            in.wgu = enc(2 * c.n_ff, c.n_embd), in.wd = enc(c.n_embd, c.n_ff);
+            in.x = random_floats(rng, static_cast<size_t>(c.n_tok * c.n_embd), 2.0f);
+            in.proj = random_floats(rng, static_cast<size_t>(c.n_tok * c.n_embd));
+            in.nw = random_floats(rng, static_cast<size_t>(c.n_embd));
+            in.bq = random_floats(rng, static_cast<size_t>(c.n_embd));
+            in.bk = random_floats(rng, static_cast<size_t>(c.n_kv));
+            const LayerRun got = run_layer_arranged(*b.gpu, in, arrangement, true);
+            const LayerRun old = run_layer_arranged(*unfused, in, arrangement, true);
+            const std::string label = tname(c.t) + " [" + std::to_string(c.n_tok) + " x " + std::to_string(c.n_embd) +
+                                      ", ff " + std::to_string(c.n_ff) + "] arrangement " +
+                                      std::to_string(arrangement) + " ";
+            auto vs_old = [&](const char* what, const Tensor& g, const Tensor& o, double tol) {
+                expect_close(label + what + " vs unfused", read_f32(*b.gpu, g), read_f32(*unfused, o), tol);
+            };
+            // Bit for bit: the same cuBLAS call on the same bits for q. With ENCLAVE_CUDA_GEMM_TUNE each backend
+            // times its own pick, so q (and x after x += q) may differ by the f32 summation order.
+            const double same = std::getenv("ENCLAVE_CUDA_GEMM_TUNE") ? 1e-6 : 0.0;
+            vs_old("x", got.x, old.x, same);
+            vs_old("xn", got.xn, old.xn, same);
+            vs_old("q", got.q, old.q, same);
+            vs_old("k", got.k, old.k, 1e-6);
+            vs_old("v", got.v, old.v, 1e-6);
+            vs_old("up", got.up, old.up, 1e-6);
+            vs_old("swiglu", got.gate, old.gate, 1e-6);
+            // down's f16 inputs come from gate and up, which may differ by f32 ordering: a rounding flip's worth
+            // (check_layer_sequence's reasoning).
+            vs_old("down", got.down, old.down, 1e-4);
+            if (c.t != TensorType::F16) continue;  // the CPU multiplies quantized weights by 8-bit activations
+            const LayerRun cpu = run_layer_arranged(*b.cpu, in, arrangement, false);
+            auto vs_cpu = [&](const char* what, const Tensor& g, const Tensor& w, double tol) {
+                expect_close(label + what + " vs CPU", read_f32(*b.gpu, g), read_f32(*b.cpu, w), tol);
+            };
+            vs_cpu("x", got.x, cpu.x, 1e-6);
+            vs_cpu("xn", got.xn, cpu.xn, 1e-6);
+            vs_cpu("q", got.q, cpu.q, 1e-5);
+            vs_cpu("k", got.k, cpu.k, 1e-5);
+            vs_cpu("v", got.v, cpu.v, 1e-5);
+            vs_cpu("up", got.up, cpu.up, 1e-4);
+            vs_cpu("swiglu", got.gate, cpu.gate, 1e-4);
+            vs_cpu("down", got.down, cpu.down, 1e-3);
+        }
+    }
+}
+
 ENCLAVE_TEST(get_rows_split_layout) {
     REQUIRE_CUDA_DEVICE();
     Backends b;
