@@ -158,6 +158,11 @@ ENCLAVE_TEST(matmul_dequantized_gemm) {
     setenv("ENCLAVE_CUDA_DEQUANT_GEMM", "64", 1);
     setenv("ENCLAVE_CUDA_DEQUANT_MIB", "1", 1);
     Backends b;
+    // The same products with f16 copies kept (ENCLAVE_CUDA_F16_CACHE_MIB): 8 MiB holds the first shapes' copies
+    // (12 MB in all), the last ones go back to dequantizing in chunks.
+    setenv("ENCLAVE_CUDA_F16_CACHE_MIB", "8", 1);
+    std::unique_ptr<Backend> cached = make_cuda_backend(0);
+    unsetenv("ENCLAVE_CUDA_F16_CACHE_MIB");
     unsetenv("ENCLAVE_CUDA_DEQUANT_GEMM");
     unsetenv("ENCLAVE_CUDA_DEQUANT_MIB");
     std::mt19937 rng(run_seed() + 10);
@@ -210,6 +215,24 @@ ENCLAVE_TEST(matmul_dequantized_gemm) {
         const std::string shape = tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) +
                                   "] x " + std::to_string(s.n_tok);
         expect_close("dequantized GEMM vs f16 products " + shape, got, exact16, 1e-5);
+        {
+            const Tensor wk = cached->load_weight(bytes.data(), s.t, ne);
+            Tensor xk = Tensor::matrix(nullptr, TensorType::F32, s.n_tok, s.n_in);
+            Tensor bk = Tensor::matrix(nullptr, TensorType::F32, 1, s.n_out);
+            Tensor ok = Tensor::matrix(nullptr, TensorType::F32, s.n_tok, s.n_out);
+            auto xb = cached->allocate(xk.n_bytes()), bb = cached->allocate(bk.n_bytes());
+            auto obuf = cached->allocate(ok.n_bytes());
+            xk.data = xb->data(), bk.data = bb->data(), ok.data = obuf->data();
+            cached->upload(xk, xv.data(), xk.n_bytes());
+            cached->upload(bk, bv.data(), bk.n_bytes());
+            for (int use = 0; use < 2; ++use) {  // the first use makes the copy, the second reads it
+                const std::vector<uint8_t> nan_bytes(ok.n_bytes(), 0xFF);
+                cached->upload(ok, nan_bytes.data(), nan_bytes.size());
+                cached->matmul(wk, xk, ok, s.bias ? &bk : nullptr);
+                expect_close("f16 copy kept, use " + std::to_string(use + 1) + ", vs f16 products " + shape,
+                             read_f32(*cached, ok), exact16, 1e-5);
+            }
+        }
         const double cpu_noise = enclave_check::normalised_error(cpu, exact);
         expect_close("dequantized GEMM vs CPU (8-bit noise " + std::to_string(cpu_noise) + ") " + shape, got, cpu,
                      2.0 * cpu_noise + 1e-4);
@@ -217,20 +240,26 @@ ENCLAVE_TEST(matmul_dequantized_gemm) {
 }
 
 // The largest logits of each row (what a sampler reads), on rows with ties (the maximum repeated, -0 and +0),
-// a NaN and -inf: the same ids and values as the CPU reference, which is also checked against a full sort.
+// a NaN and -inf, and rows of one value repeated: the same ids and values as the CPU reference, which is also
+// checked against a full sort. Both radix digit widths (ENCLAVE_CUDA_TOPK_BITS: 11, the default, and 8).
 ENCLAVE_TEST(top_k_rows_match_cpu) {
     REQUIRE_CUDA_DEVICE();
+    for (const char* bits : {"11", "8"}) {
+    setenv("ENCLAVE_CUDA_TOPK_BITS", bits, 1);
     Backends b;
+    unsetenv("ENCLAVE_CUDA_TOPK_BITS");
     std::mt19937 rng(run_seed() + 11);
     struct Shape {
         int64_t rows, n, k;
+        bool flat;  // one value repeated (then -0, +0, NaN, -inf)
     };
-    const Shape shapes[] = {{3, 7, 7}, {5, 1000, 1}, {4, 50000, 40}, {2, 128256, 256}, {9, 3000, 100}};
+    const Shape shapes[] = {{3, 7, 7, false},        {5, 1000, 1, false},   {4, 50000, 40, false},
+                            {2, 128256, 256, false}, {9, 3000, 100, false}, {3, 4099, 200, true}};
     for (const auto& s : shapes) {
         auto v = random_floats(rng, static_cast<size_t>(s.rows * s.n), 4.0f);
         for (int64_t r = 0; r < s.rows; ++r) {
             float* row = v.data() + r * s.n;
-            for (int64_t i = 0; i < s.n; ++i) row[i] = std::round(row[i] * 8.0f) / 8.0f;  // many equal values
+            for (int64_t i = 0; i < s.n; ++i) row[i] = s.flat ? 1.5f : std::round(row[i] * 8.0f) / 8.0f;  // ties
             const int64_t top = std::max_element(row, row + s.n) - row;
             row[rng() % s.n] = row[top];  // the maximum twice (or at the same place)
             if (s.n > 10) {
@@ -248,7 +277,8 @@ ENCLAVE_TEST(top_k_rows_match_cpu) {
         b.cpu->download(ci.data(), ids.cpu, ci.size() * 4);
         const auto gv = read_f32(*b.gpu, vals.gpu), cv = read_f32(*b.cpu, vals.cpu);
         const std::string what = "top_k " + std::to_string(s.k) + " of [" + std::to_string(s.rows) + ", " +
-                                 std::to_string(s.n) + "]";
+                                 std::to_string(s.n) + "]" + (s.flat ? " flat" : "") + ", digits of " + bits +
+                                 " bits";
         CHECK_MSG(gi == ci, what + ": ids differ from the CPU's");
         CHECK_MSG(std::memcmp(gv.data(), cv.data(), gv.size() * 4) == 0, what + ": values differ from the CPU's");
         // The CPU reference against a full sort by (key desc, index asc).
@@ -263,6 +293,7 @@ ENCLAVE_TEST(top_k_rows_match_cpu) {
                       what + ": the CPU reference is not the sorted prefix");
         }
         std::fprintf(stderr, "  %-60s ids and values equal to the CPU's: %s\n", what.c_str(), gi == ci ? "yes" : "NO");
+    }
     }
 }
 

@@ -233,6 +233,7 @@ struct Cublas {
     DestroyFn destroy = nullptr;
     GemmExFn gemm_ex = nullptr;
     GemmStridedBatchedExFn gemm_strided_batched_ex = nullptr;  // optional: products of one input in one launch
+    bool negative_stride_refused = false;  // the strided-batched call refused a negative stride once
 
     Cublas(cudaStream_t stream) {
         for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
@@ -280,13 +281,20 @@ kernels::Status cublas_gemm_f16(Cublas* cb, cuda_detail::LtGemm* lt, const void*
 
 // Two products of the same x16 with W and y as a pair of equal shapes at fixed distances in memory (K and V,
 // gate and up): y + i * y_stride [n_tok, n_out] = x16 · (W + i * w_stride)ᵀ for i = 0, 1, one cuBLAS launch, so
-// the pair's tiles fill the SMs together instead of one small grid after another. Strides in elements, >= 0.
+// the pair's tiles fill the SMs together instead of one small grid after another. Strides in elements: y_stride
+// > 0, w_stride either sign (a library that refuses a negative one gets two launches from then on).
 kernels::Status cublas_gemm_f16_pair(Cublas* cb, cuda_detail::LtGemm* lt, const void* w, int64_t w_stride,
                                      int64_t n_out, int64_t n_in, const uint16_t* x16, int64_t n_tok, float* y,
                                      int64_t y_stride) {
-    if (lt) {
+    if (lt && w_stride > 0) {
         kernels::Status st = lt->gemm(w, w_stride, n_out, n_in, x16, n_tok, y, n_out, y_stride, 2);
         if (st.code() != kernels::Status::Code::unsupported) return st;
+    }
+    if (w_stride < 0 && cb->negative_stride_refused) {
+        kernels::Status st = cublas_gemm_f16(cb, lt, w, n_out, n_in, x16, n_tok, y, n_out);
+        if (!st) return st;
+        return cublas_gemm_f16(cb, lt, static_cast<const uint16_t*>(w) + w_stride, n_out, n_in, x16, n_tok,
+                               y + y_stride, n_out);
     }
     const float one = 1.0f, zero = 0.0f;
     const cublasStatus_t st = cb->gemm_strided_batched_ex(
@@ -294,6 +302,10 @@ kernels::Status cublas_gemm_f16_pair(Cublas* cb, cuda_detail::LtGemm* lt, const 
         &one, w, CUDA_R_16F, static_cast<int>(n_in), static_cast<long long>(w_stride), x16, CUDA_R_16F,
         static_cast<int>(n_in), 0LL, &zero, y, CUDA_R_32F, static_cast<int>(n_out), static_cast<long long>(y_stride), 2,
         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (st == CUBLAS_STATUS_INVALID_VALUE && w_stride < 0) {
+        cb->negative_stride_refused = true;
+        return cublas_gemm_f16_pair(cb, lt, w, w_stride, n_out, n_in, x16, n_tok, y, y_stride);
+    }
     if (st != CUBLAS_STATUS_SUCCESS)
         return kernels::Status::device_error("cublasGemmStridedBatchedEx failed with status " +
                                              std::to_string(static_cast<int>(st)));
@@ -341,6 +353,8 @@ public:
         // launch makes its f16 input (A/B). ENCLAVE_CUDA_GEMM_PAIR=0: K/V and gate/up as two GEMM launches (A/B).
         f16_fuse_ = env_flag("ENCLAVE_CUDA_F16_FUSE", true);
         gemm_pair_ = env_flag("ENCLAVE_CUDA_GEMM_PAIR", true);
+        // ENCLAVE_CUDA_TOPK_BITS=8: top_k's radix digits of 8 bits (4 passes) instead of 11 (3 passes), (A/B).
+        if (const char* v = std::getenv("ENCLAVE_CUDA_TOPK_BITS"); v && std::atoi(v) == 8) top_k_bits_ = 8;
         // ENCLAVE_CUDA_ATTN_V2=0: several-token attention on the per-(token, head) kernel (A/B); a number > 1 is
         // the query rows a block of the tiled kernel aims at (default 8). ENCLAVE_CUDA_ATTN_TILE: its keys a tile.
         if (env_flag("ENCLAVE_CUDA_ATTN_V2", true)) {
@@ -351,6 +365,11 @@ public:
         }
         if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_TILE"); v && std::atoi(v) >= 64)
             attn_tiled_keys_ = std::min(std::atoi(v), 512);
+        // ENCLAVE_CUDA_F16_CACHE_MIB=N (0, off, by default): quantized weights that many-token products
+        // dequantize keep their f16 copy, up to N MiB in all (8b q4_0: 15.0 GiB for every product), so the
+        // dequantization runs once instead of at every step: memory traded for batched and prefill speed.
+        if (const char* v = std::getenv("ENCLAVE_CUDA_F16_CACHE_MIB"); v && *v)
+            f16_cache_cap_ = static_cast<size_t>(std::max(0L, std::atol(v))) << 20;
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
             dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
         // ENCLAVE_CUDA_PROFILE: every op launched at once (no graphs) between two events; a table of device time
@@ -383,11 +402,11 @@ public:
                          "cuda backend: %ld fused norms, %ld matrix-vector launches carrying %ld products, "
                          "%ld fused swiglu, %ld attentions with their quantization, cuBLAS %s, split weights %zu, "
                          "%ld dequantized GEMMs (from %ld tokens), %ld norm/swiglu with f16 output, %ld GEMM pairs, "
-                         "%ld shapes tuned\n",
+                         "%ld shapes tuned, f16 copies of quantized weights %s\n",
                          stats_fused_norms_, stats_matvec_launches_, stats_matvec_products_, stats_fused_swiglu_,
                          stats_fused_attention_, cublas_ ? "on" : "off", split_weights_.size(), stats_dequant_gemms_,
                          static_cast<long>(dequant_min_tokens_), stats_f16_fused_, stats_gemm_pairs_,
-                         lt_gemm_ ? lt_gemm_->shapes_tuned() : -1L);
+                         lt_gemm_ ? lt_gemm_->shapes_tuned() : -1L, mib(f16_cache_used_).c_str());
             size_t free_b = 0, total_b = 0;
             if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
                 std::fprintf(stderr, "cuda backend: device memory in use at exit %s of %s\n",
@@ -563,6 +582,9 @@ public:
         const bool dequant = !vec && cublas_ && dequant_min_tokens_ > 0 && n_tok >= dequant_min_tokens_ &&
                              kc::dequantize_f16_supported(w.type) && n_in % 32 == 0;
         const bool q8 = kc::matmul_uses_q8(w.type) && !dequant;
+        // ENCLAVE_CUDA_F16_CACHE_MIB: the f16 copy kept from the weight's first dequantization, a plain f16 GEMM.
+        const Tensor* w_f16 = dequant ? f16_cached(w, layout) : nullptr;
+        const bool dequant_now = dequant && !w_f16;
         bool x16_ready = false;
         const auto* xb = static_cast<const uint8_t*>(x.data);
         const auto* ob = static_cast<const uint8_t*>(out.data);
@@ -637,7 +659,8 @@ public:
                         q8_last_.n_tok == n_tok && q8_last_.n_in == n_in;
             const bool f16_gemm = !vec && ((w.type == TensorType::F16 && cublas_) || dequant);
             // V after K, up after gate: one launch with the product held back (pending_gemm_).
-            if (f16_gemm && !dequant && x16_ready && pair_with_pending_gemm(w.data, n_tok, n_in, n_out, f32(out), b)) {
+            if (f16_gemm && !dequant_now && x16_ready &&
+                pair_with_pending_gemm((w_f16 ? w_f16 : &w)->data, n_tok, n_in, n_out, f32(out), b)) {
                 if (out_overlaps_x) q8_last_.valid = false;
                 return;
             }
@@ -663,7 +686,8 @@ public:
             pending_mv_.segs.l2_prefetch_mib = matvec_l2_prefetch_mib_;
             if (!fuse_enabled_) settle_matvec();
         } else if ((w.type == TensorType::F16 && cublas_) || dequant) {
-            gemm_via_f16(w, layout, dequant, x, n_tok, n_in, n_out, f32(out), b, x16_ready);
+            gemm_via_f16(w_f16 ? *w_f16 : w, w_f16 ? kc::WeightLayout::gguf : layout, dequant_now, x, n_tok, n_in,
+                         n_out, f32(out), b, x16_ready);
         } else if (kc::matmul_gemm_supported(w.type)) {
             step_graphable_ = false;
             submit("matmul.gemm", kc::matmul_gemm, w.type, layout, static_cast<const void*>(w.data), n_out, n_in,
@@ -819,7 +843,7 @@ public:
                          ", vals " + vals.shape_string();
               });
         submit("top_k", kc::top_k_rows, static_cast<const float*>(f32(x)), x.rows(), x.cols(), k,
-               static_cast<int32_t*>(ids.data), f32(vals), stream());
+               static_cast<int32_t*>(ids.data), f32(vals), stream(), top_k_bits_);
     }
 
     void add(const Tensor& x, const Tensor& y) override {
@@ -952,6 +976,23 @@ private:
         if (b) submit("matmul.bias", kc::add_bias_rows, out, b, n_tok, n_out, stream());
     }
 
+    //! The f16 copy of quantized weight w [n_out, n_in] (ENCLAVE_CUDA_F16_CACHE_MIB), dequantized on first use
+    //! while the cache's budget allows; null otherwise (then the product dequantizes in chunks each time).
+    const Tensor* f16_cached(const Tensor& w, kc::WeightLayout layout) {
+        if (f16_cache_cap_ == 0) return nullptr;
+        if (auto it = f16_cache_.find(w.data); it != f16_cache_.end()) return &it->second.second;
+        const size_t bytes = static_cast<size_t>(w.rows() * w.cols()) * 2;
+        if (f16_cache_used_ + bytes > f16_cache_cap_) return nullptr;
+        auto buf = std::make_unique<CudaBuffer>(ctx_, bytes);
+        Tensor t = Tensor::matrix(buf->data(), TensorType::F16, w.rows(), w.cols());
+        submit("matmul.dequant_cache", kc::dequantize_rows_f16, w.type, layout, static_cast<const void*>(w.data),
+               int64_t{0}, w.rows(), w.cols(), static_cast<uint16_t*>(buf->data()), stream());
+        f16_cache_used_ += bytes;
+        auto& entry = f16_cache_[w.data];
+        entry = {std::move(buf), t};
+        return &entry.second;
+    }
+
     // The f16 GEMM held back by gemm_via_f16, launched alone.
     void settle_gemm() {
         if (!pending_gemm_.valid) return;
@@ -972,14 +1013,15 @@ private:
         if (!g.valid || g.n_tok != n_tok || g.n_in != n_in || g.n_out != n_out) return false;
         const auto w0 = reinterpret_cast<intptr_t>(g.w), w1 = reinterpret_cast<intptr_t>(w);
         const auto y0 = reinterpret_cast<intptr_t>(g.out), y1 = reinterpret_cast<intptr_t>(out);
-        if ((w1 - w0) % 2 != 0 || (y1 - y0) % 4 != 0) return false;
-        int64_t w_stride = (w1 - w0) / 2, y_stride = (y1 - y0) / 4;  // elements
-        const bool forward = w_stride > 0 && y_stride > 0, backward = w_stride < 0 && y_stride < 0;
-        if (!forward && !backward) return false;
-        if (std::abs(y_stride) < n_tok * n_out) return false;  // the outputs would overlap
-        const void* w_first = forward ? g.w : w;
-        float* y_first = forward ? g.out : out;
-        if (backward) w_stride = -w_stride, y_stride = -y_stride;
+        if ((w1 - w0) % 2 != 0 || (y1 - y0) % 4 != 0 || w1 == w0) return false;
+        // The product with the lower output first, so the output stride is positive; the weights' may be either
+        // (device run 1: 8b f16's gate/up never paired with same-signed strides, K/V always did).
+        const bool pending_first = y0 < y1;
+        const int64_t y_stride = (pending_first ? y1 - y0 : y0 - y1) / 4;             // elements
+        const int64_t w_stride = (pending_first ? w1 - w0 : w0 - w1) / 2;             // elements, either sign
+        if (y_stride < n_tok * n_out) return false;  // the outputs would overlap
+        const void* w_first = pending_first ? g.w : w;
+        float* y_first = pending_first ? g.out : out;
         pending_gemm_.valid = false;
         submit("matmul.cublas_pair", cublas_gemm_f16_pair, cublas_.get(), lt_gemm_.get(), w_first, w_stride, n_out,
                n_in, g.x16, n_tok, y_first, y_stride);
@@ -1255,12 +1297,16 @@ private:
     std::unique_ptr<CudaBuffer> scratch_;           // [n_tok, n_in] 8-bit activations of the current matmul
     std::unique_ptr<CudaBuffer> half_scratch_;      // [n_tok, n_in] f16 activations for cuBLAS
     std::unique_ptr<CudaBuffer> dequant_scratch_;   // [rows of a chunk, n_in] f16 weights (dequantized GEMM)
+    // ENCLAVE_CUDA_F16_CACHE_MIB: quantized weight's data -> its f16 copy [n_out, n_in] and that copy's tensor.
+    std::map<const void*, std::pair<std::unique_ptr<CudaBuffer>, Tensor>> f16_cache_;
+    size_t f16_cache_used_ = 0, f16_cache_cap_ = 0;
     int64_t dequant_min_tokens_ = 128;              // ENCLAVE_CUDA_DEQUANT_GEMM
     int dequant_scratch_mib_ = 256;                 // ENCLAVE_CUDA_DEQUANT_MIB: largest chunk
     long stats_dequant_gemms_ = 0;
     bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
     bool f16_fuse_ = true;                          // ENCLAVE_CUDA_F16_FUSE
     bool gemm_pair_ = true;                         // ENCLAVE_CUDA_GEMM_PAIR
+    int top_k_bits_ = 11;                           // ENCLAVE_CUDA_TOPK_BITS
     long stats_f16_fused_ = 0, stats_gemm_pairs_ = 0;
     int attn_tiled_rows_ = 8;                       // ENCLAVE_CUDA_ATTN_V2 (0: the per-(token, head) kernel)
     int attn_tiled_keys_ = 128;                     // ENCLAVE_CUDA_ATTN_TILE
