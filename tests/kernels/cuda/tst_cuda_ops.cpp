@@ -241,13 +241,10 @@ ENCLAVE_TEST(matmul_dequantized_gemm) {
 
 // The largest logits of each row (what a sampler reads), on rows with ties (the maximum repeated, -0 and +0),
 // a NaN and -inf, and rows of one value repeated: the same ids and values as the CPU reference, which is also
-// checked against a full sort. Both radix digit widths (ENCLAVE_CUDA_TOPK_BITS: 11, the default, and 8).
+// checked against a full sort.
 ENCLAVE_TEST(top_k_rows_match_cpu) {
     REQUIRE_CUDA_DEVICE();
-    for (const char* bits : {"11", "8"}) {
-    setenv("ENCLAVE_CUDA_TOPK_BITS", bits, 1);
     Backends b;
-    unsetenv("ENCLAVE_CUDA_TOPK_BITS");
     std::mt19937 rng(run_seed() + 11);
     struct Shape {
         int64_t rows, n, k;
@@ -277,8 +274,7 @@ ENCLAVE_TEST(top_k_rows_match_cpu) {
         b.cpu->download(ci.data(), ids.cpu, ci.size() * 4);
         const auto gv = read_f32(*b.gpu, vals.gpu), cv = read_f32(*b.cpu, vals.cpu);
         const std::string what = "top_k " + std::to_string(s.k) + " of [" + std::to_string(s.rows) + ", " +
-                                 std::to_string(s.n) + "]" + (s.flat ? " flat" : "") + ", digits of " + bits +
-                                 " bits";
+                                 std::to_string(s.n) + "]" + (s.flat ? " flat" : "");
         CHECK_MSG(gi == ci, what + ": ids differ from the CPU's");
         CHECK_MSG(std::memcmp(gv.data(), cv.data(), gv.size() * 4) == 0, what + ": values differ from the CPU's");
         // The CPU reference against a full sort by (key desc, index asc).
@@ -293,7 +289,6 @@ ENCLAVE_TEST(top_k_rows_match_cpu) {
                       what + ": the CPU reference is not the sorted prefix");
         }
         std::fprintf(stderr, "  %-60s ids and values equal to the CPU's: %s\n", what.c_str(), gi == ci ? "yes" : "NO");
-    }
     }
 }
 

@@ -233,7 +233,6 @@ struct Cublas {
     DestroyFn destroy = nullptr;
     GemmExFn gemm_ex = nullptr;
     GemmStridedBatchedExFn gemm_strided_batched_ex = nullptr;  // optional: products of one input in one launch
-    bool negative_stride_refused = false;  // the strided-batched call refused a negative stride once
 
     Cublas(cudaStream_t stream) {
         for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
@@ -281,20 +280,13 @@ kernels::Status cublas_gemm_f16(Cublas* cb, cuda_detail::LtGemm* lt, const void*
 
 // Two products of the same x16 with W and y as a pair of equal shapes at fixed distances in memory (K and V,
 // gate and up): y + i * y_stride [n_tok, n_out] = x16 · (W + i * w_stride)ᵀ for i = 0, 1, one cuBLAS launch, so
-// the pair's tiles fill the SMs together instead of one small grid after another. Strides in elements: y_stride
-// > 0, w_stride either sign (a library that refuses a negative one gets two launches from then on).
+// the pair's tiles fill the SMs together instead of one small grid after another. Strides in elements, > 0.
 kernels::Status cublas_gemm_f16_pair(Cublas* cb, cuda_detail::LtGemm* lt, const void* w, int64_t w_stride,
                                      int64_t n_out, int64_t n_in, const uint16_t* x16, int64_t n_tok, float* y,
                                      int64_t y_stride) {
-    if (lt && w_stride > 0) {
+    if (lt) {
         kernels::Status st = lt->gemm(w, w_stride, n_out, n_in, x16, n_tok, y, n_out, y_stride, 2);
         if (st.code() != kernels::Status::Code::unsupported) return st;
-    }
-    if (w_stride < 0 && cb->negative_stride_refused) {
-        kernels::Status st = cublas_gemm_f16(cb, lt, w, n_out, n_in, x16, n_tok, y, n_out);
-        if (!st) return st;
-        return cublas_gemm_f16(cb, lt, static_cast<const uint16_t*>(w) + w_stride, n_out, n_in, x16, n_tok,
-                               y + y_stride, n_out);
     }
     const float one = 1.0f, zero = 0.0f;
     const cublasStatus_t st = cb->gemm_strided_batched_ex(
@@ -302,10 +294,6 @@ kernels::Status cublas_gemm_f16_pair(Cublas* cb, cuda_detail::LtGemm* lt, const 
         &one, w, CUDA_R_16F, static_cast<int>(n_in), static_cast<long long>(w_stride), x16, CUDA_R_16F,
         static_cast<int>(n_in), 0LL, &zero, y, CUDA_R_32F, static_cast<int>(n_out), static_cast<long long>(y_stride), 2,
         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    if (st == CUBLAS_STATUS_INVALID_VALUE && w_stride < 0) {
-        cb->negative_stride_refused = true;
-        return cublas_gemm_f16_pair(cb, lt, w, w_stride, n_out, n_in, x16, n_tok, y, y_stride);
-    }
     if (st != CUBLAS_STATUS_SUCCESS)
         return kernels::Status::device_error("cublasGemmStridedBatchedEx failed with status " +
                                              std::to_string(static_cast<int>(st)));
@@ -353,8 +341,6 @@ public:
         // launch makes its f16 input (A/B). ENCLAVE_CUDA_GEMM_PAIR=0: K/V and gate/up as two GEMM launches (A/B).
         f16_fuse_ = env_flag("ENCLAVE_CUDA_F16_FUSE", true);
         gemm_pair_ = env_flag("ENCLAVE_CUDA_GEMM_PAIR", true);
-        // ENCLAVE_CUDA_TOPK_BITS=8: top_k's radix digits of 8 bits (4 passes) instead of 11 (3 passes), (A/B).
-        if (const char* v = std::getenv("ENCLAVE_CUDA_TOPK_BITS"); v && std::atoi(v) == 8) top_k_bits_ = 8;
         // ENCLAVE_CUDA_ATTN_V2=0: several-token attention on the per-(token, head) kernel (A/B); a number > 1 is
         // the query rows a block of the tiled kernel aims at (default 8). ENCLAVE_CUDA_ATTN_TILE: its keys a tile.
         if (env_flag("ENCLAVE_CUDA_ATTN_V2", true)) {
@@ -843,7 +829,7 @@ public:
                          ", vals " + vals.shape_string();
               });
         submit("top_k", kc::top_k_rows, static_cast<const float*>(f32(x)), x.rows(), x.cols(), k,
-               static_cast<int32_t*>(ids.data), f32(vals), stream(), top_k_bits_);
+               static_cast<int32_t*>(ids.data), f32(vals), stream());
     }
 
     void add(const Tensor& x, const Tensor& y) override {
@@ -1013,15 +999,18 @@ private:
         if (!g.valid || g.n_tok != n_tok || g.n_in != n_in || g.n_out != n_out) return false;
         const auto w0 = reinterpret_cast<intptr_t>(g.w), w1 = reinterpret_cast<intptr_t>(w);
         const auto y0 = reinterpret_cast<intptr_t>(g.out), y1 = reinterpret_cast<intptr_t>(out);
-        if ((w1 - w0) % 2 != 0 || (y1 - y0) % 4 != 0 || w1 == w0) return false;
-        // The product with the lower output first, so the output stride is positive; the weights' may be either
-        // (device run 1: 8b f16's gate/up never paired with same-signed strides, K/V always did).
-        const bool pending_first = y0 < y1;
-        const int64_t y_stride = (pending_first ? y1 - y0 : y0 - y1) / 4;             // elements
-        const int64_t w_stride = (pending_first ? w1 - w0 : w0 - w1) / 2;             // elements, either sign
-        if (y_stride < n_tok * n_out) return false;  // the outputs would overlap
-        const void* w_first = pending_first ? g.w : w;
-        float* y_first = pending_first ? g.out : out;
+        if ((w1 - w0) % 2 != 0 || (y1 - y0) % 4 != 0) return false;
+        // Both strides positive once the lower one is first. Weights and outputs in opposite orders stay two
+        // launches: cuBLAS 13.0 takes a negative stride without complaint and then reads out of bounds (device
+        // run 2: cudaErrorIllegalAddress). 8b f16's gate/up weights lie that way round (run 1: K/V paired in
+        // every layer, gate/up in none).
+        int64_t w_stride = (w1 - w0) / 2, y_stride = (y1 - y0) / 4;  // elements
+        const bool forward = w_stride > 0 && y_stride > 0, backward = w_stride < 0 && y_stride < 0;
+        if (!forward && !backward) return false;
+        if (std::abs(y_stride) < n_tok * n_out) return false;  // the outputs would overlap
+        const void* w_first = forward ? g.w : w;
+        float* y_first = forward ? g.out : out;
+        if (backward) w_stride = -w_stride, y_stride = -y_stride;
         pending_gemm_.valid = false;
         submit("matmul.cublas_pair", cublas_gemm_f16_pair, cublas_.get(), lt_gemm_.get(), w_first, w_stride, n_out,
                n_in, g.x16, n_tok, y_first, y_stride);
@@ -1306,7 +1295,6 @@ private:
     bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
     bool f16_fuse_ = true;                          // ENCLAVE_CUDA_F16_FUSE
     bool gemm_pair_ = true;                         // ENCLAVE_CUDA_GEMM_PAIR
-    int top_k_bits_ = 11;                           // ENCLAVE_CUDA_TOPK_BITS
     long stats_f16_fused_ = 0, stats_gemm_pairs_ = 0;
     int attn_tiled_rows_ = 8;                       // ENCLAVE_CUDA_ATTN_V2 (0: the per-(token, head) kernel)
     int attn_tiled_keys_ = 128;                     // ENCLAVE_CUDA_ATTN_TILE

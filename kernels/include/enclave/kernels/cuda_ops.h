@@ -226,8 +226,7 @@ inline constexpr int64_t k_top_k_max = 256;
 //! ids[r, :], vals[r, :] = the k largest values of row r, largest first; equal values by lower index, -0 equal
 //! to +0, NaN below every number (cpu_ops.h: top_k_rows is the same function).
 //! \param logits f32 [n_rows, n]   \param ids i32 [n_rows, k]   \param vals f32 [n_rows, k]   1 <= k <= min(n, k_top_k_max)
-//! digit_bits: the radix select's digits, 11 (three passes over the row) or 8 (four; the results are the same).
 Status top_k_rows(const float* logits, int64_t n_rows, int64_t n, int64_t k, int32_t* ids, float* vals,
-                  cudaStream_t stream, int digit_bits = 11);
+                  cudaStream_t stream);
 
 }  // namespace enclave::kernels::cuda
