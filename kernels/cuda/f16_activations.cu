@@ -157,9 +157,11 @@ Status swiglu_f16(float* gate, const float* up, uint16_t* h, int64_t n, cudaStre
                                         " values (a multiple of 4, 16-byte aligned, is needed)");
     const int64_t n4 = n / 4;
     const int64_t blocks = (n4 + k_swiglu_threads - 1) / k_swiglu_threads;
-    swiglu_f16_kernel<<<static_cast<unsigned>(blocks < 1 ? 1 : blocks > 8192 ? 8192 : blocks), k_swiglu_threads, 0,
-                        stream>>>(reinterpret_cast<float4*>(gate), reinterpret_cast<const float4*>(up),
-                                  reinterpret_cast<uint2*>(h), n4);
+    swiglu_f16_kernel<<<static_cast<unsigned>(blocks < 1      ? 1
+                                              : blocks > 8192 ? 8192
+                                                              : blocks),
+                        k_swiglu_threads, 0, stream>>>(
+        reinterpret_cast<float4*>(gate), reinterpret_cast<const float4*>(up), reinterpret_cast<uint2*>(h), n4);
     ENCLAVE_CUDA_CHECK_LAUNCH("swiglu_f16");
     return Status::ok();
 }

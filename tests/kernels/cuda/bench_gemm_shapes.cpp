@@ -26,13 +26,13 @@
 
 namespace {
 
-#define CK(call)                                                                             \
-    do {                                                                                     \
-        const auto rc_ = (call);                                                             \
-        if (static_cast<int>(rc_) != 0) {                                                    \
+#define CK(call)                                                                                               \
+    do {                                                                                                       \
+        const auto rc_ = (call);                                                                               \
+        if (static_cast<int>(rc_) != 0) {                                                                      \
             std::fprintf(stderr, "%s:%d: %s failed (%d)\n", __FILE__, __LINE__, #call, static_cast<int>(rc_)); \
-            std::exit(1);                                                                    \
-        }                                                                                    \
+            std::exit(1);                                                                                      \
+        }                                                                                                      \
     } while (0)
 
 constexpr int k_warm = 3, k_reps = 20;
@@ -144,12 +144,16 @@ int main(int argc, char** argv) {
         int64_t m, k;
         bool pair;  // also as one strided-batched launch of two
     };
-    const Shape shapes[] = {{"Q / O", 4096, 4096, false},         {"K, V", 1024, 4096, true},
-                            {"Q/K/V stacked", 6144, 4096, false}, {"gate, up", 14336, 4096, true},
-                            {"gate+up stacked", 28672, 4096, false}, {"down", 4096, 14336, false},
+    const Shape shapes[] = {{"Q / O", 4096, 4096, false},
+                            {"K, V", 1024, 4096, true},
+                            {"Q/K/V stacked", 6144, 4096, false},
+                            {"gate, up", 14336, 4096, true},
+                            {"gate+up stacked", 28672, 4096, false},
+                            {"down", 4096, 14336, false},
                             {"output", 128256, 4096, false}};
-    std::printf("| shape | m x k | n_tok | default us | TFLOP/s | lt0 us | best us (candidate of n) | TFLOP/s | pair us "
-                "(vs 2 x default) |\n|---|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| shape | m x k | n_tok | default us | TFLOP/s | lt0 us | best us (candidate of n) | TFLOP/s | pair us "
+        "(vs 2 x default) |\n|---|---|---|---|---|---|---|---|---|\n");
     for (const int64_t n_tok : toks) {
         uint16_t* x = nullptr;
         CK(cudaMalloc(reinterpret_cast<void**>(&x), static_cast<size_t>(n_tok) * 28672 * 2));
@@ -174,11 +178,10 @@ int main(int argc, char** argv) {
             if (s.pair) {
                 const int pairs = n_copies / 2;
                 const double p = time_us(c, pairs, [&](int copy) {
-                    CK(cublasGemmStridedBatchedEx(c.blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one,
-                                                  w + 2 * copy * w_elems, CUDA_R_16F, k,
-                                                  static_cast<long long>(w_elems), x, CUDA_R_16F, k, 0LL, &zero, y,
-                                                  CUDA_R_32F, m, static_cast<long long>(s.m * n_tok), 2,
-                                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                    CK(cublasGemmStridedBatchedEx(
+                        c.blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w + 2 * copy * w_elems, CUDA_R_16F, k,
+                        static_cast<long long>(w_elems), x, CUDA_R_16F, k, 0LL, &zero, y, CUDA_R_32F, m,
+                        static_cast<long long>(s.m * n_tok), 2, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
                 });
                 const LtResult lp = time_lt(c, w, pairs, s.m, s.k, x, n_tok, y, 2);
                 char buf[128];

@@ -654,7 +654,8 @@ struct LayerRun {
 struct LayerInputs {
     TensorType t;
     int64_t n_embd, n_ff, n_kv, n_tok;
-    std::vector<uint8_t> wq, wkv, wgu, wd;  // encoded weights: [n_embd, n_embd], [2 n_kv, n_embd], [2 n_ff, n_embd], [n_embd, n_ff]
+    std::vector<uint8_t> wq, wkv, wgu,
+        wd;  // encoded weights: [n_embd, n_embd], [2 n_kv, n_embd], [2 n_ff, n_embd], [n_embd, n_ff]
     std::vector<float> x, proj, nw, bq, bk;
 };
 

@@ -25,7 +25,8 @@ struct LtGemm::Api {
     cublasStatus_t (*desc_set)(cublasLtMatmulDesc_t, cublasLtMatmulDescAttributes_t, const void*, size_t) = nullptr;
     cublasStatus_t (*layout_create)(cublasLtMatrixLayout_t*, cudaDataType, uint64_t, uint64_t, int64_t) = nullptr;
     cublasStatus_t (*layout_destroy)(cublasLtMatrixLayout_t) = nullptr;
-    cublasStatus_t (*layout_set)(cublasLtMatrixLayout_t, cublasLtMatrixLayoutAttribute_t, const void*, size_t) = nullptr;
+    cublasStatus_t (*layout_set)(cublasLtMatrixLayout_t, cublasLtMatrixLayoutAttribute_t, const void*,
+                                 size_t) = nullptr;
     cublasStatus_t (*pref_create)(cublasLtMatmulPreference_t*) = nullptr;
     cublasStatus_t (*pref_destroy)(cublasLtMatmulPreference_t) = nullptr;
     cublasStatus_t (*pref_set)(cublasLtMatmulPreference_t, cublasLtMatmulPreferenceAttributes_t, const void*,
@@ -79,17 +80,16 @@ std::unique_ptr<LtGemm> LtGemm::load(cudaStream_t stream, size_t workspace_bytes
     }
     if (!api->lib) return nullptr;
     Api& x = *api;
-    const bool all = x.get(x.create, "cublasLtCreate") && x.get(x.destroy, "cublasLtDestroy") &&
-                     x.get(x.desc_create, "cublasLtMatmulDescCreate") &&
-                     x.get(x.desc_destroy, "cublasLtMatmulDescDestroy") &&
-                     x.get(x.desc_set, "cublasLtMatmulDescSetAttribute") &&
-                     x.get(x.layout_create, "cublasLtMatrixLayoutCreate") &&
-                     x.get(x.layout_destroy, "cublasLtMatrixLayoutDestroy") &&
-                     x.get(x.layout_set, "cublasLtMatrixLayoutSetAttribute") &&
-                     x.get(x.pref_create, "cublasLtMatmulPreferenceCreate") &&
-                     x.get(x.pref_destroy, "cublasLtMatmulPreferenceDestroy") &&
-                     x.get(x.pref_set, "cublasLtMatmulPreferenceSetAttribute") &&
-                     x.get(x.heuristic, "cublasLtMatmulAlgoGetHeuristic") && x.get(x.matmul, "cublasLtMatmul");
+    const bool all =
+        x.get(x.create, "cublasLtCreate") && x.get(x.destroy, "cublasLtDestroy") &&
+        x.get(x.desc_create, "cublasLtMatmulDescCreate") && x.get(x.desc_destroy, "cublasLtMatmulDescDestroy") &&
+        x.get(x.desc_set, "cublasLtMatmulDescSetAttribute") && x.get(x.layout_create, "cublasLtMatrixLayoutCreate") &&
+        x.get(x.layout_destroy, "cublasLtMatrixLayoutDestroy") &&
+        x.get(x.layout_set, "cublasLtMatrixLayoutSetAttribute") &&
+        x.get(x.pref_create, "cublasLtMatmulPreferenceCreate") &&
+        x.get(x.pref_destroy, "cublasLtMatmulPreferenceDestroy") &&
+        x.get(x.pref_set, "cublasLtMatmulPreferenceSetAttribute") &&
+        x.get(x.heuristic, "cublasLtMatmulAlgoGetHeuristic") && x.get(x.matmul, "cublasLtMatmul");
     cublasLtHandle_t handle = nullptr;
     if (!all || x.create(&handle) != CUBLAS_STATUS_SUCCESS) {
         dlclose(x.lib);
@@ -99,8 +99,8 @@ std::unique_ptr<LtGemm> LtGemm::load(cudaStream_t stream, size_t workspace_bytes
     g->api_ = std::move(api);
     g->handle_ = handle;
     g->stream_ = stream;
-    if (cudaMalloc(&g->workspace_, workspace_bytes) != cudaSuccess ||
-        cudaEventCreate(&g->start_) != cudaSuccess || cudaEventCreate(&g->stop_) != cudaSuccess) {
+    if (cudaMalloc(&g->workspace_, workspace_bytes) != cudaSuccess || cudaEventCreate(&g->start_) != cudaSuccess ||
+        cudaEventCreate(&g->stop_) != cudaSuccess) {
         (void)cudaGetLastError();
         return nullptr;  // the destructor frees what was made
     }
@@ -146,7 +146,8 @@ kernels::Status LtGemm::gemm(const void* w, int64_t w_stride, int64_t n_out, int
             const int32_t n = batch;
             const int64_t sb = 0;
             for (auto layout : {plan->a, plan->b, plan->d})
-                ok = ok && x.layout_set(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &n, sizeof n) == CUBLAS_STATUS_SUCCESS;
+                ok = ok &&
+                     x.layout_set(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &n, sizeof n) == CUBLAS_STATUS_SUCCESS;
             ok = ok && x.layout_set(plan->b, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sb, sizeof sb) ==
                            CUBLAS_STATUS_SUCCESS;
         }
@@ -176,7 +177,8 @@ kernels::Status LtGemm::gemm(const void* w, int64_t w_stride, int64_t n_out, int
             }
             float ms = 0;
             runs = runs && cudaEventRecord(stop_, stream_) == cudaSuccess &&
-                   cudaEventSynchronize(stop_) == cudaSuccess && cudaEventElapsedTime(&ms, start_, stop_) == cudaSuccess;
+                   cudaEventSynchronize(stop_) == cudaSuccess &&
+                   cudaEventElapsedTime(&ms, start_, stop_) == cudaSuccess;
             if (!runs) {
                 (void)cudaGetLastError();
                 continue;
@@ -194,7 +196,8 @@ kernels::Status LtGemm::gemm(const void* w, int64_t w_stride, int64_t n_out, int
     const cublasStatus_t st = x.matmul(lt, p.op, &one, w, p.a, x16, p.b, &zero, y, p.d, y, p.d, &p.algo, workspace_,
                                        workspace_bytes_, stream_);
     if (st != CUBLAS_STATUS_SUCCESS)
-        return kernels::Status::device_error("cublasLtMatmul failed with status " + std::to_string(static_cast<int>(st)));
+        return kernels::Status::device_error("cublasLtMatmul failed with status " +
+                                             std::to_string(static_cast<int>(st)));
     return kernels::Status::ok();
 }
 

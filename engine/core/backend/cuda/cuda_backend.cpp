@@ -244,8 +244,7 @@ struct Cublas {
         destroy = reinterpret_cast<DestroyFn>(dlsym(lib, "cublasDestroy_v2"));
         auto set_stream = reinterpret_cast<SetStreamFn>(dlsym(lib, "cublasSetStream_v2"));
         gemm_ex = reinterpret_cast<GemmExFn>(dlsym(lib, "cublasGemmEx"));
-        gemm_strided_batched_ex =
-            reinterpret_cast<GemmStridedBatchedExFn>(dlsym(lib, "cublasGemmStridedBatchedEx"));
+        gemm_strided_batched_ex = reinterpret_cast<GemmStridedBatchedExFn>(dlsym(lib, "cublasGemmStridedBatchedEx"));
         if (!create || !destroy || !set_stream || !gemm_ex || create(&handle) != CUBLAS_STATUS_SUCCESS ||
             set_stream(handle, stream) != CUBLAS_STATUS_SUCCESS) {
             if (handle && destroy) destroy(handle);
@@ -903,7 +902,7 @@ private:
         bool valid;
     };
     struct PendingGemm {  // an f16 GEMM held back for pairing (gemm_via_f16, pair_with_pending_gemm)
-        const void* w;         // f16 [n_out, n_in]
+        const void* w;    // f16 [n_out, n_in]
         int64_t n_tok, n_in, n_out;
         const uint16_t* x16;  // f16 [n_tok, n_in] (half_scratch_)
         float* out;           // f32 [n_tok, n_out]
@@ -993,8 +992,7 @@ private:
     //! strided-batched GEMM when the shapes are equal and both W and out lie at the same-signed distance, whole
     //! outputs apart (the model's K/V and gate/up buffers and weights are allocated in that order). False: nothing
     //! done.
-    bool pair_with_pending_gemm(const void* w, int64_t n_tok, int64_t n_in, int64_t n_out, float* out,
-                                const float* b) {
+    bool pair_with_pending_gemm(const void* w, int64_t n_tok, int64_t n_in, int64_t n_out, float* out, const float* b) {
         const PendingGemm& g = pending_gemm_;
         if (!g.valid || g.n_tok != n_tok || g.n_in != n_in || g.n_out != n_out) return false;
         const auto w0 = reinterpret_cast<intptr_t>(g.w), w1 = reinterpret_cast<intptr_t>(w);
@@ -1034,8 +1032,7 @@ private:
             const PendingNorm p = pending_norm_;
             pending_norm_.valid = false;
             settle();
-            submit("rms_norm_f16", kc::rms_norm_f16, p.x, p.residual, p.w, p.eps, p.out, x16, p.rows, p.cols,
-                   stream());
+            submit("rms_norm_f16", kc::rms_norm_f16, p.x, p.residual, p.w, p.eps, p.out, x16, p.rows, p.cols, stream());
         } else if (swiglu && pending_swiglu_.valid) {
             const PendingSwiglu p = pending_swiglu_;
             pending_swiglu_.valid = false;
