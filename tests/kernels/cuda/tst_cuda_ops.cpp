@@ -654,8 +654,8 @@ struct LayerRun {
 struct LayerInputs {
     TensorType t;
     int64_t n_embd, n_ff, n_kv, n_tok;
-    std::vector<uint8_t> wq, wkv, wgu,
-        wd;  // encoded weights: [n_embd, n_embd], [2 n_kv, n_embd], [2 n_ff, n_embd], [n_embd, n_ff]
+    // Encoded weights: wq [n_embd, n_embd], wkv [2 n_kv, n_embd], wgu [2 n_ff, n_embd], wd [n_embd, n_ff].
+    std::vector<uint8_t> wq, wkv, wgu, wd;
     std::vector<float> x, proj, nw, bq, bk;
 };
 
