@@ -717,7 +717,9 @@ LayerRun run_layer_arranged(Backend& be, const LayerInputs& in, int arrangement,
 // strided-batched launch when weights and outputs lie at same-signed distances. Against the unfused CUDA path
 // (ENCLAVE_CUDA_F16_FUSE=0, ENCLAVE_CUDA_GEMM_PAIR=0): x and both norms bit for bit (the same arithmetic), the
 // products within the f32 summation order of another cuBLAS algorithm; f16 weights also against the CPU with
-// check_layer_sequence's tolerances. Every arrangement: paired forward, paired backward, not paired.
+// check_layer_sequence's tolerances. Every arrangement: paired forward, paired backward, not paired. Quantized
+// weights also with their f16 copies kept (ENCLAVE_CUDA_F16_CACHE_MIB: plain f16 GEMMs, which pair as f16 weights
+// do), against the unfused path within the f32 order of another cuBLAS call.
 ENCLAVE_TEST(f16_gemm_fusions_and_pairs) {
     REQUIRE_CUDA_DEVICE();
     Backends b;
@@ -726,6 +728,9 @@ ENCLAVE_TEST(f16_gemm_fusions_and_pairs) {
     std::unique_ptr<Backend> unfused = make_cuda_backend(0);
     unsetenv("ENCLAVE_CUDA_F16_FUSE");
     unsetenv("ENCLAVE_CUDA_GEMM_PAIR");
+    setenv("ENCLAVE_CUDA_F16_CACHE_MIB", "64", 1);
+    std::unique_ptr<Backend> cached = make_cuda_backend(0);
+    unsetenv("ENCLAVE_CUDA_F16_CACHE_MIB");
     std::mt19937 rng(run_seed() + 12);
     struct Case {
         TensorType t;
@@ -770,7 +775,22 @@ ENCLAVE_TEST(f16_gemm_fusions_and_pairs) {
             // down's f16 inputs come from gate and up, which may differ by f32 ordering: a rounding flip's worth
             // (check_layer_sequence's reasoning).
             vs_old("down", got.down, old.down, 1e-4);
-            if (c.t != TensorType::F16) continue;  // the CPU multiplies quantized weights by 8-bit activations
+            if (c.t != TensorType::F16) {  // the CPU multiplies quantized weights by 8-bit activations
+                const LayerRun kept = run_layer_arranged(*cached, in, arrangement, true);
+                auto vs_old_kept = [&](const char* what, const Tensor& g, const Tensor& o, double tol) {
+                    expect_close(label + what + " (f16 copies kept) vs unfused", read_f32(*cached, g),
+                                 read_f32(*unfused, o), tol);
+                };
+                vs_old_kept("x", kept.x, old.x, 1e-6);
+                vs_old_kept("xn", kept.xn, old.xn, 1e-6);
+                vs_old_kept("q", kept.q, old.q, 1e-6);
+                vs_old_kept("k", kept.k, old.k, 1e-6);
+                vs_old_kept("v", kept.v, old.v, 1e-6);
+                vs_old_kept("up", kept.up, old.up, 1e-6);
+                vs_old_kept("swiglu", kept.gate, old.gate, 1e-6);
+                vs_old_kept("down", kept.down, old.down, 1e-4);
+                continue;
+            }
             const LayerRun cpu = run_layer_arranged(*b.cpu, in, arrangement, false);
             auto vs_cpu = [&](const char* what, const Tensor& g, const Tensor& w, double tol) {
                 expect_close(label + what + " vs CPU", read_f32(*b.gpu, g), read_f32(*b.cpu, w), tol);
