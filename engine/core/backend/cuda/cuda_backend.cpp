@@ -990,8 +990,8 @@ private:
 
     //! The product out [n_tok, n_out] = x16 · Wᵀ (+ b) of the x16 the held-back GEMM reads, launched with it as one
     //! strided-batched GEMM when the shapes are equal and both W and out lie at the same-signed distance, whole
-    //! outputs apart (the model's K/V and gate/up buffers and weights are allocated in that order). False: nothing
-    //! done.
+    //! outputs apart (the model allocates K before V and gate before up; whether the addresses follow is the
+    //! allocator's). False: nothing done.
     bool pair_with_pending_gemm(const void* w, int64_t n_tok, int64_t n_in, int64_t n_out, float* out, const float* b) {
         const PendingGemm& g = pending_gemm_;
         if (!g.valid || g.n_tok != n_tok || g.n_in != n_in || g.n_out != n_out) return false;
@@ -999,9 +999,9 @@ private:
         const auto y0 = reinterpret_cast<intptr_t>(g.out), y1 = reinterpret_cast<intptr_t>(out);
         if ((w1 - w0) % 2 != 0 || (y1 - y0) % 4 != 0) return false;
         // Both strides positive once the lower one is first. Weights and outputs in opposite orders stay two
-        // launches: cuBLAS 13.0 takes a negative stride without complaint and then reads out of bounds (device
-        // run 2: cudaErrorIllegalAddress). 8b f16's gate/up weights lie that way round (run 1: K/V paired in
-        // every layer, gate/up in none).
+        // launches: cuBLAS 13.0 takes a negative stride without complaint and then faults (device run 2:
+        // cudaErrorIllegalAddress). 8b f16's gate/up weights lie that way round (run 1: K/V paired in every
+        // layer, gate/up in none).
         int64_t w_stride = (w1 - w0) / 2, y_stride = (y1 - y0) / 4;  // elements
         const bool forward = w_stride > 0 && y_stride > 0, backward = w_stride < 0 && y_stride < 0;
         if (!forward && !backward) return false;
