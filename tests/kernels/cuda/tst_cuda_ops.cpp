@@ -158,6 +158,11 @@ ENCLAVE_TEST(matmul_dequantized_gemm) {
     setenv("ENCLAVE_CUDA_DEQUANT_GEMM", "64", 1);
     setenv("ENCLAVE_CUDA_DEQUANT_MIB", "1", 1);
     Backends b;
+    // The same products with f16 copies kept (ENCLAVE_CUDA_F16_CACHE_MIB): 8 MiB holds the first shapes' copies
+    // (12 MB in all), the last ones go back to dequantizing in chunks.
+    setenv("ENCLAVE_CUDA_F16_CACHE_MIB", "8", 1);
+    std::unique_ptr<Backend> cached = make_cuda_backend(0);
+    unsetenv("ENCLAVE_CUDA_F16_CACHE_MIB");
     unsetenv("ENCLAVE_CUDA_DEQUANT_GEMM");
     unsetenv("ENCLAVE_CUDA_DEQUANT_MIB");
     std::mt19937 rng(run_seed() + 10);
@@ -210,6 +215,24 @@ ENCLAVE_TEST(matmul_dequantized_gemm) {
         const std::string shape = tname(s.t) + " w[" + std::to_string(s.n_out) + ", " + std::to_string(s.n_in) +
                                   "] x " + std::to_string(s.n_tok);
         expect_close("dequantized GEMM vs f16 products " + shape, got, exact16, 1e-5);
+        {
+            const Tensor wk = cached->load_weight(bytes.data(), s.t, ne);
+            Tensor xk = Tensor::matrix(nullptr, TensorType::F32, s.n_tok, s.n_in);
+            Tensor bk = Tensor::matrix(nullptr, TensorType::F32, 1, s.n_out);
+            Tensor ok = Tensor::matrix(nullptr, TensorType::F32, s.n_tok, s.n_out);
+            auto xb = cached->allocate(xk.n_bytes()), bb = cached->allocate(bk.n_bytes());
+            auto obuf = cached->allocate(ok.n_bytes());
+            xk.data = xb->data(), bk.data = bb->data(), ok.data = obuf->data();
+            cached->upload(xk, xv.data(), xk.n_bytes());
+            cached->upload(bk, bv.data(), bk.n_bytes());
+            for (int use = 0; use < 2; ++use) {  // the first use makes the copy, the second reads it
+                const std::vector<uint8_t> nan_bytes(ok.n_bytes(), 0xFF);
+                cached->upload(ok, nan_bytes.data(), nan_bytes.size());
+                cached->matmul(wk, xk, ok, s.bias ? &bk : nullptr);
+                expect_close("f16 copy kept, use " + std::to_string(use + 1) + ", vs f16 products " + shape,
+                             read_f32(*cached, ok), exact16, 1e-5);
+            }
+        }
         const double cpu_noise = enclave_check::normalised_error(cpu, exact);
         expect_close("dequantized GEMM vs CPU (8-bit noise " + std::to_string(cpu_noise) + ") " + shape, got, cpu,
                      2.0 * cpu_noise + 1e-4);
@@ -217,20 +240,23 @@ ENCLAVE_TEST(matmul_dequantized_gemm) {
 }
 
 // The largest logits of each row (what a sampler reads), on rows with ties (the maximum repeated, -0 and +0),
-// a NaN and -inf: the same ids and values as the CPU reference, which is also checked against a full sort.
+// a NaN and -inf, and rows of one value repeated: the same ids and values as the CPU reference, which is also
+// checked against a full sort.
 ENCLAVE_TEST(top_k_rows_match_cpu) {
     REQUIRE_CUDA_DEVICE();
     Backends b;
     std::mt19937 rng(run_seed() + 11);
     struct Shape {
         int64_t rows, n, k;
+        bool flat;  // one value repeated (then -0, +0, NaN, -inf)
     };
-    const Shape shapes[] = {{3, 7, 7}, {5, 1000, 1}, {4, 50000, 40}, {2, 128256, 256}, {9, 3000, 100}};
+    const Shape shapes[] = {{3, 7, 7, false},        {5, 1000, 1, false},   {4, 50000, 40, false},
+                            {2, 128256, 256, false}, {9, 3000, 100, false}, {3, 4099, 200, true}};
     for (const auto& s : shapes) {
         auto v = random_floats(rng, static_cast<size_t>(s.rows * s.n), 4.0f);
         for (int64_t r = 0; r < s.rows; ++r) {
             float* row = v.data() + r * s.n;
-            for (int64_t i = 0; i < s.n; ++i) row[i] = std::round(row[i] * 8.0f) / 8.0f;  // many equal values
+            for (int64_t i = 0; i < s.n; ++i) row[i] = s.flat ? 1.5f : std::round(row[i] * 8.0f) / 8.0f;  // ties
             const int64_t top = std::max_element(row, row + s.n) - row;
             row[rng() % s.n] = row[top];  // the maximum twice (or at the same place)
             if (s.n > 10) {
@@ -248,7 +274,7 @@ ENCLAVE_TEST(top_k_rows_match_cpu) {
         b.cpu->download(ci.data(), ids.cpu, ci.size() * 4);
         const auto gv = read_f32(*b.gpu, vals.gpu), cv = read_f32(*b.cpu, vals.cpu);
         const std::string what = "top_k " + std::to_string(s.k) + " of [" + std::to_string(s.rows) + ", " +
-                                 std::to_string(s.n) + "]";
+                                 std::to_string(s.n) + "]" + (s.flat ? " flat" : "");
         CHECK_MSG(gi == ci, what + ": ids differ from the CPU's");
         CHECK_MSG(std::memcmp(gv.data(), cv.data(), gv.size() * 4) == 0, what + ": values differ from the CPU's");
         // The CPU reference against a full sort by (key desc, index asc).
@@ -611,6 +637,173 @@ ENCLAVE_TEST(fused_layer_sequences) {
     for (const auto& c : cases) {
         if (quick() && c.n_tok > 8 && c.t != TensorType::F16) continue;
         check_layer_sequence(b, rng, c.t, c.n_embd, c.n_ff, c.n_kv, c.n_tok);
+    }
+}
+
+namespace {
+
+// One transformer layer's op sequence (as check_layer_sequence) on one backend, with K/V and gate/up weights and
+// outputs placed as halves of one buffer each, in the order `arrangement` names: 0 K before V in both (the
+// model's order: the GEMMs may pair forward), 1 V before K in both (pair backward), 2 weights K first but
+// outputs V first (no pair). Outputs are poisoned first on CUDA backends.
+struct LayerRun {
+    std::vector<std::unique_ptr<DeviceBuffer>> bufs;
+    Tensor x, xn, q, k, v, gate, up, down;
+};
+
+struct LayerInputs {
+    TensorType t;
+    int64_t n_embd, n_ff, n_kv, n_tok;
+    // Encoded weights: wq [n_embd, n_embd], wkv [2 n_kv, n_embd], wgu [2 n_ff, n_embd], wd [n_embd, n_ff].
+    std::vector<uint8_t> wq, wkv, wgu, wd;
+    std::vector<float> x, proj, nw, bq, bk;
+};
+
+LayerRun run_layer_arranged(Backend& be, const LayerInputs& in, int arrangement, bool poison_outputs) {
+    LayerRun r;
+    const TensorType t = in.t;
+    auto act = [&](int64_t rows, int64_t cols, const std::vector<float>* v) {
+        Tensor m = Tensor::matrix(nullptr, TensorType::F32, rows, cols);
+        r.bufs.push_back(be.allocate(m.n_bytes()));
+        m.data = r.bufs.back()->data();
+        if (v) be.upload(m, v->data(), m.n_bytes());
+        if (!v && poison_outputs) {
+            std::vector<uint8_t> nan_bytes(m.n_bytes(), 0xFF);
+            be.upload(m, nan_bytes.data(), nan_bytes.size());
+        }
+        return m;
+    };
+    auto weight = [&](const std::vector<uint8_t>& bytes, int64_t rows, int64_t cols) {
+        const int64_t ne[4] = {cols, rows, 1, 1};
+        return be.load_weight(bytes.data(), t, ne);
+    };
+    // Rows [r0, r0 + rows) of a weight, or of an activation buffer.
+    auto rows_of = [](const Tensor& m, int64_t r0, int64_t rows) {
+        return Tensor::matrix(static_cast<uint8_t*>(m.data) + static_cast<size_t>(r0) * m.row_bytes(), m.type, rows,
+                              m.cols());
+    };
+    const Tensor wq = weight(in.wq, in.n_embd, in.n_embd), wkv = weight(in.wkv, 2 * in.n_kv, in.n_embd);
+    const Tensor wgu = weight(in.wgu, 2 * in.n_ff, in.n_embd), wd = weight(in.wd, in.n_embd, in.n_ff);
+    r.x = act(in.n_tok, in.n_embd, &in.x);
+    const Tensor proj = act(in.n_tok, in.n_embd, &in.proj), nw = act(1, in.n_embd, &in.nw);
+    const Tensor bq = act(1, in.n_embd, &in.bq), bk = act(1, in.n_kv, &in.bk);
+    r.xn = act(in.n_tok, in.n_embd, nullptr);
+    r.q = act(in.n_tok, in.n_embd, nullptr);
+    const Tensor kv = act(2 * in.n_tok, in.n_kv, nullptr), gu = act(2 * in.n_tok, in.n_ff, nullptr);
+    r.down = act(in.n_tok, in.n_embd, nullptr);
+    const bool w_first = arrangement != 1, out_first = arrangement == 0;
+    const Tensor wk = rows_of(wkv, w_first ? 0 : in.n_kv, in.n_kv), wv = rows_of(wkv, w_first ? in.n_kv : 0, in.n_kv);
+    const Tensor wg = rows_of(wgu, w_first ? 0 : in.n_ff, in.n_ff), wu = rows_of(wgu, w_first ? in.n_ff : 0, in.n_ff);
+    r.k = rows_of(kv, out_first ? 0 : in.n_tok, in.n_tok), r.v = rows_of(kv, out_first ? in.n_tok : 0, in.n_tok);
+    r.gate = rows_of(gu, out_first ? 0 : in.n_tok, in.n_tok), r.up = rows_of(gu, out_first ? in.n_tok : 0, in.n_tok);
+    be.add(r.x, proj);
+    be.rms_norm(r.x, nw, 1e-5f, r.xn);
+    be.matmul(wq, r.xn, r.q, &bq);
+    be.matmul(wk, r.xn, r.k, &bk);
+    be.matmul(wv, r.xn, r.v, nullptr);
+    be.add(r.x, r.q);
+    be.rms_norm(r.x, nw, 1e-5f, r.xn);
+    be.matmul(wg, r.xn, r.gate, nullptr);
+    be.matmul(wu, r.xn, r.up, nullptr);
+    be.swiglu(r.gate, r.up);
+    be.matmul(wd, r.gate, r.down, nullptr);
+    return r;
+}
+
+}  // namespace
+
+// Products through the library f16 GEMM (f16 weights; quantized weights dequantized at >= 128 tokens): the norm
+// and swiglu before them write the f16 activations themselves (no round_to_f16), and K/V and gate/up run as one
+// strided-batched launch when weights and outputs lie at same-signed distances. Against the unfused CUDA path
+// (ENCLAVE_CUDA_F16_FUSE=0, ENCLAVE_CUDA_GEMM_PAIR=0): x and both norms bit for bit (the same arithmetic), the
+// products within the f32 summation order of another cuBLAS algorithm; f16 weights also against the CPU with
+// check_layer_sequence's tolerances. Every arrangement: paired forward, paired backward, not paired. Quantized
+// weights also with their f16 copies kept (ENCLAVE_CUDA_F16_CACHE_MIB: plain f16 GEMMs, which pair as f16 weights
+// do), against the unfused path within the f32 order of another cuBLAS call.
+ENCLAVE_TEST(f16_gemm_fusions_and_pairs) {
+    REQUIRE_CUDA_DEVICE();
+    Backends b;
+    setenv("ENCLAVE_CUDA_F16_FUSE", "0", 1);
+    setenv("ENCLAVE_CUDA_GEMM_PAIR", "0", 1);
+    std::unique_ptr<Backend> unfused = make_cuda_backend(0);
+    unsetenv("ENCLAVE_CUDA_F16_FUSE");
+    unsetenv("ENCLAVE_CUDA_GEMM_PAIR");
+    setenv("ENCLAVE_CUDA_F16_CACHE_MIB", "64", 1);
+    std::unique_ptr<Backend> cached = make_cuda_backend(0);
+    unsetenv("ENCLAVE_CUDA_F16_CACHE_MIB");
+    std::mt19937 rng(run_seed() + 12);
+    struct Case {
+        TensorType t;
+        int64_t n_embd, n_ff, n_kv, n_tok;
+    };
+    const Case cases[] = {{TensorType::F16, 256, 512, 64, 20},
+                          {TensorType::F16, 192, 320, 32, 131},
+                          {TensorType::Q4_0, 256, 512, 64, 130},
+                          {TensorType::Q4_1, 192, 352, 96, 129}};
+    for (const auto& c : cases) {
+        for (int arrangement = 0; arrangement < 3; ++arrangement) {
+            if (quick() && arrangement == 2 && c.t != TensorType::F16) continue;
+            LayerInputs in{c.t, c.n_embd, c.n_ff, c.n_kv, c.n_tok, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+            auto enc = [&](int64_t rows, int64_t cols) {
+                return encode(c.t, random_floats(rng, static_cast<size_t>(rows * cols)), rows, cols);
+            };
+            in.wq = enc(c.n_embd, c.n_embd), in.wkv = enc(2 * c.n_kv, c.n_embd);
+            in.wgu = enc(2 * c.n_ff, c.n_embd), in.wd = enc(c.n_embd, c.n_ff);
+            in.x = random_floats(rng, static_cast<size_t>(c.n_tok * c.n_embd), 2.0f);
+            in.proj = random_floats(rng, static_cast<size_t>(c.n_tok * c.n_embd));
+            in.nw = random_floats(rng, static_cast<size_t>(c.n_embd));
+            in.bq = random_floats(rng, static_cast<size_t>(c.n_embd));
+            in.bk = random_floats(rng, static_cast<size_t>(c.n_kv));
+            const LayerRun got = run_layer_arranged(*b.gpu, in, arrangement, true);
+            const LayerRun old = run_layer_arranged(*unfused, in, arrangement, true);
+            const std::string label = tname(c.t) + " [" + std::to_string(c.n_tok) + " x " + std::to_string(c.n_embd) +
+                                      ", ff " + std::to_string(c.n_ff) + "] arrangement " +
+                                      std::to_string(arrangement) + " ";
+            auto vs_old = [&](const char* what, const Tensor& g, const Tensor& o, double tol) {
+                expect_close(label + what + " vs unfused", read_f32(*b.gpu, g), read_f32(*unfused, o), tol);
+            };
+            // Bit for bit: the same cuBLAS call on the same bits for q. With ENCLAVE_CUDA_GEMM_TUNE each backend
+            // times its own pick, so q (and x after x += q) may differ by the f32 summation order.
+            const double same = std::getenv("ENCLAVE_CUDA_GEMM_TUNE") ? 1e-6 : 0.0;
+            vs_old("x", got.x, old.x, same);
+            vs_old("xn", got.xn, old.xn, same);
+            vs_old("q", got.q, old.q, same);
+            vs_old("k", got.k, old.k, 1e-6);
+            vs_old("v", got.v, old.v, 1e-6);
+            vs_old("up", got.up, old.up, 1e-6);
+            vs_old("swiglu", got.gate, old.gate, 1e-6);
+            // down's f16 inputs come from gate and up, which may differ by f32 ordering: a rounding flip's worth
+            // (check_layer_sequence's reasoning).
+            vs_old("down", got.down, old.down, 1e-4);
+            if (c.t != TensorType::F16) {  // the CPU multiplies quantized weights by 8-bit activations
+                const LayerRun kept = run_layer_arranged(*cached, in, arrangement, true);
+                auto vs_old_kept = [&](const char* what, const Tensor& g, const Tensor& o, double tol) {
+                    expect_close(label + what + " (f16 copies kept) vs unfused", read_f32(*cached, g),
+                                 read_f32(*unfused, o), tol);
+                };
+                vs_old_kept("x", kept.x, old.x, 1e-6);
+                vs_old_kept("xn", kept.xn, old.xn, 1e-6);
+                vs_old_kept("q", kept.q, old.q, 1e-6);
+                vs_old_kept("k", kept.k, old.k, 1e-6);
+                vs_old_kept("v", kept.v, old.v, 1e-6);
+                vs_old_kept("up", kept.up, old.up, 1e-6);
+                vs_old_kept("swiglu", kept.gate, old.gate, 1e-6);
+                vs_old_kept("down", kept.down, old.down, 1e-4);
+                continue;
+            }
+            const LayerRun cpu = run_layer_arranged(*b.cpu, in, arrangement, false);
+            auto vs_cpu = [&](const char* what, const Tensor& g, const Tensor& w, double tol) {
+                expect_close(label + what + " vs CPU", read_f32(*b.gpu, g), read_f32(*b.cpu, w), tol);
+            };
+            vs_cpu("x", got.x, cpu.x, 1e-6);
+            vs_cpu("xn", got.xn, cpu.xn, 1e-6);
+            vs_cpu("q", got.q, cpu.q, 1e-5);
+            vs_cpu("k", got.k, cpu.k, 1e-5);
+            vs_cpu("v", got.v, cpu.v, 1e-5);
+            vs_cpu("up", got.up, cpu.up, 1e-4);
+            vs_cpu("swiglu", got.gate, cpu.gate, 1e-4);
+            vs_cpu("down", got.down, cpu.down, 1e-3);
+        }
     }
 }
 

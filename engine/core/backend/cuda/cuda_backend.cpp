@@ -3,6 +3,8 @@
 // that the kernels set for bad indices and that is read back with every download.
 #include "core/backend/cuda/cuda_backend.h"
 
+#include "core/backend/cuda/cublaslt_gemm.h"
+
 #include <cublas_v2.h>  // defines: the cuBLAS types (the library itself is loaded with dlopen)
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
@@ -221,10 +223,16 @@ struct Cublas {
     using GemmExFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
                                         const void*, const void*, cudaDataType_t, int, const void*, cudaDataType_t, int,
                                         const void*, void*, cudaDataType_t, int, cublasComputeType_t, cublasGemmAlgo_t);
+    using GemmStridedBatchedExFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int,
+                                                      int, const void*, const void*, cudaDataType_t, int, long long,
+                                                      const void*, cudaDataType_t, int, long long, const void*, void*,
+                                                      cudaDataType_t, int, long long, int, cublasComputeType_t,
+                                                      cublasGemmAlgo_t);
     void* lib = nullptr;
     cublasHandle_t handle = nullptr;
     DestroyFn destroy = nullptr;
     GemmExFn gemm_ex = nullptr;
+    GemmStridedBatchedExFn gemm_strided_batched_ex = nullptr;  // optional: products of one input in one launch
 
     Cublas(cudaStream_t stream) {
         for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
@@ -236,6 +244,7 @@ struct Cublas {
         destroy = reinterpret_cast<DestroyFn>(dlsym(lib, "cublasDestroy_v2"));
         auto set_stream = reinterpret_cast<SetStreamFn>(dlsym(lib, "cublasSetStream_v2"));
         gemm_ex = reinterpret_cast<GemmExFn>(dlsym(lib, "cublasGemmEx"));
+        gemm_strided_batched_ex = reinterpret_cast<GemmStridedBatchedExFn>(dlsym(lib, "cublasGemmStridedBatchedEx"));
         if (!create || !destroy || !set_stream || !gemm_ex || create(&handle) != CUBLAS_STATUS_SUCCESS ||
             set_stream(handle, stream) != CUBLAS_STATUS_SUCCESS) {
             if (handle && destroy) destroy(handle);
@@ -251,8 +260,13 @@ struct Cublas {
 
 // y [n_tok, ldy] (columns [0, n_out)) = x16 [n_tok, n_in] · Wᵀ, W f16 [n_out, n_in] (row-major, so column-major
 // Wᵀ), f32 sums. ldy > n_out writes a column block of a wider y (a chunk of W's rows).
-kernels::Status cublas_gemm_f16(Cublas* cb, const void* w, int64_t n_out, int64_t n_in, const uint16_t* x16,
-                                int64_t n_tok, float* y, int64_t ldy) {
+// lt (ENCLAVE_CUDA_GEMM_TUNE): cuBLASLt with the algorithm timed fastest for the shape, else cublasGemmEx.
+kernels::Status cublas_gemm_f16(Cublas* cb, cuda_detail::LtGemm* lt, const void* w, int64_t n_out, int64_t n_in,
+                                const uint16_t* x16, int64_t n_tok, float* y, int64_t ldy) {
+    if (lt) {
+        kernels::Status st = lt->gemm(w, 0, n_out, n_in, x16, n_tok, y, ldy, 0, 1);
+        if (st.code() != kernels::Status::Code::unsupported) return st;
+    }
     const float one = 1.0f, zero = 0.0f;
     const cublasStatus_t st = cb->gemm_ex(cb->handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out),
                                           static_cast<int>(n_tok), static_cast<int>(n_in), &one, w, CUDA_R_16F,
@@ -260,6 +274,28 @@ kernels::Status cublas_gemm_f16(Cublas* cb, const void* w, int64_t n_out, int64_
                                           CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS)
         return kernels::Status::device_error("cublasGemmEx failed with status " + std::to_string(static_cast<int>(st)));
+    return kernels::Status::ok();
+}
+
+// Two products of the same x16 with W and y as a pair of equal shapes at fixed distances in memory (K and V,
+// gate and up): y + i * y_stride [n_tok, n_out] = x16 · (W + i * w_stride)ᵀ for i = 0, 1, one cuBLAS launch, so
+// the pair's tiles fill the SMs together instead of one small grid after another. Strides in elements, > 0.
+kernels::Status cublas_gemm_f16_pair(Cublas* cb, cuda_detail::LtGemm* lt, const void* w, int64_t w_stride,
+                                     int64_t n_out, int64_t n_in, const uint16_t* x16, int64_t n_tok, float* y,
+                                     int64_t y_stride) {
+    if (lt) {
+        kernels::Status st = lt->gemm(w, w_stride, n_out, n_in, x16, n_tok, y, n_out, y_stride, 2);
+        if (st.code() != kernels::Status::Code::unsupported) return st;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    const cublasStatus_t st = cb->gemm_strided_batched_ex(
+        cb->handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out), static_cast<int>(n_tok), static_cast<int>(n_in),
+        &one, w, CUDA_R_16F, static_cast<int>(n_in), static_cast<long long>(w_stride), x16, CUDA_R_16F,
+        static_cast<int>(n_in), 0LL, &zero, y, CUDA_R_32F, static_cast<int>(n_out), static_cast<long long>(y_stride), 2,
+        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return kernels::Status::device_error("cublasGemmStridedBatchedEx failed with status " +
+                                             std::to_string(static_cast<int>(st)));
     return kernels::Status::ok();
 }
 
@@ -291,12 +327,19 @@ public:
             cublas_ = std::make_unique<Cublas>(ctx_->stream);
             if (!cublas_->ok()) cublas_.reset();
         }
+        // ENCLAVE_CUDA_GEMM_TUNE=1: f16 GEMMs through cuBLASLt, each shape's algorithm timed at its first use.
+        if (cublas_ && env_flag("ENCLAVE_CUDA_GEMM_TUNE", false))
+            lt_gemm_ = cuda_detail::LtGemm::load(ctx_->stream, size_t{32} << 20);
         print_stats_ = env_flag("ENCLAVE_CUDA_STATS", false);
         // ENCLAVE_CUDA_DEQUANT_GEMM=N: quantized products of >= N tokens dequantize to f16 + cuBLAS (0: never).
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_GEMM"); v && *v)
             dequant_min_tokens_ = std::max(0, std::atoi(v));
         // ENCLAVE_CUDA_F16_REUSE=0 rounds x to f16 again for every product of it (A/B).
         f16_reuse_ = env_flag("ENCLAVE_CUDA_F16_REUSE", true);
+        // ENCLAVE_CUDA_F16_FUSE=0: the norm and swiglu before a library GEMM write f32 only, and a round_to_f16
+        // launch makes its f16 input (A/B). ENCLAVE_CUDA_GEMM_PAIR=0: K/V and gate/up as two GEMM launches (A/B).
+        f16_fuse_ = env_flag("ENCLAVE_CUDA_F16_FUSE", true);
+        gemm_pair_ = env_flag("ENCLAVE_CUDA_GEMM_PAIR", true);
         // ENCLAVE_CUDA_ATTN_V2=0: several-token attention on the per-(token, head) kernel (A/B); a number > 1 is
         // the query rows a block of the tiled kernel aims at (default 8). ENCLAVE_CUDA_ATTN_TILE: its keys a tile.
         if (env_flag("ENCLAVE_CUDA_ATTN_V2", true)) {
@@ -307,6 +350,11 @@ public:
         }
         if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_TILE"); v && std::atoi(v) >= 64)
             attn_tiled_keys_ = std::min(std::atoi(v), 512);
+        // ENCLAVE_CUDA_F16_CACHE_MIB=N (0, off, by default): quantized weights that many-token products
+        // dequantize keep their f16 copy, up to N MiB in all (8b q4_0: 15.0 GiB for every product), so the
+        // dequantization runs once instead of at every step: memory traded for batched and prefill speed.
+        if (const char* v = std::getenv("ENCLAVE_CUDA_F16_CACHE_MIB"); v && *v)
+            f16_cache_cap_ = static_cast<size_t>(std::max(0L, std::atol(v))) << 20;
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
             dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
         // ENCLAVE_CUDA_PROFILE: every op launched at once (no graphs) between two events; a table of device time
@@ -338,10 +386,12 @@ public:
             std::fprintf(stderr,
                          "cuda backend: %ld fused norms, %ld matrix-vector launches carrying %ld products, "
                          "%ld fused swiglu, %ld attentions with their quantization, cuBLAS %s, split weights %zu, "
-                         "%ld dequantized GEMMs (from %ld tokens)\n",
+                         "%ld dequantized GEMMs (from %ld tokens), %ld norm/swiglu with f16 output, %ld GEMM pairs, "
+                         "%ld shapes tuned, f16 copies of quantized weights %s\n",
                          stats_fused_norms_, stats_matvec_launches_, stats_matvec_products_, stats_fused_swiglu_,
                          stats_fused_attention_, cublas_ ? "on" : "off", split_weights_.size(), stats_dequant_gemms_,
-                         static_cast<long>(dequant_min_tokens_));
+                         static_cast<long>(dequant_min_tokens_), stats_f16_fused_, stats_gemm_pairs_,
+                         lt_gemm_ ? lt_gemm_->shapes_tuned() : -1L, mib(f16_cache_used_).c_str());
             size_t free_b = 0, total_b = 0;
             if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
                 std::fprintf(stderr, "cuda backend: device memory in use at exit %s of %s\n",
@@ -517,6 +567,9 @@ public:
         const bool dequant = !vec && cublas_ && dequant_min_tokens_ > 0 && n_tok >= dequant_min_tokens_ &&
                              kc::dequantize_f16_supported(w.type) && n_in % 32 == 0;
         const bool q8 = kc::matmul_uses_q8(w.type) && !dequant;
+        // ENCLAVE_CUDA_F16_CACHE_MIB: the f16 copy kept from the weight's first dequantization, a plain f16 GEMM.
+        const Tensor* w_f16 = dequant ? f16_cached(w, layout) : nullptr;
+        const bool dequant_now = dequant && !w_f16;
         bool x16_ready = false;
         const auto* xb = static_cast<const uint8_t*>(x.data);
         const auto* ob = static_cast<const uint8_t*>(out.data);
@@ -589,6 +642,15 @@ public:
             x16_ready = f16_reuse_ && !vec && !pending_norm_.valid && !pending_swiglu_.valid && !pending_attn_.valid &&
                         q8_last_.valid && q8_last_.group == k_group_f16 && q8_last_.x == x.data &&
                         q8_last_.n_tok == n_tok && q8_last_.n_in == n_in;
+            const bool f16_gemm = !vec && ((w.type == TensorType::F16 && cublas_) || dequant);
+            // V after K, up after gate: one launch with the product held back (pending_gemm_).
+            if (f16_gemm && !dequant_now && x16_ready &&
+                pair_with_pending_gemm((w_f16 ? w_f16 : &w)->data, n_tok, n_in, n_out, f32(out), b)) {
+                if (out_overlaps_x) q8_last_.valid = false;
+                return;
+            }
+            // The norm or swiglu that makes x writes its f16 copy for the GEMM too (no round_to_f16 launch).
+            if (f16_gemm && !x16_ready && f16_fuse_) x16_ready = write_x16_with_producer(x, n_tok, n_in);
             settle();
             q8_last_.valid = false;
         }
@@ -609,7 +671,8 @@ public:
             pending_mv_.segs.l2_prefetch_mib = matvec_l2_prefetch_mib_;
             if (!fuse_enabled_) settle_matvec();
         } else if ((w.type == TensorType::F16 && cublas_) || dequant) {
-            gemm_via_f16(w, layout, dequant, x, n_tok, n_in, n_out, f32(out), b, x16_ready);
+            gemm_via_f16(w_f16 ? *w_f16 : w, w_f16 ? kc::WeightLayout::gguf : layout, dequant_now, x, n_tok, n_in,
+                         n_out, f32(out), b, x16_ready);
         } else if (kc::matmul_gemm_supported(w.type)) {
             step_graphable_ = false;
             submit("matmul.gemm", kc::matmul_gemm, w.type, layout, static_cast<const void*>(w.data), n_out, n_in,
@@ -838,6 +901,14 @@ private:
         kc::AttentionFusion fuse;
         bool valid;
     };
+    struct PendingGemm {  // an f16 GEMM held back for pairing (gemm_via_f16, pair_with_pending_gemm)
+        const void* w;    // f16 [n_out, n_in]
+        int64_t n_tok, n_in, n_out;
+        const uint16_t* x16;  // f16 [n_tok, n_in] (half_scratch_)
+        float* out;           // f32 [n_tok, n_out]
+        const float* b;       // f32 [n_out] or null
+        bool valid;
+    };
     struct PendingMatvec {
         bool valid = false;
         TensorType type = TensorType::F32;
@@ -871,6 +942,11 @@ private:
             submit("matmul.round_f16", kc::round_to_f16, static_cast<const float*>(f32(x)), x16, n_tok * n_in,
                    stream());
         q8_last_ = {x.data, n_tok, n_in, k_group_f16, true};
+        if (!dequant && gemm_pair_ && cublas_->gemm_strided_batched_ex) {
+            // Held back: the next product of the same x16 may pair with it (settle_gemm launches it alone).
+            pending_gemm_ = {w.data, n_tok, n_in, n_out, x16, out, b, true};
+            return;
+        }
         for (int64_t r0 = 0; r0 < n_out; r0 += chunk) {
             const int64_t nr = std::min(chunk, n_out - r0);
             const void* wr = w.data;
@@ -879,10 +955,94 @@ private:
                        nr, n_in, w16, stream());
                 wr = w16;
             }
-            submit("matmul.cublas", cublas_gemm_f16, cublas_.get(), wr, nr, n_in, static_cast<const uint16_t*>(x16),
-                   n_tok, out + r0, n_out);
+            submit("matmul.cublas", cublas_gemm_f16, cublas_.get(), lt_gemm_.get(), wr, nr, n_in,
+                   static_cast<const uint16_t*>(x16), n_tok, out + r0, n_out);
         }
         if (b) submit("matmul.bias", kc::add_bias_rows, out, b, n_tok, n_out, stream());
+    }
+
+    //! The f16 copy of quantized weight w [n_out, n_in] (ENCLAVE_CUDA_F16_CACHE_MIB), dequantized on first use
+    //! while the cache's budget allows; null otherwise (then the product dequantizes in chunks each time).
+    const Tensor* f16_cached(const Tensor& w, kc::WeightLayout layout) {
+        if (f16_cache_cap_ == 0) return nullptr;
+        if (auto it = f16_cache_.find(w.data); it != f16_cache_.end()) return &it->second.second;
+        const size_t bytes = static_cast<size_t>(w.rows() * w.cols()) * 2;
+        if (f16_cache_used_ + bytes > f16_cache_cap_) return nullptr;
+        auto buf = std::make_unique<CudaBuffer>(ctx_, bytes);
+        Tensor t = Tensor::matrix(buf->data(), TensorType::F16, w.rows(), w.cols());
+        submit("matmul.dequant_cache", kc::dequantize_rows_f16, w.type, layout, static_cast<const void*>(w.data),
+               int64_t{0}, w.rows(), w.cols(), static_cast<uint16_t*>(buf->data()), stream());
+        f16_cache_used_ += bytes;
+        auto& entry = f16_cache_[w.data];
+        entry = {std::move(buf), t};
+        return &entry.second;
+    }
+
+    // The f16 GEMM held back by gemm_via_f16, launched alone.
+    void settle_gemm() {
+        if (!pending_gemm_.valid) return;
+        pending_gemm_.valid = false;
+        const PendingGemm& g = pending_gemm_;
+        submit("matmul.cublas", cublas_gemm_f16, cublas_.get(), lt_gemm_.get(), g.w, g.n_out, g.n_in, g.x16, g.n_tok,
+               g.out, g.n_out);
+        if (g.b) submit("matmul.bias", kc::add_bias_rows, g.out, g.b, g.n_tok, g.n_out, stream());
+    }
+
+    //! The product out [n_tok, n_out] = x16 · Wᵀ (+ b) of the x16 the held-back GEMM reads, launched with it as one
+    //! strided-batched GEMM when the shapes are equal and both W and out lie at the same-signed distance, whole
+    //! outputs apart (the model allocates K before V and gate before up; whether the addresses follow is the
+    //! allocator's). False: nothing done.
+    bool pair_with_pending_gemm(const void* w, int64_t n_tok, int64_t n_in, int64_t n_out, float* out, const float* b) {
+        const PendingGemm& g = pending_gemm_;
+        if (!g.valid || g.n_tok != n_tok || g.n_in != n_in || g.n_out != n_out) return false;
+        const auto w0 = reinterpret_cast<intptr_t>(g.w), w1 = reinterpret_cast<intptr_t>(w);
+        const auto y0 = reinterpret_cast<intptr_t>(g.out), y1 = reinterpret_cast<intptr_t>(out);
+        if ((w1 - w0) % 2 != 0 || (y1 - y0) % 4 != 0) return false;
+        // Both strides positive once the lower one is first. Weights and outputs in opposite orders stay two
+        // launches: cuBLAS 13.0 takes a negative stride without complaint and then faults (device run 2:
+        // cudaErrorIllegalAddress). 8b f16's gate/up weights lie that way round (run 1: K/V paired in every
+        // layer, gate/up in none).
+        int64_t w_stride = (w1 - w0) / 2, y_stride = (y1 - y0) / 4;  // elements
+        const bool forward = w_stride > 0 && y_stride > 0, backward = w_stride < 0 && y_stride < 0;
+        if (!forward && !backward) return false;
+        if (std::abs(y_stride) < n_tok * n_out) return false;  // the outputs would overlap
+        const void* w_first = forward ? g.w : w;
+        float* y_first = forward ? g.out : out;
+        if (backward) w_stride = -w_stride, y_stride = -y_stride;
+        pending_gemm_.valid = false;
+        submit("matmul.cublas_pair", cublas_gemm_f16_pair, cublas_.get(), lt_gemm_.get(), w_first, w_stride, n_out,
+               n_in, g.x16, n_tok, y_first, y_stride);
+        if (g.b) submit("matmul.bias", kc::add_bias_rows, g.out, g.b, n_tok, n_out, stream());
+        if (b) submit("matmul.bias", kc::add_bias_rows, out, b, n_tok, n_out, stream());
+        ++stats_gemm_pairs_;
+        return true;
+    }
+
+    //! When the op that makes x [n_tok, n_in] is a held-back norm or swiglu: launches it with its f16 copy of x
+    //! into half_scratch_ for the GEMM that follows. False: nothing launched, x16 still to be made.
+    bool write_x16_with_producer(const Tensor& x, int64_t n_tok, int64_t n_in) {
+        const bool norm = pending_norm_.valid && pending_norm_.out == x.data && pending_norm_.rows == n_tok &&
+                          pending_norm_.cols == n_in && kc::f16_activations_ok(n_in);
+        const bool swiglu = pending_swiglu_.valid && pending_swiglu_.gate == x.data && pending_swiglu_.rows == n_tok &&
+                            pending_swiglu_.cols == n_in && (n_tok * n_in) % 4 == 0;
+        if (!norm && !swiglu) return false;
+        // half_scratch() may flush (when it grows), which launches the held-back op as it is: look again after.
+        auto* x16 = static_cast<uint16_t*>(half_scratch(static_cast<size_t>(n_tok * n_in) * 2));
+        if (norm && pending_norm_.valid) {
+            const PendingNorm p = pending_norm_;
+            pending_norm_.valid = false;
+            settle();
+            submit("rms_norm_f16", kc::rms_norm_f16, p.x, p.residual, p.w, p.eps, p.out, x16, p.rows, p.cols, stream());
+        } else if (swiglu && pending_swiglu_.valid) {
+            const PendingSwiglu p = pending_swiglu_;
+            pending_swiglu_.valid = false;
+            settle();
+            submit("swiglu_f16", kc::swiglu_f16, p.gate, p.up, x16, p.rows * p.cols, stream());
+        } else {
+            return false;
+        }
+        ++stats_f16_fused_;
+        return true;
     }
 
     void settle_matvec() {
@@ -900,6 +1060,7 @@ private:
                p.scale, p.out, flags(), stream(), p.fuse);
     }
     void settle() {
+        settle_gemm();  // held back after the ops below were launched, and before any op after it
         if (pending_rope_.valid) {
             const PendingRope& p = pending_rope_;
             pending_rope_.valid = false;
@@ -1122,15 +1283,22 @@ private:
     std::unique_ptr<CudaBuffer> scratch_;           // [n_tok, n_in] 8-bit activations of the current matmul
     std::unique_ptr<CudaBuffer> half_scratch_;      // [n_tok, n_in] f16 activations for cuBLAS
     std::unique_ptr<CudaBuffer> dequant_scratch_;   // [rows of a chunk, n_in] f16 weights (dequantized GEMM)
+    // ENCLAVE_CUDA_F16_CACHE_MIB: quantized weight's data -> its f16 copy [n_out, n_in] and that copy's tensor.
+    std::map<const void*, std::pair<std::unique_ptr<CudaBuffer>, Tensor>> f16_cache_;
+    size_t f16_cache_used_ = 0, f16_cache_cap_ = 0;
     int64_t dequant_min_tokens_ = 128;              // ENCLAVE_CUDA_DEQUANT_GEMM
     int dequant_scratch_mib_ = 256;                 // ENCLAVE_CUDA_DEQUANT_MIB: largest chunk
     long stats_dequant_gemms_ = 0;
     bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
+    bool f16_fuse_ = true;                          // ENCLAVE_CUDA_F16_FUSE
+    bool gemm_pair_ = true;                         // ENCLAVE_CUDA_GEMM_PAIR
+    long stats_f16_fused_ = 0, stats_gemm_pairs_ = 0;
     int attn_tiled_rows_ = 8;                       // ENCLAVE_CUDA_ATTN_V2 (0: the per-(token, head) kernel)
     int attn_tiled_keys_ = 128;                     // ENCLAVE_CUDA_ATTN_TILE
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
     std::unique_ptr<Cublas> cublas_;
+    std::unique_ptr<cuda_detail::LtGemm> lt_gemm_;  // ENCLAVE_CUDA_GEMM_TUNE: cuBLASLt, timed pick per shape
     bool split_enabled_ = true;
     bool fuse_enabled_ = true;
     int matvec_variant_ = 0;
@@ -1142,6 +1310,7 @@ private:
     PendingRope pending_rope_{};
     PendingAttention pending_attn_{};
     PendingMatvec pending_mv_;
+    PendingGemm pending_gemm_{};
     long stats_fused_attention_ = 0;
     long stats_fused_norms_ = 0, stats_fused_swiglu_ = 0, stats_matvec_launches_ = 0, stats_matvec_products_ = 0;
     size_t scratch_size_ = 0;

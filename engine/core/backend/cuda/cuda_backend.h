@@ -11,7 +11,12 @@
 //   products of the same activations, swiglu + quantization); every other op, download() and synchronize()
 //   run what is held first, so results are those of the ops in call order. ENCLAVE_CUDA_FUSE=0 turns it off.
 // - f16 products of more than 8 tokens use cuBLAS when libcublas is installed (loaded at run time;
-//   ENCLAVE_CUDA_CUBLAS=0 keeps the backend's own kernel).
+//   ENCLAVE_CUDA_CUBLAS=0 keeps the backend's own kernel). The norm or swiglu before such a product writes its
+//   f16 input too (ENCLAVE_CUDA_F16_FUSE=0: a separate rounding), and two products of the same input and shape
+//   whose weights and outputs lie in the same order run as one launch (K/V; ENCLAVE_CUDA_GEMM_PAIR=0: two).
+//   Off by default: ENCLAVE_CUDA_GEMM_TUNE=1 (cuBLASLt, each shape's algorithm timed at its first product, which
+//   synchronises once per new shape) and ENCLAVE_CUDA_F16_CACHE_MIB=N (quantized weights keep the f16 copy their
+//   many-token products dequantize, up to N MiB of device memory).
 // - Operations never synchronise with the host: upload() stages through pinned memory and returns at once;
 //   download() and synchronize() wait for the stream. A step of Model::forward therefore runs without a
 //   host round trip until its logits are downloaded.

@@ -199,6 +199,20 @@ Status matmul_gemm(TensorType weight_type, WeightLayout layout, const void* w, i
 Status round_to_f16(const float* x, uint16_t* h, int64_t n, cudaStream_t stream);
 //! y[t, :] += bias for every row t.   \param y f32 [n_tok, n_out]   \param bias f32 [n_out]
 Status add_bias_rows(float* y, const float* bias, int64_t n_tok, int64_t n_out, cudaStream_t stream);
+
+// ---- f16_activations.cu: the several-token norm and swiglu writing a library GEMM's f16 input too ------
+//! Whether rms_norm_f16 takes rows of n_cols values (n_cols % 4 == 0, at most 16,384).
+bool f16_activations_ok(int64_t n_cols) noexcept;
+//! x += residual (when not null), out = rms_norm(x) with rms_norm's arithmetic, and out16 = out rounded to f16
+//! (round_to_f16's values). x, residual, weight, out 16-byte aligned, out16 8-byte aligned; out may alias x.
+//! \param x f32 [n_rows, n_cols]   \param residual f32 [n_rows, n_cols] or null   \param weight f32 [n_cols]
+//! \param out f32 [n_rows, n_cols]   \param out16 f16 bits [n_rows, n_cols]
+Status rms_norm_f16(float* x, const float* residual, const float* weight, float eps, float* out, uint16_t* out16,
+                    int64_t n_rows, int64_t n_cols, cudaStream_t stream);
+//! gate = swiglu(gate, up) with swiglu's arithmetic, and h = gate rounded to f16. n % 4 == 0; gate and up
+//! 16-byte aligned, h 8-byte aligned.   \param gate, up f32 [n]   \param h f16 bits [n]
+Status swiglu_f16(float* gate, const float* up, uint16_t* h, int64_t n, cudaStream_t stream);
+
 //! Whether dequantize_rows_f16 reads weights of this type (the types with an 8-bit GEMM).
 bool dequantize_f16_supported(TensorType weight_type) noexcept;
 //! w16 = rows [row0, row0 + n_rows) of W, each value as the CPU's dequantize_row computes it, rounded to f16:
