@@ -154,20 +154,6 @@ __device__ __forceinline__ float quad_dot(const uint16_t* kr, const float* __res
     }
 }
 
-// 16 bytes global -> shared without a register round trip; cp_async_wait_group waits for this thread's copies.
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() {
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-// Waits until at most N of this thread's newest commit groups are still in flight.
-template <int N>
-__device__ __forceinline__ void cp_async_wait_group() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
 struct AttnParams {
     const float* q;  // [n_tok, n_head * hd]
     const float* k;  // [n_tok, kv_row] this step's keys and values
@@ -180,8 +166,6 @@ struct AttnParams {
     float* out;  // [n_tok, n_head * hd]
     int* error_flags;
     int window;  // keys a pass holds in shared memory (a multiple of 16)
-    int v_keys;  // keys whose V rows are copied to shared memory while the scores are computed (0: none; needs
-                 // the whole history in one window and hd % 8 == 0)
     // One-token fusions.
     bool fused_kv;  // store this token's K/V here and take the current key from them
     bool rope;      // rotate q and k first
@@ -207,12 +191,7 @@ __device__ __forceinline__ float block_max(float v, float* s_red) {
 
 // Dynamic shared memory: s_win [window] scores / exps / probabilities of the window's keys, s_slot [window]
 // their cache slots (-1: none, -2: the current key held in s_kcur/s_vcur), s_chunk [window / 16] chunk sums,
-// part [ROWS, hd] the value partial sums, then (16-byte aligned) s_v [v_keys, hd] f16 the staged V rows.
-//
-// Global reads come in three dependent rounds, the fewest the plan allows: (1) all that the token's index
-// locates (its sequence, position, slot, rope position, this thread's q/k/v values); (2) the sequence's length
-// and block table (the slots of every key); (3) the K rows (scores) and V rows (copied to shared memory in the
-// background, used after the softmax). A history longer than one window recomputes slots per window instead.
+// then part [ROWS, hd] the value partial sums.
 template <bool SINGLE, bool VEC>
 __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) {
     // The O product (a PDL launch) may start loading its weights on the multiprocessors this launch leaves idle.
@@ -233,44 +212,73 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
     const int t = blockIdx.x, h = blockIdx.y, tid = threadIdx.x, nthr = blockDim.x, hd = a.hd;
     const AttentionArgs& plan = a.plan;
     float* o = a.out + (static_cast<int64_t>(t) * a.n_head + h) * hd;
-    const int64_t kv_row = static_cast<int64_t>(a.n_kv_head) * hd;
-    const int group = a.n_head / a.n_kv_head;
-    const int kvh = h / group;
-    const int64_t kv_off = static_cast<int64_t>(kvh) * hd;
-    const float* qh = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
-    const float* kh = a.k + static_cast<int64_t>(t) * kv_row + kv_off;
-    const float* vh = a.v + static_cast<int64_t>(t) * kv_row + kv_off;
-
-    // Round 1. The launcher gives at least hd threads: thread d < hd holds dimension d of q (and, fused, of this
-    // token's k and v) and the other member of its rotary pair: pairs (2i, 2i + 1), or (i, i + pairs) for neox.
     const int32_t seq = plan.token_seq[t];
     const int32_t pos = plan.token_pos[t];
-    const bool own = tid < hd;
-    const bool rotated = a.rope && tid < 2 * a.rope_pairs;
-    int pair = 0, d_a = tid, d_b = tid;
-    if (rotated) {
-        pair = a.neox ? (tid < a.rope_pairs ? tid : tid - a.rope_pairs) : tid / 2;
-        d_a = a.neox ? pair : 2 * pair;
-        d_b = a.neox ? pair + a.rope_pairs : 2 * pair + 1;
+    const bool ok = seq >= 0 && seq < plan.n_seqs && pos >= 0 && pos < plan.seq_lens[seq] &&
+                    pos / plan.block_size < plan.max_blocks_per_seq;
+    if (!ok) {  // uniform over the block
+        if (tid == 0 && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
+        for (int d = tid; d < hd; d += nthr) o[d] = 0.0f;
+        return;
     }
-    float q_a = 0.0f, q_b = 0.0f, k_a = 0.0f, k_b = 0.0f, v_d = 0.0f;
-    if (own) {
-        q_a = qh[d_a], q_b = qh[d_b];
-        if (a.fused_kv) k_a = kh[d_a], k_b = kh[d_b], v_d = vh[tid];
-    }
-    float rope_p = 0.0f, rope_ff = 1.0f;
-    if (a.rope) {
-        rope_p = static_cast<float>(a.rope_pos[t]);
-        if (a.freq_factors && tid < a.rope_pairs) rope_ff = a.freq_factors[tid];
-    }
-    const bool stores_kv = a.fused_kv && h % group == 0;  // the group's first block stores the token's K/V
-    const int32_t own_slot = stores_kv ? plan.token_slot[t] : -1;
-
-    // Round 2: the length (requested first, so it travels with the table reads) and the slots of the keys.
-    const bool placed = seq >= 0 && seq < plan.n_seqs && pos >= 0 && pos / plan.block_size < plan.max_blocks_per_seq;
-    const int32_t len = placed ? plan.seq_lens[seq] : 0;
     const int n_keys = pos + 1;
-    const int32_t* table = plan.block_tables + static_cast<int64_t>(placed ? seq : 0) * plan.max_blocks_per_seq;
+    const int32_t* table = plan.block_tables + static_cast<int64_t>(seq) * plan.max_blocks_per_seq;
+    const int64_t kv_row = static_cast<int64_t>(a.n_kv_head) * hd;
+    const int kvh = h / (a.n_head / a.n_kv_head);
+    const int64_t kv_off = static_cast<int64_t>(kvh) * hd;
+    const float* qh = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
+
+    // q (rotated first when fused), rounded to f16 as the CPU rounds it; the current K/V when fused.
+    if (a.rope) {
+        const float p = static_cast<float>(a.rope_pos[t]);
+        for (int i = tid; i < a.rope_pairs; i += nthr)
+            cuda_detail::rope_cos_sin(i, p, a.theta_scale, a.freq_scale, a.freq_factors ? a.freq_factors[i] : 1.0f,
+                                      &s_cos[i], &s_sin[i]);
+        __syncthreads();
+    }
+    const float* kh = a.k + static_cast<int64_t>(t) * kv_row + kv_off;
+    const float* vh = a.v + static_cast<int64_t>(t) * kv_row + kv_off;
+    for (int d = tid; d < hd; d += nthr) {
+        float qv = qh[d], kv = a.fused_kv ? kh[d] : 0.0f;
+        if (a.rope && d < 2 * a.rope_pairs) {  // rotated dims: pairs (2i, 2i + 1), or (i, i + pairs) for neox
+            const int i = a.neox ? (d < a.rope_pairs ? d : d - a.rope_pairs) : d / 2;
+            const int d_a = a.neox ? i : 2 * i, d_b = a.neox ? i + a.rope_pairs : 2 * i + 1;
+            float y0, y1;
+            cuda_detail::rope_rotate(qh[d_a], qh[d_b], s_cos[i], s_sin[i], &y0, &y1);
+            qv = d == d_a ? y0 : y1;
+            if (a.fused_kv) {
+                cuda_detail::rope_rotate(kh[d_a], kh[d_b], s_cos[i], s_sin[i], &y0, &y1);
+                kv = d == d_a ? y0 : y1;
+            }
+        }
+        s_q[d] = __half2float(__float2half_rn(qv));
+        if (a.fused_kv) {
+            s_kcur[d] = f16_bits(kv);
+            s_vcur[d] = f16_bits(vh[d]);
+        }
+    }
+    __syncthreads();
+    if (a.rope) {  // q as the separate rope would leave it (its owner block writes it; nothing else reads it)
+        float* qw = const_cast<float*>(qh);
+        for (int i = tid; i < a.rope_pairs; i += nthr) {
+            const int d_a = a.neox ? i : 2 * i, d_b = a.neox ? i + a.rope_pairs : 2 * i + 1;
+            float y0, y1;
+            cuda_detail::rope_rotate(qh[d_a], qh[d_b], s_cos[i], s_sin[i], &y0, &y1);
+            qw[d_a] = y0, qw[d_b] = y1;
+        }
+    }
+    if (a.fused_kv && h % (a.n_head / a.n_kv_head) == 0) {  // the group's first block stores the token's K/V
+        const int32_t slot = plan.token_slot[t];
+        if (slot >= 0 && slot < plan.n_slots) {
+            for (int d = tid; d < hd; d += nthr) {
+                a.cache_k[static_cast<int64_t>(slot) * kv_row + kv_off + d] = s_kcur[d];
+                a.cache_v[static_cast<int64_t>(slot) * kv_row + kv_off + d] = s_vcur[d];
+            }
+        } else if (tid == 0 && a.error_flags) {
+            atomicOr(a.error_flags, k_error_bad_plan);
+        }
+    }
+
     // Cache slot of key j: -1 for a block outside the cache (reported, skipped), -2 for the fused current key.
     auto slot_of = [&](int j) -> int {
         if (a.fused_kv && j == pos) return -2;
@@ -280,63 +288,6 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
         if (a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
         return -1;
     };
-    const int W = a.window;
-    const bool one_window = n_keys <= W;  // then s_slot holds every key's slot from here on
-    if (placed && pos < len && one_window)
-        for (int j = tid; j < n_keys; j += nthr) s_slot[j] = slot_of(j);
-    if (!(placed && pos < len)) {  // uniform over the block
-        if (tid == 0 && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
-        for (int d = tid; d < hd; d += nthr) o[d] = 0.0f;
-        return;
-    }
-    if (a.rope && tid < a.rope_pairs)
-        cuda_detail::rope_cos_sin(tid, rope_p, a.theta_scale, a.freq_scale, rope_ff, &s_cos[tid], &s_sin[tid]);
-    __syncthreads();  // s_slot, s_cos, s_sin
-
-    // Round 3 starts: the V rows of the first v_keys keys, in flight through the scores and the softmax.
-    const int v_staged = one_window ? min(n_keys, a.v_keys) : 0;
-    uint16_t* s_v = reinterpret_cast<uint16_t*>((reinterpret_cast<uintptr_t>(part + ROWS * hd) + 15) & ~uintptr_t{15});
-    if (v_staged > 0) {
-        const int vpr = hd / 8;  // 16-byte pieces a row (hd % 8 == 0: the launcher)
-        for (int e = tid; e < v_staged * vpr; e += nthr) {
-            const int kk = e / vpr, col = e - kk * vpr;
-            const int slot = s_slot[kk];
-            if (slot >= 0)
-                cp_async16(s_v + kk * hd + 8 * col, a.cache_v + static_cast<int64_t>(slot) * kv_row + kv_off + 8 * col);
-        }
-        cp_async_commit();
-    }
-
-    // q (rotated first when fused), rounded to f16 as the CPU rounds it; the current K/V when fused.
-    if (own) {
-        float qv = q_a, kv = k_a;
-        if (rotated) {
-            float y0, y1;
-            cuda_detail::rope_rotate(q_a, q_b, s_cos[pair], s_sin[pair], &y0, &y1);
-            qv = tid == d_a ? y0 : y1;
-            if (a.fused_kv) {
-                cuda_detail::rope_rotate(k_a, k_b, s_cos[pair], s_sin[pair], &y0, &y1);
-                kv = tid == d_a ? y0 : y1;
-            }
-            // q as the separate rope would leave it (its owner block writes it; every thread of the block read
-            // its q values before the barrier above, and nothing else reads them)
-            const_cast<float*>(qh)[tid] = qv;
-        }
-        s_q[tid] = __half2float(__float2half_rn(qv));
-        if (a.fused_kv) {
-            const uint16_t kb = f16_bits(kv), vb = f16_bits(v_d);
-            s_kcur[tid] = kb;
-            s_vcur[tid] = vb;
-            if (stores_kv && own_slot >= 0 && own_slot < plan.n_slots) {
-                a.cache_k[static_cast<int64_t>(own_slot) * kv_row + kv_off + tid] = kb;
-                a.cache_v[static_cast<int64_t>(own_slot) * kv_row + kv_off + tid] = vb;
-            }
-        }
-    }
-    if (stores_kv && !(own_slot >= 0 && own_slot < plan.n_slots) && tid == 0 && a.error_flags)
-        atomicOr(a.error_flags, k_error_bad_plan);
-    __syncthreads();
-
     auto key_row = [&](int slot) -> const uint16_t* {
         return slot == -2 ? s_kcur : slot < 0 ? nullptr : a.cache_k + static_cast<int64_t>(slot) * kv_row + kv_off;
     };
@@ -346,14 +297,16 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
         for (int j0 = 0; j0 < n; j0 += nthr / 4) {  // the same trip count for every thread of the block
             const int jj = j0 + tid / 4;
             const bool live = jj < n;
-            const int slot = !live ? -1 : one_window ? s_slot[jj] : slot_of(w0 + jj);
+            const int slot = live ? slot_of(w0 + jj) : -1;
             const float d = quad_dot<SINGLE, VEC>(live ? key_row(slot) : nullptr, s_q, hd, c);
             if (live && c == 0) {
                 s_win[jj] = slot == -1 ? -INFINITY : __fmul_rn(d, a.scale);
-                if (!one_window) s_slot[jj] = slot;
+                s_slot[jj] = slot;
             }
         }
     };
+    const int W = a.window;
+    const bool one_window = n_keys <= W;
 
     // 1. The maximum score.
     float mx = -INFINITY;
@@ -409,7 +362,6 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
             for (int j = tid; j < n; j += nthr) s_win[j] = exp_ggml(__fsub_rn(s_win[j], mx));
         }
         for (int j = tid; j < n; j += nthr) s_win[j] = __half2float(__float2half_rn(__fmul_rn(s_win[j], inv)));
-        if (v_staged > 0) cp_async_wait_group<0>();  // this thread's V copies; the barrier shows everyone's
         __syncthreads();
         for (int it = tid; it < n_items; it += nthr) {
             const int r = it / n_groups, g = it % n_groups, d0 = 8 * g;
@@ -421,9 +373,8 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
             for (int jj = ((r - w0) % ROWS + ROWS) % ROWS; jj < n; jj += ROWS) {
                 const int slot = s_slot[jj];
                 if (slot == -1) continue;
-                const uint16_t* vr = slot == -2     ? s_vcur + d0
-                                     : jj < v_staged ? s_v + jj * hd + d0
-                                                     : a.cache_v + static_cast<int64_t>(slot) * kv_row + kv_off + d0;
+                const uint16_t* vr =
+                    slot == -2 ? s_vcur + d0 : a.cache_v + static_cast<int64_t>(slot) * kv_row + kv_off + d0;
                 const float p = s_win[jj];
                 float vv[8];
                 if (VEC) {
@@ -504,8 +455,19 @@ struct TiledParams {
     int* error_flags;
     int window;     // scores a row holds: >= every served token's pos + 1, a multiple of 16
     int tile_keys;  // keys a K or V tile, a multiple of 16
-    int stages;     // tile buffers (1..3): tiles in flight while one is used
 };
+
+// 16 bytes global -> shared without a register round trip; cp_async_wait_all waits for this thread's copies.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+}
 
 // reduce16 (ggml's order) of 16 floats in shared memory.
 __device__ __forceinline__ float reduce16_smem(const float* e) {
@@ -517,15 +479,10 @@ __device__ __forceinline__ float reduce16_smem(const float* e) {
     return __fadd_rn(__fadd_rn(y[0], y[2]), __fadd_rn(y[1], y[3]));
 }
 
-// Dynamic shared memory: s_tile [stages, tile_keys, hd + 8] f16 (rows padded by 16 bytes: the 16-byte loads of
-// eight consecutive keys hit distinct banks), s_sc [tokens_per_block * group, window] scores, then exps, then
+// Dynamic shared memory: s_tile [tile_keys, hd + 8] f16 (rows padded by 16 bytes: the 16-byte loads of eight
+// consecutive keys hit distinct banks), s_sc [tokens_per_block * group, window] scores, then exps, then
 // probabilities, s_slot [window] cache slots of the run's keys (-1: outside the cache, reported and skipped).
 // MAXCH: chunks of 16 of a head held in registers (hd <= 16 * MAXCH); hd % 16 == 0.
-//
-// Tiles of a run, in the order they are used: the K tiles of the scores, then the V tiles of each p·v pass. With
-// stages = S buffers, tile i + S - 1 is in flight while tile i is used (S = 1: requested when tile i - 1 is done,
-// so only the first V tile overlaps the softmax). Which tile comes next depends on positions alone, so the V tiles
-// load while the last K tiles are scored and the softmax runs.
 template <int MAXCH>
 __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_tiled_kernel(TiledParams a) {
     cuda_detail::pdl_trigger();
@@ -533,12 +490,10 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const int hd = a.hd, G = a.group, W = a.window, ld = hd + 8;
     uint16_t* s_tile = reinterpret_cast<uint16_t*>(smem_raw);
-    const int TK = a.tile_keys, S = a.stages;
-    float* s_sc = reinterpret_cast<float*>(s_tile + S * TK * ld);
+    const int TK = a.tile_keys;
+    float* s_sc = reinterpret_cast<float*>(s_tile + TK * ld);
     int* s_slot = reinterpret_cast<int*>(s_sc + static_cast<int64_t>(a.tokens_per_block) * G * W);
-    __shared__ int s_n[k_tile_rows];      // keys of each row of the run (0: the row's output is zeros)
-    __shared__ int s_npass[k_tile_rows];  // keys of each p·v pass of the run (its rows' largest count, by position)
-    __shared__ int32_t s_tseq[k_tile_rows], s_tpos[k_tile_rows];  // the block's tokens (tokens_per_block <= rows)
+    __shared__ int s_n[k_tile_rows];  // keys of each row of the run (0: the row's output is zeros)
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int kvh = blockIdx.y;
@@ -548,54 +503,38 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
     const int64_t kv_row = static_cast<int64_t>(a.n_kv_head) * hd;
     const int64_t kv_off = static_cast<int64_t>(kvh) * hd;
     const int vpr = hd / 8;  // 16-byte vectors a key row
-    const int per_row = 16 * vpr;  // p·v items a row: (8 dims, partial row)
-    const int rows_pass = max(1, k_tile_threads * k_items / per_row);
 
-    // The sequences and positions of all the block's tokens in one round trip (not token, then position).
-    if (tid < t_end - t_begin) {
-        s_tseq[tid] = plan.token_seq[t_begin + tid];
-        s_tpos[tid] = plan.token_pos[t_begin + tid];
-    }
-    __syncthreads();
-
-    // Requests keys [k0, k0 + nt) of the run into buffer buf (keys outside the cache are left as they are: never
-    // used) as one commit group.
-    auto issue_keys = [&](const uint16_t* __restrict__ cache, int k0, int nt, uint16_t* buf) {
+    // Requests keys [k0, k0 + nt) of the run into s_tile (keys outside the cache are left as they are: never
+    // used); tile_ready() waits for them and makes them visible to the block.
+    auto issue_tile = [&](const uint16_t* __restrict__ cache, int k0, int nt) {
         for (int e = tid; e < nt * vpr; e += k_tile_threads) {
             const int kk = e / vpr, col = e - kk * vpr;
             const int slot = s_slot[k0 + kk];
             if (slot >= 0)
-                cp_async16(buf + kk * ld + 8 * col, cache + static_cast<int64_t>(slot) * kv_row + kv_off + 8 * col);
+                cp_async16(s_tile + kk * ld + 8 * col, cache + static_cast<int64_t>(slot) * kv_row + kv_off + 8 * col);
         }
+        cp_async_commit();
+    };
+    auto tile_ready = [&] {
+        cp_async_wait_all();
+        __syncthreads();
     };
 
     for (int ts = t_begin; ts < t_end;) {  // runs of consecutive tokens of one sequence (uniform over the block)
-        const int32_t seq = s_tseq[ts - t_begin];
+        const int32_t seq = plan.token_seq[ts];
         int te = ts + 1;
-        while (te < t_end && s_tseq[te - t_begin] == seq) ++te;
+        while (te < t_end && plan.token_seq[te] == seq) ++te;
         const int R = (te - ts) * G;  // rows: (token, head) = (ts + row / G, kvh * G + row % G)
-        const bool seq_ok = seq >= 0 && seq < plan.n_seqs;
-        // Keys token t may see by its position alone: sizes the slots and the tiles before seq_lens (loaded with
-        // the block table) is known; a row whose position fails seq_lens is zeroed in s_n only.
-        auto keys_of = [&](int t) {
-            const int32_t pos = s_tpos[t - t_begin];
-            return seq_ok && pos >= 0 && pos < W && pos / plan.block_size < plan.max_blocks_per_seq ? pos + 1 : 0;
-        };
-        int n_max = 0;
-        for (int t = ts; t < te; ++t) n_max = max(n_max, keys_of(t));
-        const int n_passes = (R + rows_pass - 1) / rows_pass;
         if (tid < R) {
-            const int n = keys_of(ts + tid / G);
-            const bool ok = n > 0 && n - 1 < plan.seq_lens[seq];
+            const int32_t pos = plan.token_pos[ts + tid / G];
+            const bool ok = seq >= 0 && seq < plan.n_seqs && pos >= 0 && pos < plan.seq_lens[seq] &&
+                            pos / plan.block_size < plan.max_blocks_per_seq && pos < W;
             if (!ok && tid % G == 0 && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
-            s_n[tid] = ok ? n : 0;
+            s_n[tid] = ok ? pos + 1 : 0;
         }
-        if (tid < n_passes) {
-            const int r_last = min(R, (tid + 1) * rows_pass) - 1;
-            int m = 0;
-            for (int t = ts + tid * rows_pass / G; t <= ts + r_last / G; ++t) m = max(m, keys_of(t));
-            s_npass[tid] = m;
-        }
+        __syncthreads();
+        int n_max = 0;
+        for (int r = 0; r < R; ++r) n_max = max(n_max, s_n[r]);
         if (n_max > 0) {
             const int32_t* table = plan.block_tables + static_cast<int64_t>(seq) * plan.max_blocks_per_seq;
             for (int j = tid; j < n_max; j += k_tile_threads) {
@@ -606,45 +545,6 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
                 s_slot[j] = good ? static_cast<int>(slot) : -1;
             }
         }
-        __syncthreads();
-
-        // Tile i of the run into buffer i % S, as one commit group (empty past the last tile, so that "all but
-        // the newest S - 1 groups" is always "up to tile i").
-        const int n_ktiles = (n_max + TK - 1) / TK;
-        auto issue = [&](int i) {
-            uint16_t* buf = s_tile + (i % S) * TK * ld;
-            if (i < n_ktiles) {
-                issue_keys(a.cache_k, i * TK, min(TK, n_max - i * TK), buf);
-            } else {
-                i -= n_ktiles;
-                for (int p = 0; p < n_passes; ++p) {
-                    const int np = s_npass[p], nv = (np + TK - 1) / TK;
-                    if (i < nv) {
-                        issue_keys(a.cache_v, i * TK, min(TK, np - i * TK), buf);
-                        break;
-                    }
-                    i -= nv;
-                }
-            }
-            cp_async_commit();
-        };
-        int cur = 0;  // the next tile to use
-        for (int i = 0; i < S; ++i) issue(i);
-        auto acquire = [&]() -> const uint16_t* {  // waits for tile cur and makes it visible to the block
-            if (S >= 3)
-                cp_async_wait_group<2>();
-            else if (S == 2)
-                cp_async_wait_group<1>();
-            else
-                cp_async_wait_group<0>();
-            __syncthreads();
-            return s_tile + (cur % S) * TK * ld;
-        };
-        auto release = [&] {  // every thread is done with tile cur: its buffer takes tile cur + S
-            __syncthreads();
-            issue(cur + S);
-            ++cur;
-        };
 
         // 1. Scores. Quad qi serves row qi % R and the tile's keys kofs, kofs + kstep, ... (kofs = qi / R).
         {
@@ -665,11 +565,13 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
             float* srow = s_sc + static_cast<int64_t>(row) * W;
             for (int k0 = 0; k0 < n_max; k0 += TK) {
                 const int nt = min(TK, n_max - k0);
-                const uint16_t* tile = acquire();
+                __syncthreads();  // s_slot written; the previous tile consumed
+                issue_tile(a.cache_k, k0, nt);
+                tile_ready();
                 for (int b = 0; b < nt; b += kstep) {  // the same trip count for every thread
                     const int kk = b + kofs;
                     const bool live = active && kk < nt;
-                    const uint16_t* kr = tile + (live ? kk : 0) * ld + 4 * c;
+                    const uint16_t* kr = s_tile + (live ? kk : 0) * ld + 4 * c;
                     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
                     for (int i = 0; i < MAXCH; ++i) {
@@ -689,12 +591,18 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
                         srow[k0 + kk] = s_slot[k0 + kk] == -1 ? -INFINITY : __fmul_rn(d, a.scale);
                     }
                 }
-                release();  // also: every score of this tile is in s_sc
             }
         }
+        __syncthreads();
+        // The first V tile of step 3 is requested now and arrives during step 2 (which leaves s_tile alone).
+        const int per_row = 16 * vpr;
+        const int rows_pass = max(1, k_tile_threads * k_items / per_row);
+        int n_first = 0;  // keys of step 3's first pass as step 1 sees them (step 2 only lowers s_n to 0)
+        for (int r = 0; r < min(rows_pass, R); ++r) n_first = max(n_first, s_n[r]);
+        if (n_first > 0) issue_tile(a.cache_v, 0, min(TK, n_first));
+        __syncthreads();  // every thread has read s_n before step 2 lowers it
 
-        // 2. Softmax, a warp a row; the first V tiles are in flight meanwhile (step 3 leaves s_sc alone until its
-        // first acquire, whose barrier follows this step).
+        // 2. Softmax, a warp a row.
         for (int r = warp; r < R; r += k_tile_threads / 32) {
             const int n = s_n[r];
             float* sr = s_sc + static_cast<int64_t>(r) * W;
@@ -732,10 +640,16 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
             for (int k = 0; k < k_items; ++k)
 #pragma unroll
                 for (int i = 0; i < 8; ++i) acc[k][i] = 0.0f;
-            const int n_pass = s_npass[r0 / rows_pass];  // the tiles issue() requested for this pass
+            int n_pass = 0;
+            for (int r = r0; r < r0 + rp; ++r) n_pass = max(n_pass, s_n[r]);
+            if (r0 == 0) n_pass = n_first;  // the tile requested before step 2 (rows zeroed there add nothing)
             for (int k0 = 0; k0 < n_pass; k0 += TK) {
                 const int nt = min(TK, n_pass - k0);
-                const uint16_t* tile = acquire();
+                if (r0 != 0 || k0 != 0) {
+                    __syncthreads();  // the previous tile consumed
+                    issue_tile(a.cache_v, k0, nt);
+                }
+                tile_ready();
 #pragma unroll
                 for (int k = 0; k < k_items; ++k) {
                     const int it = tid + k * k_tile_threads;
@@ -748,12 +662,11 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
                         if (s_slot[k0 + jj] == -1) continue;
                         const float p = sr[jj];
                         float vv[8];
-                        load_f16<8, true>(tile + jj * ld + 8 * g, vv);
+                        load_f16<8, true>(s_tile + jj * ld + 8 * g, vv);
 #pragma unroll
                         for (int i = 0; i < 8; ++i) acc[k][i] = __fmaf_rn(p, vv[i], acc[k][i]);  // p * v exact
                     }
                 }
-                release();
             }
             // reduce16's tree over the 16 partial rows (lanes pr = 0..15 of a half warp): a[i] = p[i + 8] + p[i],
             // b[i] = a[i + 4] + a[i], (b0 + b2) + (b1 + b3).
@@ -780,7 +693,7 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
                 }
             }
         }
-        __syncthreads();  // s_n, s_npass, s_slot and s_sc are reused by the next run
+        __syncthreads();  // s_n, s_slot, s_sc and s_tile are reused by the next run
         ts = te;
     }
 }
@@ -856,20 +769,12 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
     const int rows = single ? 64 : 16;
     const int64_t max_len = plan.max_seq_len > 0 ? plan.max_seq_len : k_window;
     a.window = static_cast<int>(std::min<int64_t>(k_window, (max_len + 15) / 16 * 16));
-    size_t smem = static_cast<size_t>(a.window) * 2 * sizeof(float) + a.window / 16 * sizeof(float) +
-                  static_cast<size_t>(rows) * head_dim * sizeof(float);
-    // A thread per value chain (rows x head_dim / 8) up to 1024; at least 128. That is at least head_dim threads
-    // (rows >= 16), which the kernel's first round of loads counts on (a thread a dimension).
+    const size_t smem = static_cast<size_t>(a.window) * 2 * sizeof(float) + a.window / 16 * sizeof(float) +
+                        static_cast<size_t>(rows) * head_dim * sizeof(float);
+    // A thread per value chain (rows x head_dim / 8) up to 1024; at least 128.
     const int items = rows * static_cast<int>((head_dim + 7) / 8);
     const int threads = std::max(128, std::min(k_max_threads, (items + 31) / 32 * 32));
     const bool vec = head_dim % 8 == 0;
-    // One-token steps (a block a head, 32 blocks for 8b, so shared memory is plentiful): the V rows of up to
-    // plan.one_token_v_keys keys, as many as fit, staged while the scores are computed.
-    if (n_tok == 1 && vec && plan.one_token_v_keys > 0) {
-        const int64_t fit = (static_cast<int64_t>(k_smem_limit) - static_cast<int64_t>(smem) - 16) / (head_dim * 2);
-        a.v_keys = static_cast<int>(std::min<int64_t>({fit, a.window, plan.one_token_v_keys}) / 16 * 16);
-        if (a.v_keys > 0) smem += 16 + static_cast<size_t>(a.v_keys) * head_dim * 2;
-    }
     // Several tokens: the tiled kernel when its scores fit in shared memory (the bits are the same).
     const int64_t group = n_head / n_kv_head;
     if (!single && plan.tiled_rows > 0 && plan.max_seq_len > 0 && group <= k_tile_rows) {
@@ -878,10 +783,8 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
         if (n_tok >= 2 * plan.n_seqs) tpb = std::max<int64_t>(1, std::min(plan.tiled_rows, k_tile_rows) / group);
         const int64_t w = (plan.max_seq_len + 15) / 16 * 16;
         int64_t tk = std::clamp<int64_t>(plan.tiled_keys / k_tile_keys_min * k_tile_keys_min, k_tile_keys_min, 512);
-        int64_t stages = std::clamp(plan.tiled_stages, 1, 3);
-        const auto bytes = [&](int64_t t) { return stages * tk * (head_dim + 8) * 2 + t * group * w * 4 + w * 4; };
+        const auto bytes = [&](int64_t t) { return tk * (head_dim + 8) * 2 + t * group * w * 4 + w * 4; };
         while (tk > k_tile_keys_min && bytes(tpb) > k_smem_limit) tk /= 2;
-        while (stages > 1 && bytes(tpb) > k_smem_limit) --stages;
         while (tpb > 1 && bytes(tpb) > k_smem_limit) tpb /= 2;
         if (bytes(tpb) <= k_smem_limit) {
             TiledParams t{};
@@ -891,7 +794,6 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
             t.group = static_cast<int>(group), t.tokens_per_block = static_cast<int>(tpb);
             t.scale = scale, t.out = out, t.error_flags = error_flags, t.window = static_cast<int>(w);
             t.tile_keys = static_cast<int>(tk);
-            t.stages = static_cast<int>(stages);
             const dim3 tgrid(static_cast<unsigned>((n_tok + tpb - 1) / tpb), static_cast<unsigned>(n_kv_head));
             const size_t tsmem = static_cast<size_t>(bytes(tpb));
             if (head_dim <= 128)

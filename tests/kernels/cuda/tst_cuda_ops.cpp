@@ -427,23 +427,18 @@ ENCLAVE_TEST(attention_paged_gqa_causal) {
 
 // Several-token steps on the tiled kernel (attention.cu: a block a run of tokens of one sequence x a KV head, K/V
 // tiles in shared memory) in the CPU's order, so the same 1e-6 as above (measured on the H200: error 0, the same
-// bits), at several rows-a-block, keys-a-tile and tile-buffer settings (ENCLAVE_CUDA_ATTN_V2, ENCLAVE_CUDA_ATTN_TILE,
-// ENCLAVE_CUDA_ATTN_STAGES: 1..3 buffers, so tiles are used while later ones, K or V, are in flight) and on
+// bits), at several rows-a-block and keys-a-tile settings (ENCLAVE_CUDA_ATTN_V2, ENCLAVE_CUDA_ATTN_TILE) and on
 // the per-(token, head) kernel (ENCLAVE_CUDA_ATTN_V2=0). The shapes cross its edges: 1 to 16 query heads a KV
 // head (rows that do not divide the block's 64 quads), heads of 16..256, keys past one and several tiles and not a
 // multiple of 16, several passes of p·v rows, more tokens a sequence than a block serves, blocks whose tokens
 // belong to several sequences (interleaved steps), a first token at position 0.
 ENCLAVE_TEST(attention_tiled_several_tokens) {
     REQUIRE_CUDA_DEVICE();
-    struct Setting {
-        const char *rows, *tile, *stages;
-    };
-    const Setting settings[] = {{"8", "128", "2"}, {"8", "64", "3"},  {"16", "64", "1"}, {"64", "256", "2"},
-                                {"4", "512", "3"}, {"8", "128", "1"}, {"0", "128", "2"}};
-    for (const auto& [rows, tile, stages] : settings) {
+    const std::pair<const char*, const char*> settings[] = {
+        {"8", "128"}, {"16", "64"}, {"64", "256"}, {"4", "512"}, {"0", "128"}};
+    for (const auto& [rows, tile] : settings) {
         setenv("ENCLAVE_CUDA_ATTN_V2", rows, 1);
         setenv("ENCLAVE_CUDA_ATTN_TILE", tile, 1);
-        setenv("ENCLAVE_CUDA_ATTN_STAGES", stages, 1);
         Backends b;
         std::mt19937 rng(run_seed() + 50);
         const std::vector<std::pair<int, int>> mixed = {{0, 1}, {21, 1}, {37, 5}, {0, 70}, {130, 3}};
@@ -456,41 +451,12 @@ ENCLAVE_TEST(attention_tiled_several_tokens) {
         check_attention(b, rng, 32, 8, 128, {{0, 1}, {1, 1}, {250, 1}, {77, 1}});  // a decode batch
         check_attention(b, rng, 4, 1, 256, {{300, 1}, {17, 9}});
         if (!quick()) {
-            std::vector<std::pair<int, int>> batch;  // a decode batch as the 256-sequence bench has them
-            std::uniform_int_distribution<int> hist(100, 300);
-            for (int i = 0; i < 40; ++i) batch.push_back({hist(rng), 1});
-            check_attention(b, rng, 32, 8, 128, batch);
             check_attention(b, rng, 32, 8, 128, {{0, 200}, {1000, 3}});
             check_attention(b, rng, 32, 8, 128, {{0, 130}, {60, 129}, {7, 70}}, true);
         }
     }
     unsetenv("ENCLAVE_CUDA_ATTN_V2");
     unsetenv("ENCLAVE_CUDA_ATTN_TILE");
-    unsetenv("ENCLAVE_CUDA_ATTN_STAGES");
-}
-
-// One-token steps read in three dependent rounds (attention.cu) and stage the V rows of up to v_keys keys in shared
-// memory while the scores are computed (ENCLAVE_CUDA_ATTN_VSTAGE=0: V read from the cache after the softmax): the
-// same bits either way. Shapes: every key staged, a history longer than what fits (heads of 256: ~240 keys staged,
-// the rest read from the cache), heads that are not a multiple of 8 (never staged), a first token, and (not quick)
-// a history past one window of scores (8,192 keys: slots per window, nothing staged).
-ENCLAVE_TEST(attention_one_token_staged_v) {
-    REQUIRE_CUDA_DEVICE();
-    for (const char* stage : {"1", "0"}) {
-        setenv("ENCLAVE_CUDA_ATTN_VSTAGE", stage, 1);
-        Backends b;
-        std::mt19937 rng(run_seed() + 60);
-        std::uniform_int_distribution<int> hist(1, 700);
-        check_attention(b, rng, 32, 8, 128, {{hist(rng), 1}});
-        check_attention(b, rng, 8, 2, 128, {{0, 1}});
-        check_attention(b, rng, 9, 3, 64, {{hist(rng), 1}});
-        check_attention(b, rng, 4, 1, 256, {{300 + hist(rng), 1}});
-        check_attention(b, rng, 6, 3, 80, {{hist(rng), 1}});
-        check_attention(b, rng, 6, 2, 36, {{hist(rng), 1}});
-        check_attention(b, rng, 2, 1, 16, {{hist(rng), 1}});
-        if (!quick()) check_attention(b, rng, 8, 2, 64, {{9000, 1}});
-    }
-    unsetenv("ENCLAVE_CUDA_ATTN_VSTAGE");
 }
 
 ENCLAVE_TEST(attention_tiled_reports_a_bad_block) {

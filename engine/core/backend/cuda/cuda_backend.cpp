@@ -307,11 +307,6 @@ public:
         }
         if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_TILE"); v && std::atoi(v) >= 64)
             attn_tiled_keys_ = std::min(std::atoi(v), 512);
-        // ENCLAVE_CUDA_ATTN_STAGES: tile buffers of the tiled kernel (1: session 5's schedule, for A/B).
-        if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_STAGES"); v && std::atoi(v) >= 1)
-            attn_tiled_stages_ = std::min(std::atoi(v), 3);
-        // ENCLAVE_CUDA_ATTN_VSTAGE=0: one-token attention reads V from the cache after the softmax (A/B).
-        if (!env_flag("ENCLAVE_CUDA_ATTN_VSTAGE", true)) attn_one_token_v_keys_ = 0;
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
             dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
         // ENCLAVE_CUDA_PROFILE: every op launched at once (no graphs) between two events; a table of device time
@@ -722,8 +717,6 @@ public:
         a.max_seq_len = (plan.max_seq_len + 1023) / 1024 * 1024;
         a.tiled_rows = attn_tiled_rows_;
         a.tiled_keys = attn_tiled_keys_;
-        a.tiled_stages = attn_tiled_stages_;
-        a.one_token_v_keys = attn_one_token_v_keys_;
         const PendingAttention pa{f32(q),
                                   f32(k),
                                   f32(v),
@@ -1135,8 +1128,6 @@ private:
     bool f16_reuse_ = true;                         // ENCLAVE_CUDA_F16_REUSE
     int attn_tiled_rows_ = 8;                       // ENCLAVE_CUDA_ATTN_V2 (0: the per-(token, head) kernel)
     int attn_tiled_keys_ = 128;                     // ENCLAVE_CUDA_ATTN_TILE
-    int attn_tiled_stages_ = 2;                     // ENCLAVE_CUDA_ATTN_STAGES
-    int attn_one_token_v_keys_ = 1024;              // ENCLAVE_CUDA_ATTN_VSTAGE (0: off)
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
     std::unique_ptr<Cublas> cublas_;

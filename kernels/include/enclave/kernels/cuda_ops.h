@@ -102,10 +102,6 @@ struct AttentionArgs {
     // at; 0 runs them on the per-(token, head) kernel instead (A/B; both give the CPU's bits).
     int tiled_rows = 8;
     int tiled_keys = 128;  // keys a K/V tile of the tiled kernel (a multiple of 64, 64..512)
-    int tiled_stages = 2;  // its K/V tile buffers (1..3): the next tiles load while one is used
-    // One-token steps: the V rows of up to this many keys are copied to shared memory while the scores are
-    // computed (0: read from the cache after the softmax, A/B).
-    int one_token_v_keys = 1024;
 };
 // What a one-token step (n_tok == 1, a decode step of one sequence) folds into its attention launch.
 struct AttentionFusion {
