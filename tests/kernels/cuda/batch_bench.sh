@@ -49,4 +49,6 @@ if [ $AB -eq 1 ]; then
   echo "| q4_0 256 x 128, int8 GEMM | $(bb "$Q" 256 128 ENCLAVE_CUDA_DEQUANT_GEMM=0) |"
   echo "| q4_0 pp512, int8 GEMM | $(pp "$Q" 3 ENCLAVE_CUDA_DEQUANT_GEMM=0) |"
   echo "| f16 pp512, f16 activations rounded per product | $(pp "$F" 3 ENCLAVE_CUDA_F16_REUSE=0) |"
+  echo "| f16 256 x 128, attention converting K/V once a row (session 5's) | $(bb "$F" 256 128 ENCLAVE_CUDA_ATTN_SHARE=0) |"
+  echo "| f16 pp512, attention converting K/V once for 4 rows in prefill too | $(pp "$F" 3 ENCLAVE_CUDA_ATTN_SHARE=2) |"
 fi
