@@ -436,11 +436,20 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
 //      the 16 partial rows of an (row, 8 dims) sit in 16 consecutive lanes and are combined by shuffles in
 //      reduce16's tree.
 // Tokens of the block that belong to different sequences are served one run of equal sequence after another.
+//
+// SHARE (session 6): each f16 value of a tile is converted to f32 once per thread for several rows, not once per
+// row. Scores: a quad serves a key for up to k_rows_quad rows (q of the run's rows rounded to f16 in shared
+// memory as f32, read as 16-byte broadcasts) instead of one row with q in registers; p·v: a thread's k_items
+// items share their 8 dims when 16 % (hd / 8) == 0, so a V piece loaded and converted once feeds all of them.
+// Each row's sums keep their order, so the bits are the same; SHARE = false is session 5's kernel.
+// AttentionArgs::tiled_share picks it for blocks of one token (decode batches, +2% on 8b f16 256 x 128) by
+// default; in prefill blocks it measured 1% slower (NOTES.md, session 6).
 constexpr int k_tile_threads = 256;
 constexpr int k_tile_keys_min = 64;  // keys a K or V tile at least (the launcher halves AttentionArgs::tiled_keys
                                      // down to this when shared memory is short)
 constexpr int k_tile_rows = 64;      // query rows a block at most (= quads of the block)
 constexpr int k_items = 4;           // p·v items a thread a pass
+constexpr int k_rows_quad = 4;       // SHARE: rows a quad scores against each key it loads
 
 struct TiledParams {
     const float* q;           // [n_tok, n_head * hd]
@@ -481,9 +490,10 @@ __device__ __forceinline__ float reduce16_smem(const float* e) {
 
 // Dynamic shared memory: s_tile [tile_keys, hd + 8] f16 (rows padded by 16 bytes: the 16-byte loads of eight
 // consecutive keys hit distinct banks), s_sc [tokens_per_block * group, window] scores, then exps, then
-// probabilities, s_slot [window] cache slots of the run's keys (-1: outside the cache, reported and skipped).
-// MAXCH: chunks of 16 of a head held in registers (hd <= 16 * MAXCH); hd % 16 == 0.
-template <int MAXCH>
+// probabilities, s_slot [window] cache slots of the run's keys (-1: outside the cache, reported and skipped),
+// then (SHARE) s_qf [tokens_per_block * group, hd] the run's q rows rounded to f16, as f32.
+// MAXCH: chunks of 16 of a head (hd <= 16 * MAXCH); hd % 16 == 0.
+template <int MAXCH, bool SHARE>
 __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_tiled_kernel(TiledParams a) {
     cuda_detail::pdl_trigger();
     constexpr unsigned full = 0xffffffffu;
@@ -493,7 +503,8 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
     const int TK = a.tile_keys;
     float* s_sc = reinterpret_cast<float*>(s_tile + TK * ld);
     int* s_slot = reinterpret_cast<int*>(s_sc + static_cast<int64_t>(a.tokens_per_block) * G * W);
-    __shared__ int s_n[k_tile_rows];  // keys of each row of the run (0: the row's output is zeros)
+    float* s_qf = reinterpret_cast<float*>(s_slot + W);  // W % 16 == 0: 16-byte aligned
+    __shared__ int s_n[k_tile_rows];                     // keys of each row of the run (0: the row's output is zeros)
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int kvh = blockIdx.y;
@@ -545,9 +556,72 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
                 s_slot[j] = good ? static_cast<int>(slot) : -1;
             }
         }
+        if (SHARE) {  // q of the run's rows, rounded to f16 (read by the scores after the first tile's barrier)
+            for (int e = tid; e < R * hd; e += k_tile_threads) {
+                const int row = e / hd, d = e - row * hd;
+                const int t = ts + row / G, h = kvh * G + row % G;
+                s_qf[e] = __half2float(__float2half_rn(a.q[(static_cast<int64_t>(t) * a.n_head + h) * hd + d]));
+            }
+        }
 
-        // 1. Scores. Quad qi serves row qi % R and the tile's keys kofs, kofs + kstep, ... (kofs = qi / R).
-        {
+        // 1. Scores. SHARE: quad qi serves rows k_rows_quad * rg .. (+ k_rows_quad) with rg = qi % n_rg, and the
+        // tile's keys kofs, kofs + kstep, ... (kofs = qi / n_rg); each row's 16 lanes sum over the chunks in order.
+        if constexpr (SHARE) {
+            const int qi = tid >> 2, c = tid & 3;
+            const int n_rg = (R + k_rows_quad - 1) / k_rows_quad;
+            const int kstep = max(1, k_tile_rows / n_rg);
+            const bool active = qi < kstep * n_rg;
+            const int rg = active ? qi % n_rg : 0, kofs = active ? qi / n_rg : 0;
+            const int row0 = k_rows_quad * rg, rows_here = min(k_rows_quad, R - row0);
+            for (int k0 = 0; k0 < n_max; k0 += TK) {
+                const int nt = min(TK, n_max - k0);
+                __syncthreads();  // s_slot and s_qf written; the previous tile consumed
+                issue_tile(a.cache_k, k0, nt);
+                tile_ready();
+                for (int b = 0; b < nt; b += kstep) {  // the same trip count for every thread
+                    const int kk = b + kofs;
+                    const bool live = active && kk < nt;
+                    const uint16_t* kr = s_tile + (live ? kk : 0) * ld + 4 * c;
+                    float acc[k_rows_quad][4];
+#pragma unroll
+                    for (int r = 0; r < k_rows_quad; ++r)
+#pragma unroll
+                        for (int m = 0; m < 4; ++m) acc[r][m] = 0.0f;
+#pragma unroll
+                    for (int i = 0; i < MAXCH; ++i) {
+                        if (16 * i < hd) {
+                            float kv[4];
+                            load_f16<4, true>(kr + 16 * i, kv);
+#pragma unroll
+                            for (int r = 0; r < k_rows_quad; ++r) {
+                                if (r < rows_here) {
+                                    const float4 qv =
+                                        *reinterpret_cast<const float4*>(s_qf + (row0 + r) * hd + 16 * i + 4 * c);
+                                    acc[r][0] = __fmaf_rn(kv[0], qv.x, acc[r][0]);
+                                    acc[r][1] = __fmaf_rn(kv[1], qv.y, acc[r][1]);
+                                    acc[r][2] = __fmaf_rn(kv[2], qv.z, acc[r][2]);
+                                    acc[r][3] = __fmaf_rn(kv[3], qv.w, acc[r][3]);
+                                }
+                            }
+                        }
+                    }
+#pragma unroll
+                    for (int r = 0; r < k_rows_quad; ++r) {
+#pragma unroll
+                        for (int m = 0; m < 4; ++m)
+                            acc[r][m] = __fadd_rn(acc[r][m], __shfl_xor_sync(full, acc[r][m], 2));
+#pragma unroll
+                        for (int m = 0; m < 4; ++m)
+                            acc[r][m] = __fadd_rn(acc[r][m], __shfl_xor_sync(full, acc[r][m], 1));
+                        if (live && c == 0 && r < rows_here) {
+                            const float d = __fadd_rn(__fadd_rn(acc[r][0], acc[r][2]), __fadd_rn(acc[r][1], acc[r][3]));
+                            s_sc[static_cast<int64_t>(row0 + r) * W + k0 + kk] =
+                                s_slot[k0 + kk] == -1 ? -INFINITY : __fmul_rn(d, a.scale);
+                        }
+                    }
+                }
+            }
+        } else {  // session 5: quad qi serves row qi % R and the tile's keys kofs, kofs + kstep, ... (kofs = qi / R)
             const int qi = tid >> 2, c = tid & 3;
             const int kstep = max(1, k_tile_rows / R);
             const bool active = qi < kstep * R;
@@ -650,6 +724,32 @@ __global__ void __launch_bounds__(k_tile_threads, MAXCH <= 8 ? 3 : 2) attention_
                     issue_tile(a.cache_v, k0, nt);
                 }
                 tile_ready();
+                if (SHARE && 16 % vpr == 0) {  // every item of this thread: dims 8 * g, partial row pr
+                    const int g = (tid / 16) % vpr;
+                    int n_k[k_items], off_k[k_items], n_any = 0;
+#pragma unroll
+                    for (int k = 0; k < k_items; ++k) {
+                        const int ri = (tid + k * k_tile_threads) / per_row;
+                        const int row = r0 + min(ri, rp - 1);
+                        n_k[k] = ri < rp ? min(nt, s_n[row] - k0) : 0;
+                        off_k[k] = row * W + k0;
+                        n_any = max(n_any, n_k[k]);
+                    }
+                    for (int jj = pr; jj < n_any; jj += 16) {
+                        if (s_slot[k0 + jj] == -1) continue;
+                        float vv[8];
+                        load_f16<8, true>(s_tile + jj * ld + 8 * g, vv);
+#pragma unroll
+                        for (int k = 0; k < k_items; ++k) {
+                            if (jj < n_k[k]) {
+                                const float p = s_sc[off_k[k] + jj];
+#pragma unroll
+                                for (int i = 0; i < 8; ++i) acc[k][i] = __fmaf_rn(p, vv[i], acc[k][i]);  // p * v exact
+                            }
+                        }
+                    }
+                    continue;
+                }
 #pragma unroll
                 for (int k = 0; k < k_items; ++k) {
                     const int it = tid + k * k_tile_threads;
@@ -710,8 +810,10 @@ Status allow_large_smem() {
         set(attention_kernel<true, false>);
         set(attention_kernel<false, true>);
         set(attention_kernel<false, false>);
-        set(attention_tiled_kernel<8>);
-        set(attention_tiled_kernel<16>);
+        set(attention_tiled_kernel<8, false>);
+        set(attention_tiled_kernel<16, false>);
+        set(attention_tiled_kernel<8, true>);
+        set(attention_tiled_kernel<16, true>);
         return e;
     }();
     ENCLAVE_CUDA_CHECK(err);
@@ -783,7 +885,10 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
         if (n_tok >= 2 * plan.n_seqs) tpb = std::max<int64_t>(1, std::min(plan.tiled_rows, k_tile_rows) / group);
         const int64_t w = (plan.max_seq_len + 15) / 16 * 16;
         int64_t tk = std::clamp<int64_t>(plan.tiled_keys / k_tile_keys_min * k_tile_keys_min, k_tile_keys_min, 512);
-        const auto bytes = [&](int64_t t) { return tk * (head_dim + 8) * 2 + t * group * w * 4 + w * 4; };
+        const bool share = plan.tiled_share >= 2 || (plan.tiled_share == 1 && tpb == 1);
+        const auto bytes = [&](int64_t t) {
+            return tk * (head_dim + 8) * 2 + t * group * w * 4 + w * 4 + (share ? t * group * head_dim * 4 : 0);
+        };
         while (tk > k_tile_keys_min && bytes(tpb) > k_smem_limit) tk /= 2;
         while (tpb > 1 && bytes(tpb) > k_smem_limit) tpb /= 2;
         if (bytes(tpb) <= k_smem_limit) {
@@ -796,10 +901,14 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
             t.tile_keys = static_cast<int>(tk);
             const dim3 tgrid(static_cast<unsigned>((n_tok + tpb - 1) / tpb), static_cast<unsigned>(n_kv_head));
             const size_t tsmem = static_cast<size_t>(bytes(tpb));
-            if (head_dim <= 128)
-                attention_tiled_kernel<8><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
+            if (head_dim <= 128 && share)
+                attention_tiled_kernel<8, true><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
+            else if (head_dim <= 128)
+                attention_tiled_kernel<8, false><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
+            else if (share)
+                attention_tiled_kernel<16, true><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
             else
-                attention_tiled_kernel<16><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
+                attention_tiled_kernel<16, false><<<tgrid, k_tile_threads, tsmem, stream>>>(t);
             ENCLAVE_CUDA_CHECK_LAUNCH("attention_tiled");
             return Status::ok();
         }

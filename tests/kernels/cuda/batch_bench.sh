@@ -59,4 +59,6 @@ if [ $AB -eq 1 ]; then
   echo "| f16 pp512, cuBLASLt timed pick | $(pp "$F" 3 ENCLAVE_CUDA_GEMM_TUNE=1) |"
   echo "| q4_0 256 x 128, f16 copies of the weights kept | $(bb "$Q" 256 128 ENCLAVE_CUDA_F16_CACHE_MIB=20000) |"
   echo "| q4_0 pp512, f16 copies of the weights kept | $(pp "$Q" 3 ENCLAVE_CUDA_F16_CACHE_MIB=20000) |"
+  echo "| f16 256 x 128, attention converting K/V once a row (session 5's) | $(bb "$F" 256 128 ENCLAVE_CUDA_ATTN_SHARE=0) |"
+  echo "| f16 pp512, attention converting K/V once for 4 rows in prefill too | $(pp "$F" 3 ENCLAVE_CUDA_ATTN_SHARE=2) |"
 fi

@@ -453,18 +453,25 @@ ENCLAVE_TEST(attention_paged_gqa_causal) {
 
 // Several-token steps on the tiled kernel (attention.cu: a block a run of tokens of one sequence x a KV head, K/V
 // tiles in shared memory) in the CPU's order, so the same 1e-6 as above (measured on the H200: error 0, the same
-// bits), at several rows-a-block and keys-a-tile settings (ENCLAVE_CUDA_ATTN_V2, ENCLAVE_CUDA_ATTN_TILE) and on
-// the per-(token, head) kernel (ENCLAVE_CUDA_ATTN_V2=0). The shapes cross its edges: 1 to 16 query heads a KV
-// head (rows that do not divide the block's 64 quads), heads of 16..256, keys past one and several tiles and not a
+// bits), at several rows-a-block and keys-a-tile settings (ENCLAVE_CUDA_ATTN_V2, ENCLAVE_CUDA_ATTN_TILE), with each
+// tile value converted once for several rows or once a row (ENCLAVE_CUDA_ATTN_SHARE=2: every block, 1: blocks of
+// one token, the default, 0: none), and on the per-(token, head) kernel (ENCLAVE_CUDA_ATTN_V2=0). The shapes cross
+// its edges: 1 to 16 query heads a KV head (rows that do not divide the block's 64 quads, nor a quad's 4 rows),
+// heads of 16..256 (p·v items sharing their dims up to 128, not at 256), keys past one and several tiles and not a
 // multiple of 16, several passes of p·v rows, more tokens a sequence than a block serves, blocks whose tokens
-// belong to several sequences (interleaved steps), a first token at position 0.
+// belong to several sequences (interleaved steps), a first token at position 0, and (not quick) a decode batch of
+// 40 sequences of 100-300 keys, as the 256-sequence bench has.
 ENCLAVE_TEST(attention_tiled_several_tokens) {
     REQUIRE_CUDA_DEVICE();
-    const std::pair<const char*, const char*> settings[] = {
-        {"8", "128"}, {"16", "64"}, {"64", "256"}, {"4", "512"}, {"0", "128"}};
-    for (const auto& [rows, tile] : settings) {
+    struct Setting {
+        const char *rows, *tile, *share;
+    };
+    const Setting settings[] = {{"8", "128", "2"}, {"16", "64", "2"}, {"64", "256", "2"}, {"4", "512", "2"},
+                                {"8", "128", "1"}, {"8", "128", "0"}, {"16", "64", "0"},  {"0", "128", "1"}};
+    for (const auto& [rows, tile, share] : settings) {
         setenv("ENCLAVE_CUDA_ATTN_V2", rows, 1);
         setenv("ENCLAVE_CUDA_ATTN_TILE", tile, 1);
+        setenv("ENCLAVE_CUDA_ATTN_SHARE", share, 1);
         Backends b;
         std::mt19937 rng(run_seed() + 50);
         const std::vector<std::pair<int, int>> mixed = {{0, 1}, {21, 1}, {37, 5}, {0, 70}, {130, 3}};
@@ -478,11 +485,16 @@ ENCLAVE_TEST(attention_tiled_several_tokens) {
         check_attention(b, rng, 4, 1, 256, {{300, 1}, {17, 9}});
         if (!quick()) {
             check_attention(b, rng, 32, 8, 128, {{0, 200}, {1000, 3}});
+            std::vector<std::pair<int, int>> batch;
+            std::uniform_int_distribution<int> hist(100, 300);
+            for (int i = 0; i < 40; ++i) batch.push_back({hist(rng), 1});
+            check_attention(b, rng, 32, 8, 128, batch);
             check_attention(b, rng, 32, 8, 128, {{0, 130}, {60, 129}, {7, 70}}, true);
         }
     }
     unsetenv("ENCLAVE_CUDA_ATTN_V2");
     unsetenv("ENCLAVE_CUDA_ATTN_TILE");
+    unsetenv("ENCLAVE_CUDA_ATTN_SHARE");
 }
 
 ENCLAVE_TEST(attention_tiled_reports_a_bad_block) {

@@ -355,6 +355,10 @@ public:
         // dequantization runs once instead of at every step: memory traded for batched and prefill speed.
         if (const char* v = std::getenv("ENCLAVE_CUDA_F16_CACHE_MIB"); v && *v)
             f16_cache_cap_ = static_cast<size_t>(std::max(0L, std::atol(v))) << 20;
+        // ENCLAVE_CUDA_ATTN_SHARE: where the tiled kernel converts K/V values once for several rows (AttentionArgs::
+        // tiled_share): 0 nowhere (session 5's kernel, A/B), 1 decode batches (default), 2 every several-token step.
+        if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_SHARE"); v && *v)
+            attn_tiled_share_ = std::atoi(v) >= 2 ? 2 : env_flag("ENCLAVE_CUDA_ATTN_SHARE", true) ? 1 : 0;
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
             dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
         // ENCLAVE_CUDA_PROFILE: every op launched at once (no graphs) between two events; a table of device time
@@ -780,6 +784,7 @@ public:
         a.max_seq_len = (plan.max_seq_len + 1023) / 1024 * 1024;
         a.tiled_rows = attn_tiled_rows_;
         a.tiled_keys = attn_tiled_keys_;
+        a.tiled_share = attn_tiled_share_;
         const PendingAttention pa{f32(q),
                                   f32(k),
                                   f32(v),
@@ -1295,6 +1300,7 @@ private:
     long stats_f16_fused_ = 0, stats_gemm_pairs_ = 0;
     int attn_tiled_rows_ = 8;                       // ENCLAVE_CUDA_ATTN_V2 (0: the per-(token, head) kernel)
     int attn_tiled_keys_ = 128;                     // ENCLAVE_CUDA_ATTN_TILE
+    int attn_tiled_share_ = 1;                      // ENCLAVE_CUDA_ATTN_SHARE (AttentionArgs::tiled_share)
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
     std::unique_ptr<Cublas> cublas_;

@@ -102,6 +102,10 @@ struct AttentionArgs {
     // at; 0 runs them on the per-(token, head) kernel instead (A/B; both give the CPU's bits).
     int tiled_rows = 8;
     int tiled_keys = 128;  // keys a K/V tile of the tiled kernel (a multiple of 64, 64..512)
+    // Where the tiled kernel converts each f16 value of a tile once for several rows instead of once a row (the
+    // same bits either way): 0 nowhere (session 5's kernel), 1 blocks of one token (decode batches: +2% on 8b f16
+    // 256 x 128), 2 every block (prefill too, where it measured 1% slower).
+    int tiled_share = 1;
 };
 // What a one-token step (n_tok == 1, a decode step of one sequence) folds into its attention launch.
 struct AttentionFusion {
