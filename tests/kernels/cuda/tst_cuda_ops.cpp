@@ -744,6 +744,89 @@ ENCLAVE_TEST(matvec_ring_one_token) {
     }
 }
 
+// Session 6's one-token fusions against the path before them (ENCLAVE_CUDA_NORM_PROLOGUE, _ADD_EPILOGUE and
+// _PDL_ELEM off: separate norm kernel, residual add inside it, plain launches) and against the CPU, on the decode
+// sequence o = Wo·a; x += o; xn = rms_norm(x); q, k, v = Wq·xn, Wk·xn, Wv·xn (one launch: the norm in its
+// prologue, the add in o's epilogue); then Wq·xn once more on its own (it reuses the 8-bit activations block 0
+// wrote to global memory). Rows of 3 to 512 units (the stream kernel below 64 units, the ring kernel from 64;
+// 8-byte loads for Q4_1's rows of 20-byte units), fewer rows than a block's warps and more rows than resident
+// warps, outputs poisoned. The same activations and the same kernels' sums: equal bit for bit.
+ENCLAVE_TEST(matvec_norm_prologue_add_epilogue) {
+    REQUIRE_CUDA_DEVICE();
+    std::mt19937 rng(run_seed() + 12);
+    const char* names[] = {"ENCLAVE_CUDA_NORM_PROLOGUE", "ENCLAVE_CUDA_ADD_EPILOGUE", "ENCLAVE_CUDA_PDL_ELEM"};
+    for (const char* n : names) setenv(n, "0", 1);
+    Backends old_path;
+    for (const char* n : names) unsetenv(n);
+    Backends fused;
+    struct Shape {
+        TensorType t;
+        int64_t n_embd, n_q, n_kv, n_a;  // x [1, n_embd]; q [1, n_q], k and v [1, n_kv]; a [1, n_a]
+    };
+    const Shape shapes[] = {{TensorType::Q4_0, 4096, 300, 77, 4096},  {TensorType::Q4_1, 576, 576, 192, 576},
+                            {TensorType::Q8_0, 2080, 129, 3, 2048},   {TensorType::Q4_1, 4160, 5000, 64, 4160},
+                            {TensorType::Q4_0, 96, 2, 1, 64},         {TensorType::Q4_0, 576, 20000, 960, 1536},
+                            {TensorType::Q4_0, 16384, 70, 9, 4096},   {TensorType::Q8_0, 576, 9000, 33, 576}};
+    for (const auto& s : shapes) {
+        if (quick() && s.n_embd * (s.n_q + 2 * s.n_kv) > 4'000'000) continue;
+        const auto enc = [&](int64_t rows, int64_t cols) {
+            return encode(s.t, random_floats(rng, static_cast<size_t>(rows * cols)), rows, cols);
+        };
+        const auto wo = enc(s.n_embd, s.n_a), wq = enc(s.n_q, s.n_embd), wk = enc(s.n_kv, s.n_embd),
+                   wv = enc(s.n_kv, s.n_embd);
+        const auto av = random_floats(rng, static_cast<size_t>(s.n_a), 0.5f);
+        const auto xv = random_floats(rng, static_cast<size_t>(s.n_embd), 2.0f);
+        const auto nv = random_floats(rng, static_cast<size_t>(s.n_embd));
+        const std::string shape = tname(s.t) + " x[1, " + std::to_string(s.n_embd) + "] q " + std::to_string(s.n_q) +
+                                  " kv " + std::to_string(s.n_kv);
+        std::vector<std::vector<float>> got[2];
+        for (int side = 0; side < 2; ++side) {
+            Backends& bs = side == 0 ? old_path : fused;
+            const auto load = [&](const std::vector<uint8_t>& bytes, int64_t rows, int64_t cols, bool gpu) {
+                const int64_t ne[4] = {cols, rows, 1, 1};
+                return (gpu ? bs.gpu : bs.cpu)->load_weight(bytes.data(), s.t, ne);
+            };
+            Twin a = twin_f32(bs, 1, s.n_a, av);                              // [1, n_a]
+            Twin x = twin_f32(bs, 1, s.n_embd, xv);                           // [1, n_embd] the residual stream
+            Twin nw = twin_f32(bs, 1, s.n_embd, nv);                          // [1, n_embd] norm weights
+            Twin o = make_twin(bs, TensorType::F32, 1, s.n_embd, nullptr);    // [1, n_embd]
+            Twin xn = make_twin(bs, TensorType::F32, 1, s.n_embd, nullptr);   // [1, n_embd]
+            Twin q = make_twin(bs, TensorType::F32, 1, s.n_q, nullptr);       // [1, n_q]
+            Twin k = make_twin(bs, TensorType::F32, 1, s.n_kv, nullptr);      // [1, n_kv]
+            Twin v = make_twin(bs, TensorType::F32, 1, s.n_kv, nullptr);      // [1, n_kv]
+            Twin q2 = make_twin(bs, TensorType::F32, 1, s.n_q, nullptr);      // [1, n_q]
+            for (const Twin* t : {&o, &xn, &q, &k, &v, &q2}) poison(bs, *t);
+            for (int dev = 0; dev < (side == 1 ? 2 : 1); ++dev) {  // the CPU once, beside the fused side
+                const bool gpu = dev == 0;
+                Backend& be = gpu ? *bs.gpu : *bs.cpu;
+                const auto T = [&](const Twin& t) { return gpu ? t.gpu : t.cpu; };
+                const Tensor two = load(wo, s.n_embd, s.n_a, gpu), twq = load(wq, s.n_q, s.n_embd, gpu),
+                             twk = load(wk, s.n_kv, s.n_embd, gpu), twv = load(wv, s.n_kv, s.n_embd, gpu);
+                be.matmul(two, T(a), T(o), nullptr);
+                be.add(T(x), T(o));
+                be.rms_norm(T(x), Tensor::matrix(T(nw).data, TensorType::F32, 1, s.n_embd), 1e-5f, T(xn));
+                be.matmul(twq, T(xn), T(q), nullptr);
+                be.matmul(twk, T(xn), T(k), nullptr);
+                be.matmul(twv, T(xn), T(v), nullptr);
+                be.matmul(twq, T(xn), T(q2), nullptr);
+                std::vector<std::vector<float>> r;
+                for (const Twin* t : {&o, &x, &xn, &q, &k, &v, &q2}) r.push_back(read_f32(be, T(*t)));
+                if (gpu) {
+                    got[side] = r;
+                    continue;
+                }
+                const char* what[] = {"o", "x", "xn", "q", "k", "v", "q again"};
+                for (size_t i = 0; i < r.size(); ++i)
+                    expect_close("fused vs cpu " + std::string(what[i]) + " " + shape, got[1][i], r[i],
+                                 i < 3 ? 1e-5 : 1e-3);  // 1e-3: x's float sums may flip an 8-bit rounding
+            }
+        }
+        const char* what[] = {"o", "x", "xn", "q", "k", "v", "q again"};
+        for (size_t i = 0; i < got[0].size(); ++i)
+            expect_close("fused vs old path " + std::string(what[i]) + " " + shape, got[1][i], got[0][i], 0.0);
+    }
+}
+
 ENCLAVE_TEST(allocation_failure_names_the_size) {
     REQUIRE_CUDA_DEVICE();
     auto gpu = make_cuda_backend(0);
