@@ -6,7 +6,7 @@
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
 #include "libm.cuh"
-#include "pdl.cuh"  // defines: pdl_trigger, pdl_wait, launch_maybe_pdl
+#include "pdl.cuh"  // defines: pdl_trigger
 #include "q8_act.cuh"
 
 namespace enclave::kernels::cuda {
@@ -39,7 +39,6 @@ __global__ void __launch_bounds__(k_threads)
     swiglu_q8_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t n4, int8_t* __restrict__ qs,
                      float* __restrict__ qd, float* __restrict__ qsum, bool q8_1) {
     cuda_detail::pdl_trigger();  // the down product (a PDL launch) may start loading its weights now
-    cuda_detail::pdl_wait();     // a PDL launch: gate and up are the kernel before's output
     const int64_t i = blockIdx.x * static_cast<int64_t>(k_threads) + threadIdx.x;
     const bool active = i < n4;
     float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -96,7 +95,7 @@ Status add(float* x, const float* y, int64_t n, cudaStream_t stream) {
 }
 
 Status swiglu_q8(float* gate, const float* up, int64_t n_rows, int64_t n_cols, TensorType weight_type,
-                 const Q8Activations& xq, cudaStream_t stream, bool pdl) {
+                 const Q8Activations& xq, cudaStream_t stream) {
     if (n_rows == 0) return Status::ok();
     if (!gate || !up || !xq.qs || !xq.d || !xq.s) return Status::invalid_argument("cuda swiglu_q8: null pointer");
     if (n_rows < 0 || n_cols <= 0 || n_cols % 32 != 0 || !aligned16(gate) || !aligned16(up) ||
@@ -106,9 +105,8 @@ Status swiglu_q8(float* gate, const float* up, int64_t n_rows, int64_t n_cols, T
     const int64_t n4 = n_rows * n_cols / 4;
     const int64_t blocks = (n4 + k_threads - 1) / k_threads;
     if (blocks > 0x7fffffff) return Status::invalid_argument("cuda swiglu_q8: too large");
-    ENCLAVE_CUDA_CHECK(cuda_detail::launch_maybe_pdl(pdl, swiglu_q8_kernel, dim3(static_cast<unsigned>(blocks)),
-                                                     dim3(k_threads), 0, stream, gate, up, n4, xq.qs, xq.d, xq.s,
-                                                     weight_type == TensorType::Q4_1));
+    swiglu_q8_kernel<<<static_cast<unsigned>(blocks), k_threads, 0, stream>>>(gate, up, n4, xq.qs, xq.d, xq.s,
+                                                                              weight_type == TensorType::Q4_1);
     ENCLAVE_CUDA_CHECK_LAUNCH("swiglu_q8");
     return Status::ok();
 }

@@ -19,7 +19,6 @@
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
 #include "pdl.cuh"
-#include "q8_act.cuh"  // defines: quantize_group32 (the norm prologue)
 #include "quant_unit.cuh"
 
 namespace enclave::kernels::cuda {
@@ -110,15 +109,12 @@ struct SegArgs {
     float* y[k_matvec_max_segments];
     const float* bias[k_matvec_max_segments];
     int end[k_matvec_max_segments];  // cumulative row counts; unused segments repeat the total
-    float* accum;                     // MatvecSegments::accumulate (one segment) or null
-    MatvecNorm norm;                  // MatvecSegments::norm (norm.x null: none)
 };
 
 struct RowRef {
     const uint8_t* w;  // the row's first byte
     float* y;          // y of the segment: [NCOLS, n_out]
     const float* bias;
-    float* accum;      // [NCOLS, n_out] += y, or null
     int row, n_out;
 };
 
@@ -133,7 +129,6 @@ __device__ __forceinline__ RowRef row_ref(const SegArgs& a, int grow, size_t row
     r.w = (s2 ? a.w[2] : s1 ? a.w[1] : a.w[0]) + static_cast<size_t>(r.row) * row_bytes;
     r.y = s2 ? a.y[2] : s1 ? a.y[1] : a.y[0];
     r.bias = s2 ? a.bias[2] : s1 ? a.bias[1] : a.bias[0];
-    r.accum = a.accum;  // only with one segment
     return r;
 }
 
@@ -166,131 +161,29 @@ __device__ __forceinline__ void store_row(const RowRef& r, const float (&acc)[NC
 #pragma unroll
     for (int c = 0; c < NCOLS; ++c) {
         const float sum = warp_sum(acc[c]);
-        if (lane == c) {
-            const int64_t i = static_cast<int64_t>(c) * r.n_out + r.row;
-            const float y = sum + (r.bias ? r.bias[r.row] : 0.0f);
-            r.y[i] = y;
-            if (r.accum) r.accum[i] = __fadd_rn(r.accum[i], y);  // the residual add: x += y, as add_kernel
-        }
+        if (lane == c) r.y[static_cast<int64_t>(c) * r.n_out + r.row] = sum + (r.bias ? r.bias[r.row] : 0.0f);
     }
 }
 
 // One unit's contribution to NCOLS tokens: the CPU's integer sums, scaled per unit.
-// SMEM: the activations are in shared memory (a norm prologue's), read with plain loads instead of __ldg.
-template <TensorType T, int NCOLS, bool SMEM = false>
+template <TensorType T, int NCOLS>
 __device__ __forceinline__ void unit_dot(const QUnit& q, int u, int n_units, const int8_t* __restrict__ xqs,
                                          const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in,
                                          float (&acc)[NCOLS]) {
     using Tr = QTraits<T>;
-    const auto ld4 = [](const int4* p) {
-        if constexpr (SMEM)
-            return *p;
-        else
-            return __ldg(p);
-    };
-    const auto ldf = [](const float* p) {
-        if constexpr (SMEM)
-            return *p;
-        else
-            return __ldg(p);
-    };
 #pragma unroll
     for (int c = 0; c < NCOLS; ++c) {
         const int4* xp = reinterpret_cast<const int4*>(xqs + c * n_in + static_cast<int64_t>(u) * 32);
-        const int4 a = ld4(xp), b = ld4(xp + 1);
+        const int4 a = __ldg(xp), b = __ldg(xp + 1);
         const int lo = __dp4a(q.q[3], a.w, __dp4a(q.q[2], a.z, __dp4a(q.q[1], a.y, __dp4a(q.q[0], a.x, 0))));
         const int hi = __dp4a(q.q[7], b.w, __dp4a(q.q[6], b.z, __dp4a(q.q[5], b.y, __dp4a(q.q[4], b.x, 0))));
-        const float dx = ldf(xd + c * n_units + u);
+        const float dx = __ldg(xd + c * n_units + u);
         if constexpr (Tr::split)
             acc[c] += (q.d_lo * static_cast<float>(lo) + q.d_hi * static_cast<float>(hi)) * dx;
         else
             acc[c] += static_cast<float>(lo + hi) * (q.d_lo * dx);
-        if constexpr (Tr::has_min) acc[c] += q.m * ldf(xs + c * n_units + u);
+        if constexpr (Tr::has_min) acc[c] += q.m * __ldg(xs + c * n_units + u);
     }
-}
-
-// ---- norm prologue (MatvecNorm) -------------------------------------------------------------------------
-
-// The activations of one token in shared memory, laid out as q8_activations lays out the global planes:
-// qs [n_in] int8, d [n_in / 32] f32, s [n_in / 32] f32 (n_in % 32 == 0, so every plane starts 32-byte aligned).
-__host__ __device__ constexpr size_t norm_smem_bytes(int64_t n_in) {
-    return static_cast<size_t>(n_in) + 2 * sizeof(float) * static_cast<size_t>(n_in / 32);
-}
-constexpr int k_block_threads = 32 * k_rows_per_block;
-
-__device__ __forceinline__ double warp_sum_double(double v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-// Every block (blockDim (32, k_rows_per_block), all threads, after pdl_wait: x is the kernel before's output):
-// the rms norm of na.x times na.w with rms_norm_fused's per-value roundings, quantized in groups of 32 (8
-// threads' float4, quantize_group32) into the shared planes. Block 0 also writes na.out and the global planes
-// (gqs, gd, gs) for any later reader of the product's xq. Ends with a barrier.
-__device__ __forceinline__ void norm_q8_prologue(const MatvecNorm& na, int n_in, bool q8_1, int8_t* sqs, float* sd,
-                                              float* ss, int8_t* gqs, float* gd, float* gs) {
-    const int tid = threadIdx.y * 32 + threadIdx.x;
-    const int n4 = n_in / 4;
-    const auto* x4 = reinterpret_cast<const float4*>(na.x);
-    const auto* w4 = reinterpret_cast<const float4*>(na.w);
-    double sum = 0.0;
-    for (int i = tid; i < n4; i += k_block_threads) {
-        const float4 v = x4[i];
-        sum += static_cast<double>(__fmul_rn(v.x, v.x));
-        sum += static_cast<double>(__fmul_rn(v.y, v.y));
-        sum += static_cast<double>(__fmul_rn(v.z, v.z));
-        sum += static_cast<double>(__fmul_rn(v.w, v.w));
-    }
-    __shared__ double partial[k_rows_per_block];
-    sum = warp_sum_double(sum);
-    if (threadIdx.x == 0) partial[threadIdx.y] = sum;
-    __syncthreads();
-    double total = 0.0;
-#pragma unroll
-    for (int i = 0; i < k_rows_per_block; ++i) total += partial[i];
-    const float mean = static_cast<float>(total / static_cast<double>(n_in));
-    const float scale = 1.0f / sqrtf(mean + na.eps);
-    const bool writer = blockIdx.x == 0;
-    // Whole passes of the block (the groups' shuffles need every lane); n4 % 8 == 0, so a group of 8 threads is
-    // active or inactive as a whole.
-    for (int i0 = 0; i0 < n4; i0 += k_block_threads) {
-        const int i = i0 + tid;
-        const bool active = i < n4;
-        float4 y = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        if (active) {
-            const float4 xv = x4[i], wv = __ldg(w4 + i);
-            y.x = __fmul_rn(__fmul_rn(xv.x, scale), wv.x);
-            y.y = __fmul_rn(__fmul_rn(xv.y, scale), wv.y);
-            y.z = __fmul_rn(__fmul_rn(xv.z, scale), wv.z);
-            y.w = __fmul_rn(__fmul_rn(xv.w, scale), wv.w);
-            if (writer) reinterpret_cast<float4*>(na.out)[i] = y;
-        }
-        const float v[4] = {y.x, y.y, y.z, y.w};
-        quantize_group32<8, 4>(v, q8_1, active, sqs + 4 * i, sd + i / 8, ss + i / 8);
-    }
-    __syncthreads();
-    if (writer) {
-        const int n16 = n_in / 16, n_units = n_in / 32;
-        for (int i = tid; i < n16; i += k_block_threads)
-            reinterpret_cast<int4*>(gqs)[i] = reinterpret_cast<const int4*>(sqs)[i];
-        for (int i = tid; i < n_units; i += k_block_threads) gd[i] = sd[i], gs[i] = ss[i];
-    }
-}
-
-// The shared planes of a kernel with a norm prologue (dynamic shared memory of norm_smem_bytes(n_in)).
-struct SharedAct {
-    int8_t* qs;
-    float* d;
-    float* s;
-};
-__device__ __forceinline__ SharedAct shared_act(int n_in) {
-    extern __shared__ int4 matvec_smem[];
-    SharedAct a;
-    a.qs = reinterpret_cast<int8_t*>(matvec_smem);
-    a.d = reinterpret_cast<float*>(a.qs + n_in);
-    a.s = a.d + n_in / 32;
-    return a;
 }
 
 // ---- quantized weights, GGUF layout (every quantized type) -----------------------------------------------
@@ -418,21 +311,18 @@ struct SplitItem {
     }
 };
 
-// NORM (one token): the activations come from the norm prologue (sa.norm) in shared memory; xqs, xd and xs are
-// where block 0 writes them for later readers.
-template <TensorType T, int NCOLS, bool V16, bool NORM = false>
+template <TensorType T, int NCOLS, bool V16>
 __global__ void __launch_bounds__(32 * k_rows_per_block)
     mmvq_split_stream_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
                              const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in,
                              int rows_per_warp, int pf_rows) {
-    static_assert(!NORM || NCOLS == 1, "the norm prologue is for one token");
     constexpr int U = NCOLS <= 2 ? 4 : 2;
     using Item = SplitItem<T, U, V16>;
     pdl_trigger();
     const int lane = threadIdx.x;
     const int first = (blockIdx.x * k_rows_per_block + threadIdx.y) * rows_per_warp;
     const int last = min(n_rows, first + rows_per_warp);
-    if (!NORM && first >= last) return;  // with the prologue, every warp of the block takes part in it first
+    if (first >= last) return;
     const int chunks = (n_units + 32 * U - 1) / (32 * U);
     const int n_items = (last - first) * chunks;
     // Rows [g, g + pf_rows) of the warp asked of L2 ahead of the register loads (pf_rows 0: none).
@@ -445,21 +335,11 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
         }
     };
     Item cur, nxt;
-    RowRef r = row_ref(sa, min(first, n_rows - 1), row_bytes);
+    RowRef r = row_ref(sa, first, row_bytes);
     // Weights only before the wait: the previous kernel may still be writing the activations.
-    if (first < last) cur.load(r.w, n_units, lane);
+    cur.load(r.w, n_units, lane);
     for (int j = 0; j < pf_rows && first + j < last; ++j) prefetch_row(first + j);
     pdl_wait();
-    const int8_t* aqs = xqs;
-    const float* ad = xd;
-    const float* as = xs;
-    if constexpr (NORM) {
-        const SharedAct sh = shared_act(static_cast<int>(n_in));
-        norm_q8_prologue(sa.norm, static_cast<int>(n_in), T == TensorType::Q4_1, sh.qs, sh.d, sh.s,
-                         const_cast<int8_t*>(xqs), const_cast<float*>(xd), const_cast<float*>(xs));
-        aqs = sh.qs, ad = sh.d, as = sh.s;
-        if (first >= last) return;
-    }
     float acc[NCOLS];
 #pragma unroll
     for (int c = 0; c < NCOLS; ++c) acc[c] = 0.0f;
@@ -483,7 +363,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
             const int u = u0 + 32 * i;
             if (u >= n_units) break;
             const QUnit q = unit_from_words<T>(cur.w[i], cur.sb[i]);
-            unit_dot<T, NCOLS, NORM>(q, u, n_units, aqs, ad, as, n_in, acc);
+            unit_dot<T, NCOLS>(q, u, n_units, xqs, xd, xs, n_in, acc);
         }
         if (row_ends) {
             store_row<NCOLS>(r, acc, lane);
@@ -510,8 +390,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
 // builds measured no gain there (smol tg128 within noise or -6%, session 5 run 2).
 constexpr int k_ring_min_units = 64;
 
-// NORM: the activations come from the norm prologue (sa.norm) in shared memory, as in mmvq_split_stream_kernel.
-template <TensorType T, bool V16, int U, int R, int MinBlocks, bool NORM = false>
+template <TensorType T, bool V16, int U, int R, int MinBlocks>
 __global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
     mmvq_split_ring_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
                            const float* __restrict__ xd, const float* __restrict__ xs, int64_t n_in, int rows_per_warp,
@@ -521,7 +400,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
     const int lane = threadIdx.x;
     const int first = (blockIdx.x * k_rows_per_block + threadIdx.y) * rows_per_warp;
     const int last = min(n_rows, first + rows_per_warp);
-    if (!NORM && first >= last) return;  // with the prologue, every warp of the block takes part in it first
+    if (first >= last) return;
     const int chunks = (n_units + 32 * U - 1) / (32 * U);
 
     // The loader walks items (row, chunk) R ahead of the compute; a row past `last` loads nothing.
@@ -540,16 +419,6 @@ __global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
 #pragma unroll
     for (int j = 0; j < R; ++j) issue(ring[j]);
     pdl_wait();
-    const int8_t* aqs = xqs;
-    const float* ad = xd;
-    const float* as = xs;
-    if constexpr (NORM) {
-        const SharedAct sh = shared_act(static_cast<int>(n_in));
-        norm_q8_prologue(sa.norm, static_cast<int>(n_in), T == TensorType::Q4_1, sh.qs, sh.d, sh.s,
-                         const_cast<int8_t*>(xqs), const_cast<float*>(xd), const_cast<float*>(xs));
-        aqs = sh.qs, ad = sh.d, as = sh.s;
-        if (first >= last) return;
-    }
 
     float acc[1] = {0.0f};
     int c_row = first, c_chunk = 0;
@@ -561,7 +430,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
             const int u = u0 + 32 * i;
             if (u >= n_units) break;
             const QUnit q = unit_from_words<T>(it.w[i], it.sb[i]);
-            unit_dot<T, 1, NORM>(q, u, n_units, aqs, ad, as, n_in, acc);
+            unit_dot<T, 1>(q, u, n_units, xqs, xd, xs, n_in, acc);
         }
         if (++c_chunk == chunks) {
             store_row<1>(row_ref(sa, c_row, row_bytes), acc, lane);
@@ -750,19 +619,16 @@ struct VecArgs {
     bool pdl;             // MatvecSegments::pdl
     int l2_prefetch_mib;  // MatvecSegments::l2_prefetch_mib
     cudaStream_t stream;
-    int smem_carveout = -1;  // MatvecSegments::smem_carveout
 };
 
-// Resident warps of a kernel on this device (its occupancy), asked once per kernel; kernels with a norm
-// prologue are asked with the shared memory of the longest rows they take.
-template <auto Kernel, size_t Smem = 0>
+// Resident warps of a kernel on this device (its occupancy), asked once per kernel.
+template <auto Kernel>
 int resident_warps() {
     static const int n = [] {
         int dev = 0, sms = 0, blocks = 0;
         if (cudaGetDevice(&dev) != cudaSuccess ||
             cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, Kernel, 32 * k_rows_per_block, Smem) !=
-                cudaSuccess ||
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, Kernel, 32 * k_rows_per_block, 0) != cudaSuccess ||
             blocks < 1) {
             (void)cudaGetLastError();
             return 132 * 16;
@@ -776,18 +642,9 @@ int resident_warps() {
 // its next pf_rows rows requested from L2 (units_per_item 0: a kernel without the prefetch) (enough to cover a row that
 // is longer than one register item, or rows beyond the one the double buffer holds), capped at l2_prefetch_mib over the
 // launch (L2 holds 50 MB).
-// NORM: the kernel has a norm prologue (dynamic shared memory for its activations).
-template <auto Kernel, bool NORM = false>
+template <auto Kernel>
 void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
-    constexpr size_t smem_max = NORM ? norm_smem_bytes(k_matvec_norm_max_cols) : 0;
-    const size_t smem = NORM ? norm_smem_bytes(a.n_in) : 0;
-    const int max_warps = resident_warps<Kernel, smem_max>();
-    static int carveout_set = -1;  // the last carveout asked for this kernel (an experiment's switch)
-    if (a.smem_carveout != carveout_set) {
-        (void)cudaFuncSetAttribute(Kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                   a.smem_carveout < 0 ? -1 : a.smem_carveout);
-        carveout_set = a.smem_carveout;
-    }
+    const int max_warps = resident_warps<Kernel>();
     const int rows_per_warp = (a.n_rows + max_warps - 1) / max_warps;
     const int n_warps = (a.n_rows + rows_per_warp - 1) / rows_per_warp;
     const unsigned grid = static_cast<unsigned>((n_warps + k_rows_per_block - 1) / k_rows_per_block);
@@ -797,7 +654,7 @@ void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
             a.l2_prefetch_mib * 1048576.0 / (static_cast<double>(n_warps) * static_cast<double>(a.row_bytes));
         pf_rows = static_cast<int>(std::min<double>(std::min(rows_per_warp, 8), std::max(1.0, fit)));
     }
-    (void)launch_maybe_pdl(a.pdl, Kernel, dim3(grid), dim3(32, k_rows_per_block), smem, a.stream, a.sa, a.n_rows,
+    (void)launch_maybe_pdl(a.pdl, Kernel, dim3(grid), dim3(32, k_rows_per_block), 0, a.stream, a.sa, a.n_rows,
                            a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in, rows_per_warp, pf_rows);
 }
 
@@ -805,12 +662,12 @@ void launch_stream(const VecArgs& a, int n_units, int units_per_item) {
 // spills) for the 4-bit types; Q8_0's 32-byte units U 2, R 2 (64 registers, the same 64 bytes a lane an item).
 // Session 5's A/B on 8b q4_0 tg128 (NOTES.md): this build 469 t/s; U 2, R 4 at 64 registers 466; U 4, R 2 at
 // 72 registers (28 warps) 461; U 1, R 3 at 40 registers (48 warps) 431; session 4's kernel 455.
-template <TensorType T, bool V16, bool NORM = false>
+template <TensorType T, bool V16>
 void launch_ring(const VecArgs& a, int n_units) {
     if constexpr (T == TensorType::Q8_0)
-        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 2, 8, NORM>, NORM>(a, n_units, 0);
+        launch_stream<mmvq_split_ring_kernel<T, V16, 2, 2, 8>>(a, n_units, 0);
     else
-        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 8, NORM>, NORM>(a, n_units, 0);
+        launch_stream<mmvq_split_ring_kernel<T, V16, 4, 2, 8>>(a, n_units, 0);
 }
 
 template <TensorType T, int NCOLS>
@@ -834,28 +691,11 @@ void launch_vec(const VecArgs& a) {
                 // MatvecSegments::variant 2 (the backend's default since session 5): one-token products with rows
                 // of at least k_ring_min_units units on the ring kernel, others as variant 0.
                 if constexpr (NCOLS == 1) {
-                    const bool norm = a.sa.norm.x != nullptr;  // matmul_vec_multi checked variant and layout
                     if (a.variant == 2 && n_units >= k_ring_min_units) {
-                        if (norm) {
-                            if (v16)
-                                launch_ring<T, true, true>(a, n_units);
-                            else
-                                launch_ring<T, false, true>(a, n_units);
-                        } else {
-                            if (v16)
-                                launch_ring<T, true>(a, n_units);
-                            else
-                                launch_ring<T, false>(a, n_units);
-                        }
-                        return;
-                    }
-                    if (norm) {
-                        constexpr int units_per_item = 32 * 4;
                         if (v16)
-                            launch_stream<mmvq_split_stream_kernel<T, 1, true, true>, true>(a, n_units, units_per_item);
+                            launch_ring<T, true>(a, n_units);
                         else
-                            launch_stream<mmvq_split_stream_kernel<T, 1, false, true>, true>(a, n_units,
-                                                                                             units_per_item);
+                            launch_ring<T, false>(a, n_units);
                         return;
                     }
                 }
@@ -995,11 +835,6 @@ Status repack_split(TensorType t, const void* src, void* dst, int64_t n_rows, in
     return Status::ok();
 }
 
-bool matvec_norm_ok(TensorType weight_type, WeightLayout layout, int64_t n_in, int variant) noexcept {
-    return layout == WeightLayout::split && split_layout_supported(weight_type, n_in) && n_in % 32 == 0 &&
-           n_in <= k_matvec_norm_max_cols && (variant == 0 || variant == 2);
-}
-
 Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const MatvecSegments& segs, int64_t n_in,
                         const float* x, const Q8Activations& xq, int64_t n_tok, cudaStream_t stream) {
     if (n_tok == 0) return Status::ok();
@@ -1019,20 +854,7 @@ Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const Matve
                                         " values have no split layout");
     const bool q8 = matmul_uses_q8(weight_type);
     if (q8 ? (!xq.qs || !xq.d || !xq.s) : !x) return Status::invalid_argument("cuda matmul_vec: null pointer");
-    const auto misaligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) != 0; };
-    if (segs.accumulate && segs.n != 1)
-        return Status::invalid_argument("cuda matmul_vec: the residual add (accumulate) takes one segment");
-    if (segs.norm.x && (n_tok != 1 || !matvec_norm_ok(weight_type, layout, n_in, segs.variant) || !segs.norm.w ||
-                        !segs.norm.out || misaligned(segs.norm.x) || misaligned(segs.norm.w) ||
-                        misaligned(segs.norm.out) || (segs.accumulate && segs.accumulate == segs.norm.x)))
-        return Status::invalid_argument("cuda matmul_vec: no norm prologue for " + std::to_string(n_tok) +
-                                        " tokens of " + type_name + " rows of " + std::to_string(n_in) +
-                                        " values (variant " + std::to_string(segs.variant) +
-                                        ") or unaligned or missing norm tensors");
-    VecArgs a{weight_type, split, {}, 0, *rb, n_in, x, xq, true, segs.variant, segs.pdl, segs.l2_prefetch_mib, stream,
-              segs.smem_carveout};
-    a.sa.accum = segs.accumulate;
-    a.sa.norm = segs.norm;
+    VecArgs a{weight_type, split, {}, 0, *rb, n_in, x, xq, true, segs.variant, segs.pdl, segs.l2_prefetch_mib, stream};
     int64_t total = 0;
     for (int i = 0; i < k_matvec_max_segments; ++i) {
         const MatvecSegment& s = segs.seg[i < segs.n ? i : segs.n - 1];

@@ -10,7 +10,7 @@
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
-#include "pdl.cuh"  // defines: pdl_trigger, pdl_wait, launch_maybe_pdl
+#include "pdl.cuh"  // defines: pdl_trigger
 #include "q8_act.cuh"
 #include "quant_unit.cuh"
 
@@ -117,13 +117,6 @@ __global__ void __launch_bounds__(k_wide_threads)
     float4* yr = reinterpret_cast<float4*>(out + static_cast<int64_t>(blockIdx.x) * n_cols);
     const float4* wr = reinterpret_cast<const float4*>(w);
     float4 xv[VPT], wv[VPT];
-    // The weight first: with a PDL launch the kernel before may still be writing x and the residual.
-#pragma unroll
-    for (int j = 0; j < VPT; ++j) {
-        const int i = threadIdx.x + j * blockDim.x;
-        wv[j] = i < n4 ? __ldg(wr + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    }
-    cuda_detail::pdl_wait();
 #pragma unroll
     for (int j = 0; j < VPT; ++j) {
         const int i = threadIdx.x + j * blockDim.x;
@@ -135,8 +128,10 @@ __global__ void __launch_bounds__(k_wide_threads)
                 xv[j].z = __fadd_rn(xv[j].z, r.z), xv[j].w = __fadd_rn(xv[j].w, r.w);
                 xr[i] = xv[j];
             }
+            wv[j] = __ldg(wr + i);
         } else {
             xv[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            wv[j] = xv[j];
         }
     }
     double sum = 0.0;
@@ -215,7 +210,7 @@ bool rms_norm_fused_ok(int64_t n_cols) noexcept {
 }
 
 Status rms_norm_fused(float* x, const float* residual, const float* weight, float eps, float* out, int64_t n_rows,
-                      int64_t n_cols, TensorType weight_type, const Q8Activations& xq, cudaStream_t stream, bool pdl) {
+                      int64_t n_cols, TensorType weight_type, const Q8Activations& xq, cudaStream_t stream) {
     if (n_rows == 0) return Status::ok();
     if (!x || !weight || !out) return Status::invalid_argument("cuda rms_norm_fused: null pointer");
     if (n_rows < 0 || n_rows > 0x7fffffff || !rms_norm_fused_ok(n_cols) || !aligned16(x) || !aligned16(weight) ||
@@ -235,17 +230,15 @@ Status rms_norm_fused(float* x, const float* residual, const float* weight, floa
     const int64_t per_block = (n4 + vpt - 1) / vpt;
     const unsigned threads = static_cast<unsigned>((per_block + 31) / 32 * 32);
     const int n4i = static_cast<int>(n4);
-    cudaError_t err;
     if (vpt == 1)
-        err = cuda_detail::launch_maybe_pdl(pdl, rms_norm_fused_kernel<1>, dim3(grid), dim3(threads), 0, stream, x,
-                                            residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
+        rms_norm_fused_kernel<1>
+            <<<grid, threads, 0, stream>>>(x, residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
     else if (vpt == 2)
-        err = cuda_detail::launch_maybe_pdl(pdl, rms_norm_fused_kernel<2>, dim3(grid), dim3(threads), 0, stream, x,
-                                            residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
+        rms_norm_fused_kernel<2>
+            <<<grid, threads, 0, stream>>>(x, residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
     else
-        err = cuda_detail::launch_maybe_pdl(pdl, rms_norm_fused_kernel<4>, dim3(grid), dim3(threads), 0, stream, x,
-                                            residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
-    ENCLAVE_CUDA_CHECK(err);
+        rms_norm_fused_kernel<4>
+            <<<grid, threads, 0, stream>>>(x, residual, weight, eps, out, n4i, xq.qs, xq.d, xq.s, q8_1);
     ENCLAVE_CUDA_CHECK_LAUNCH("rms_norm_fused");
     return Status::ok();
 }

@@ -179,8 +179,6 @@ void put_key(Key& k, const T& v) {
         k.push_back(std::bit_cast<uint32_t>(v));
     } else if constexpr (std::is_same_v<T, kc::MatvecSegments>) {
         put_key(k, v.n), put_key(k, v.variant), put_key(k, v.pdl), put_key(k, v.l2_prefetch_mib);
-        put_key(k, v.accumulate), put_key(k, v.norm.x), put_key(k, v.norm.w), put_key(k, v.norm.out);
-        put_key(k, v.norm.eps), put_key(k, v.smem_carveout);
         for (int i = 0; i < v.n; ++i)
             put_key(k, v.seg[i].w), put_key(k, v.seg[i].n_out), put_key(k, v.seg[i].y), put_key(k, v.seg[i].bias);
     } else if constexpr (std::is_same_v<T, kc::Q8Activations>) {
@@ -283,15 +281,6 @@ public:
         matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_RING", true) ? 2 : 0;
         if (!env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true)) matvec_variant_ = 1;
         matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
-        // ENCLAVE_CUDA_PDL_ELEM=0: the fused norm and swiglu are plain launches again (session 6's A/B).
-        elem_pdl_ = matvec_pdl_ && env_flag("ENCLAVE_CUDA_PDL_ELEM", true);
-        // ENCLAVE_CUDA_ADD_EPILOGUE=0: the residual add stays with the next norm instead of the product before it.
-        add_epilogue_ = env_flag("ENCLAVE_CUDA_ADD_EPILOGUE", true);
-        // ENCLAVE_CUDA_NORM_PROLOGUE=0: the one-token norm stays a kernel of its own before its products.
-        norm_prologue_ = env_flag("ENCLAVE_CUDA_NORM_PROLOGUE", true);
-        // ENCLAVE_CUDA_MV_CARVEOUT=N: the products' preferred shared-memory carveout in percent (experiment).
-        if (const char* v = std::getenv("ENCLAVE_CUDA_MV_CARVEOUT"); v && *v)
-            matvec_carveout_ = std::clamp(std::atoi(v), 0, 100);
         // ENCLAVE_CUDA_L2_PREFETCH (off by default: it cost 11% on 8b q4_0, NOTES.md): a number > 1 is the
         // window in MiB, any other true value 32.
         if (env_flag("ENCLAVE_CUDA_L2_PREFETCH", false)) {
@@ -543,8 +532,6 @@ public:
                 const size_t yn = static_cast<size_t>(pending_mv_.segs.seg[i].n_out * n_tok) * sizeof(float);
                 if (ob < yb + yn && yb < ob + out.n_bytes()) clash = true;
             }
-            const kc::MatvecNorm& pn = pending_mv_.segs.norm;
-            if (pn.x && overlaps(out.data, out.n_bytes(), pn.x, static_cast<size_t>(n_in) * sizeof(float))) clash = true;
             if (!clash) {
                 pending_mv_.segs.seg[pending_mv_.segs.n++] = {w.data, n_out, f32(out), b};
                 return;
@@ -552,7 +539,6 @@ public:
         }
 
         kc::Q8Activations xq;
-        kc::MatvecNorm norm_in_product;  // set when the pending norm goes into this product's prologue
         if (q8) {
             const int group = q8_group(w.type);
             const bool fusable_q8 =
@@ -572,15 +558,8 @@ public:
                     const PendingNorm pn = pending_norm_;
                     pending_norm_.valid = false;
                     settle();
-                    const bool prologue = norm_prologue_ && n_tok == 1 && !pn.residual &&
-                                          kc::matvec_norm_ok(w.type, layout, n_in, matvec_variant_) &&
-                                          !overlaps(out.data, out.n_bytes(), pn.x, pn.cols * sizeof(float)) &&
-                                          !overlaps(pn.out, pn.cols * sizeof(float), pn.x, pn.cols * sizeof(float));
-                    if (prologue)  // the product normalises x itself (MatvecNorm), below
-                        norm_in_product = kc::MatvecNorm{pn.x, pn.w, pn.out, pn.eps};
-                    else
-                        submit("rms_norm", kc::rms_norm_fused, pn.x, pn.residual, pn.w, pn.eps, pn.out, pn.rows,
-                               pn.cols, w.type, xq, stream(), elem_pdl_);
+                    submit("rms_norm", kc::rms_norm_fused, pn.x, pn.residual, pn.w, pn.eps, pn.out, pn.rows, pn.cols,
+                           w.type, xq, stream());
                     ++stats_fused_norms_;
                 } else if (vec && fusable_q8 && pending_attn_.valid && pending_attn_.out == x.data && n_tok == 1 &&
                            pending_attn_.n_tok == 1 && n_in == pending_attn_.n_head * pending_attn_.head_dim) {
@@ -596,7 +575,7 @@ public:
                     const PendingSwiglu ps = pending_swiglu_;
                     pending_swiglu_.valid = false;
                     settle();
-                    submit("swiglu", kc::swiglu_q8, ps.gate, ps.up, ps.rows, ps.cols, w.type, xq, stream(), elem_pdl_);
+                    submit("swiglu", kc::swiglu_q8, ps.gate, ps.up, ps.rows, ps.cols, w.type, xq, stream());
                     ++stats_fused_swiglu_;
                 } else {
                     settle();
@@ -628,8 +607,6 @@ public:
             pending_mv_.segs.variant = matvec_variant_;
             pending_mv_.segs.pdl = matvec_pdl_;
             pending_mv_.segs.l2_prefetch_mib = matvec_l2_prefetch_mib_;
-            pending_mv_.segs.norm = norm_in_product;
-            pending_mv_.segs.smem_carveout = matvec_carveout_;
             if (!fuse_enabled_) settle_matvec();
         } else if ((w.type == TensorType::F16 && cublas_) || dequant) {
             gemm_via_f16(w, layout, dequant, x, n_tok, n_in, n_out, f32(out), b, x16_ready);
@@ -792,16 +769,10 @@ public:
     }
 
     void add(const Tensor& x, const Tensor& y) override {
-        check(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
-              "add", [&] { return "x " + x.shape_string() + ", y " + y.shape_string(); });
-        // x += y where y is the output of the one product still pending: in that product's epilogue.
-        if (add_epilogue_ && fuse_enabled_ && add_fits_pending_product(x, y)) {
-            pending_mv_.segs.accumulate = f32(x);
-            q8_last_.valid = false;
-            return;
-        }
         settle();
         q8_last_.valid = false;
+        check(x.type == TensorType::F32 && y.type == TensorType::F32 && x.cols() == y.cols() && x.rows() == y.rows(),
+              "add", [&] { return "x " + x.shape_string() + ", y " + y.shape_string(); });
         // Deferred: the next rms_norm of x takes it (x += y; norm(x) in one kernel).
         if (fuse_enabled_) {
             pending_add_ = {f32(x), f32(y), x.n_elements(), true};
@@ -821,31 +792,6 @@ private:
         cudaGraphExec_t exec;
     };
     static float* f32(const Tensor& t) { return static_cast<float*>(t.data); }
-    static bool overlaps(const void* a, size_t an, const void* b, size_t bn) {
-        const auto* ab = static_cast<const uint8_t*>(a);
-        const auto* bb = static_cast<const uint8_t*>(b);
-        return ab < bb + bn && bb < ab + an;
-    }
-    // Whether add(x, y) can go into the epilogue of the pending product: one token, one segment whose output
-    // is y, no other op pending in between, and x touching nothing the product reads or writes.
-    bool add_fits_pending_product(const Tensor& x, const Tensor& y) const {
-        const PendingMatvec& m = pending_mv_;
-        if (!m.valid || m.n_tok != 1 || m.segs.n != 1 || m.segs.accumulate || m.segs.seg[0].y != y.data ||
-            x.n_elements() != m.segs.seg[0].n_out || y.n_elements() != m.segs.seg[0].n_out)
-            return false;
-        if (pending_add_.valid || pending_norm_.valid || pending_swiglu_.valid || pending_rope_.valid ||
-            pending_attn_.valid)
-            return false;
-        const size_t xn = x.n_bytes();
-        if (overlaps(x.data, xn, y.data, y.n_bytes()) || (m.x && overlaps(x.data, xn, m.x, m.n_in * sizeof(float))))
-            return false;
-        if (m.xq.qs && (overlaps(x.data, xn, m.xq.qs, static_cast<size_t>(m.n_in)) ||
-                        overlaps(x.data, xn, m.xq.d, static_cast<size_t>(m.n_in / 32) * sizeof(float)) ||
-                        overlaps(x.data, xn, m.xq.s, static_cast<size_t>(m.n_in / 32) * sizeof(float))))
-            return false;
-        if (m.segs.norm.x) return false;  // the prologue reads its x while the epilogue would write this one
-        return true;
-    }
     static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
     // Ops held back for fusion (at most one kind at a time; see add, rms_norm, swiglu, matmul). settle()
@@ -970,10 +916,12 @@ private:
         if (pending_norm_.valid) {
             const PendingNorm& p = pending_norm_;
             pending_norm_.valid = false;
-            // Without a residual too (the add went into a product's epilogue): the wide kernel's arithmetic, and a
-            // PDL launch.
-            submit("rms_norm", kc::rms_norm_fused, p.x, p.residual, p.w, p.eps, p.out, p.rows, p.cols,
-                   TensorType::F32, kc::Q8Activations{}, stream(), elem_pdl_);
+            if (p.residual)
+                submit("rms_norm", kc::rms_norm_fused, p.x, p.residual, p.w, p.eps, p.out, p.rows, p.cols,
+                       TensorType::F32, kc::Q8Activations{}, stream());
+            else
+                submit("rms_norm", kc::rms_norm, static_cast<const float*>(p.x), p.w, p.eps, p.out, p.rows, p.cols,
+                       stream());
         }
         if (pending_swiglu_.valid) {
             pending_swiglu_.valid = false;
@@ -1187,10 +1135,6 @@ private:
     bool fuse_enabled_ = true;
     int matvec_variant_ = 0;
     bool matvec_pdl_ = true;          // ENCLAVE_CUDA_PDL: products start while the kernel before them runs
-    bool elem_pdl_ = true;            // ENCLAVE_CUDA_PDL_ELEM: so do the fused norm and swiglu
-    bool add_epilogue_ = true;        // ENCLAVE_CUDA_ADD_EPILOGUE: x += W·a in the product's epilogue
-    bool norm_prologue_ = true;       // ENCLAVE_CUDA_NORM_PROLOGUE: one-token norms inside their products
-    int matvec_carveout_ = -1;        // ENCLAVE_CUDA_MV_CARVEOUT
     int matvec_l2_prefetch_mib_ = 0;  // ENCLAVE_CUDA_L2_PREFETCH: products ask L2 for weights ahead (0: off)
     PendingAdd pending_add_{};
     PendingNorm pending_norm_{};

@@ -68,11 +68,8 @@ Status rms_norm(const float* x, const float* weight, float eps, float* out, int6
 //! xq.qs is not null, xq = the 8-bit activations of out for products with weight_type (Q4_0, Q4_1 or Q8_0; the
 //! same values quantize_activations writes). Rows as rms_norm's wide kernel takes them (rms_norm_fused_ok).
 //! \param x f32 [n_rows, n_cols] (updated in place when residual is given)   \param residual f32 [n_rows, n_cols]
-//! pdl: a programmatic dependent launch (pdl.cuh): its block starts while the kernel before it runs, loads the
-//! norm's weight, and waits for that kernel before it reads x or residual.
 Status rms_norm_fused(float* x, const float* residual, const float* weight, float eps, float* out, int64_t n_rows,
-                      int64_t n_cols, TensorType weight_type, const Q8Activations& xq, cudaStream_t stream,
-                      bool pdl = false);
+                      int64_t n_cols, TensorType weight_type, const Q8Activations& xq, cudaStream_t stream);
 //! Whether rms_norm_fused takes these rows (n_cols % 32 == 0, at most 16,384 values, 16-byte aligned).
 bool rms_norm_fused_ok(int64_t n_cols) noexcept;
 
@@ -133,9 +130,8 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
 Status swiglu(float* gate, const float* up, int64_t n, cudaStream_t stream);
 //! gate = silu(gate) * up, then xq = its 8-bit activations for weight_type (Q4_0, Q4_1 or Q8_0), rows of n_cols.
 //! \param gate, up f32 [n_rows, n_cols], n_cols % 32 == 0
-//! pdl: a programmatic dependent launch that waits for the kernel before it before reading gate and up.
 Status swiglu_q8(float* gate, const float* up, int64_t n_rows, int64_t n_cols, TensorType weight_type,
-                 const Q8Activations& xq, cudaStream_t stream, bool pdl = false);
+                 const Q8Activations& xq, cudaStream_t stream);
 //! x += y                                  \param x, y f32 [n]
 Status add(float* x, const float* y, int64_t n, cudaStream_t stream);
 
@@ -172,16 +168,6 @@ struct MatvecSegment {
     const float* bias = nullptr;  // f32 [n_out] or null
 };
 inline constexpr int k_matvec_max_segments = 3;
-// The rms norm of the decode step computed inside the one-token product that consumes it (norm prologue):
-// every block normalises x and quantizes it into shared memory itself, so no norm kernel runs before the
-// product; block 0 also writes out and the 8-bit activations (the product's xq) for any later reader.
-// Arithmetic as rms_norm_fused without a residual (the same per-value roundings; the double sum in another order).
-struct MatvecNorm {
-    const float* x = nullptr;  // f32 [n_in], one token; null: no prologue
-    const float* w = nullptr;  // f32 [n_in] the norm's weight
-    float* out = nullptr;      // f32 [n_in] = rms_norm(x) * w
-    float eps = 0.0f;
-};
 struct MatvecSegments {
     MatvecSegment seg[k_matvec_max_segments];
     int n = 0;
@@ -195,19 +181,7 @@ struct MatvecSegments {
     // Weights asked of L2 ahead of the register loads: the split-layout streaming kernel keeps a window of rows
     // per warp, at most this many MiB over the launch; float products keep two load rounds ahead. 0: none.
     int l2_prefetch_mib = 0;
-    // The residual add of the step in the product's epilogue: accumulate[t, r] += y[t, r] once y[t, r] is
-    // written (the same f32 add as add()). One segment only; accumulate must not overlap the weights, xq, x or y.
-    float* accumulate = nullptr;  // f32 [n_tok, seg[0].n_out] or null
-    // One token, split Q4_0/Q4_1/Q8_0 weights, variant 0 or 2, n_in % 32 == 0 and <= k_matvec_norm_max_cols
-    // (matvec_norm_ok): the activations are rms_norm(norm.x) quantized in the kernel (see MatvecNorm).
-    MatvecNorm norm;
-    // Preferred shared-memory carveout (percent, cudaFuncAttributePreferredSharedMemoryCarveout) of the split
-    // streaming and ring kernels; -1 leaves the driver's choice (session 6 experiment).
-    int smem_carveout = -1;
 };
-inline constexpr int64_t k_matvec_norm_max_cols = 16384;
-//! Whether matmul_vec_multi can take a norm prologue for these weights (one token).
-bool matvec_norm_ok(TensorType weight_type, WeightLayout layout, int64_t n_in, int variant) noexcept;
 //! matmul_vec over each segment, one launch.
 Status matmul_vec_multi(TensorType weight_type, WeightLayout layout, const MatvecSegments& segs, int64_t n_in,
                         const float* x, const Q8Activations& xq, int64_t n_tok, cudaStream_t stream);
