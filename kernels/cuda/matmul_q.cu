@@ -10,7 +10,8 @@
 // With MatvecSegments::pdl the split streaming and float products are PDL launches (pdl.cuh): they load their
 // first weights while the kernel before them finishes and wait for it before reading the activations. One-token
 // split products with rows of >= 64 units take the ring kernel (mmvq_split_ring_kernel: two register items a warp
-// in flight, both requested before the wait).
+// in flight, both requested before the wait), except launches of >= 48 MiB of weights (variant 3: 8b's gate/up and
+// output), which chain faster one row a warp (mmvq_split_kernel as a PDL launch; bench_matvec, NOTES.md).
 // Activations are quantized like the CPU's x86 path (ggml's quantize_row_q8_0/q8_1 under AVX2, and
 // quantize_row_q8_K_ref) so both backends see the same 8-bit activations.
 #include <algorithm>
@@ -701,9 +702,8 @@ void launch_vec(const VecArgs& a) {
                     if (a.variant == 3 && n_units >= k_ring_min_units &&
                         static_cast<size_t>(a.n_rows) * a.row_bytes >= k_row_a_warp_min_bytes) {
                         if (v16)
-                            (void)launch_maybe_pdl(a.pdl, mmvq_split_kernel<T, 1, true>, grid, block, 0, a.stream,
-                                                   a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s,
-                                                   a.n_in);
+                            (void)launch_maybe_pdl(a.pdl, mmvq_split_kernel<T, 1, true>, grid, block, 0, a.stream, a.sa,
+                                                   a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in);
                         else
                             (void)launch_maybe_pdl(a.pdl, mmvq_split_kernel<T, 1, false>, grid, block, 0, a.stream,
                                                    a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s,

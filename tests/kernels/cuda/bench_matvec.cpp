@@ -4,9 +4,10 @@
 // Each shape is a launch of matmul_vec_multi as the backend makes it (Q/K/V and gate/up as segments of one launch)
 // over split-layout weights written on the host (random quants, valid f16 scales: timing does not depend on the
 // values, but no NaN or zero rows), with as many weight sets as make >= 256 MB (five times L2; at most 64 sets, so
-// SmolLM2's small products stay L2-sized as they are in its step), rotated so that no launch finds its weights in L2. The 8-bit activations come from quantize_activations of a random row. For each
-// shape and configuration (MatvecSegments::variant 2 ring / 0 stream / 1 one row a warp / 3 ring, but one row a
-// warp for launches of >= 48 MiB; PDL on or off):
+// SmolLM2's small products stay L2-sized as they are in its step), rotated so that no launch finds its weights in L2.
+// The 8-bit activations come from quantize_activations of a random row. For each shape and configuration
+// (MatvecSegments::variant 2 ring / 0 stream / 1 one row a warp / 3 ring, but one row a warp for launches of >= 48 MiB;
+// PDL on or off):
 //   alone  the median over 15 launches of one launch between two events, synchronised each time (the launch as ncu
 //          sees it: its start-up, first bytes and tail included);
 //   chain  64 launches over the rotating sets captured in one CUDA graph, the graph timed with events (the median of
@@ -31,13 +32,13 @@ using enclave::TensorType;
 
 namespace {
 
-#define BENCH_CHECK(call)                                                                                  \
-    do {                                                                                                   \
-        const cudaError_t e_ = (call);                                                                     \
-        if (e_ != cudaSuccess) {                                                                           \
+#define BENCH_CHECK(call)                                                                               \
+    do {                                                                                                \
+        const cudaError_t e_ = (call);                                                                  \
+        if (e_ != cudaSuccess) {                                                                        \
             std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            std::exit(1);                                                                                  \
-        }                                                                                                  \
+            std::exit(1);                                                                               \
+        }                                                                                               \
     } while (0)
 
 struct Shape {
@@ -107,9 +108,9 @@ void bench_shape(std::mt19937& rng, TensorType t, const Shape& s, cudaStream_t s
     std::vector<float> xh(static_cast<size_t>(s.n_in));
     std::normal_distribution<float> nd(0.0f, 1.0f);
     for (auto& v : xh) v = nd(rng);
-    float* x = nullptr;    // f32 [1, n_in]
-    void* xqb = nullptr;   // the 8-bit planes of x
-    float* y = nullptr;    // f32 [rows]: the segments' outputs one after another
+    float* x = nullptr;   // f32 [1, n_in]
+    void* xqb = nullptr;  // the 8-bit planes of x
+    float* y = nullptr;   // f32 [rows]: the segments' outputs one after another
     BENCH_CHECK(cudaMalloc(reinterpret_cast<void**>(&x), xh.size() * sizeof(float)));
     BENCH_CHECK(cudaMemcpy(x, xh.data(), xh.size() * sizeof(float), cudaMemcpyHostToDevice));
     BENCH_CHECK(cudaMalloc(&xqb, kc::q8_activation_bytes(1, s.n_in)));
@@ -138,8 +139,10 @@ void bench_shape(std::mt19937& rng, TensorType t, const Shape& s, cudaStream_t s
             std::exit(1);
         }
     };
-    const Config configs[] = {{"ring, pdl", 2, true},   {"ring", 2, false},
-                              {"stream, pdl", 0, true}, {"row a warp", 1, false},
+    const Config configs[] = {{"ring, pdl", 2, true},
+                              {"ring", 2, false},
+                              {"stream, pdl", 0, true},
+                              {"row a warp", 1, false},
                               {"variant 3, pdl", 3, true}};
     cudaEvent_t e0, e1;
     BENCH_CHECK(cudaEventCreate(&e0));
@@ -180,8 +183,8 @@ void bench_shape(std::mt19937& rng, TensorType t, const Shape& s, cudaStream_t s
         BENCH_CHECK(cudaGraphDestroy(graph));
         const float a = median(alone), ch = median(chain);
         std::printf("| %s %s | %s | %.1f MB x %d sets | %.2f us, %.2f TB/s | %.2f us, %.2f TB/s |\n", s.name,
-                    std::string(enclave::tensor_type_name(t)).c_str(), c.name, gb * 1e3, n_sets, a, gb / (a * 1e-6) / 1e3, ch,
-                    gb / (ch * 1e-6) / 1e3);
+                    std::string(enclave::tensor_type_name(t)).c_str(), c.name, gb * 1e3, n_sets, a,
+                    gb / (a * 1e-6) / 1e3, ch, gb / (ch * 1e-6) / 1e3);
         std::fflush(stdout);
     }
     BENCH_CHECK(cudaEventDestroy(e0));
