@@ -10,7 +10,8 @@
 // With MatvecSegments::pdl the split streaming and float products are PDL launches (pdl.cuh): they load their
 // first weights while the kernel before them finishes and wait for it before reading the activations. One-token
 // split products with rows of >= 64 units take the ring kernel (mmvq_split_ring_kernel: two register items a warp
-// in flight, both requested before the wait).
+// in flight, both requested before the wait), except launches of >= 48 MiB of weights (variant 3: 8b's gate/up and
+// output), which chain faster one row a warp (mmvq_split_kernel as a PDL launch; bench_matvec, NOTES.md).
 // Activations are quantized like the CPU's x86 path (ggml's quantize_row_q8_0/q8_1 under AVX2, and
 // quantize_row_q8_K_ref) so both backends see the same 8-bit activations.
 #include <algorithm>
@@ -214,6 +215,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
 // 16-byte (V16: rows of a multiple of 16 bytes) or 8-byte loads, so a load instruction touches 4 to 8 cache
 // lines where the GGUF blocks' 2-byte pieces touched ~45 per 576 bytes. Each lane issues the loads of U units
 // before it uses the first, so U units' bytes are in flight per lane.
+// As a PDL launch (variant 3's large launches) a warp requests its first round of weights before the wait.
 template <TensorType T, int NCOLS, bool V16>
 __global__ void __launch_bounds__(32 * k_rows_per_block)
     mmvq_split_kernel(SegArgs sa, int n_rows, size_t row_bytes, int n_units, const int8_t* __restrict__ xqs,
@@ -221,6 +223,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
     using S = SplitTraits<T>;
     constexpr int QW = S::quant_bytes / 4;  // quant words of a unit
     constexpr int U = NCOLS <= 2 ? 4 : 2;   // units in flight per lane
+    pdl_trigger();
     const int grow = blockIdx.x * k_rows_per_block + threadIdx.y;
     if (grow >= n_rows) return;
     const int lane = threadIdx.x;
@@ -260,6 +263,7 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
                 sb[i] = 0;
             }
         }
+        if (u0 == lane) pdl_wait();  // weights only before it: the kernel before may be writing the activations
 #pragma unroll
         for (int i = 0; i < U; ++i) {
             const int u = u0 + 32 * i;
@@ -389,6 +393,8 @@ __global__ void __launch_bounds__(32 * k_rows_per_block)
 // Rows shorter than k_ring_min_units units (SmolLM2's 576 and 1,536 values) keep session 4's kernel: the ring
 // builds measured no gain there (smol tg128 within noise or -6%, session 5 run 2).
 constexpr int k_ring_min_units = 64;
+// Variant 3: one-token launches of at least this many bytes of weights take mmvq_split_kernel (PDL) instead.
+constexpr size_t k_row_a_warp_min_bytes = size_t{48} << 20;
 
 template <TensorType T, bool V16, int U, int R, int MinBlocks>
 __global__ void __launch_bounds__(32 * k_rows_per_block, MinBlocks)
@@ -691,7 +697,20 @@ void launch_vec(const VecArgs& a) {
                 // MatvecSegments::variant 2 (the backend's default since session 5): one-token products with rows
                 // of at least k_ring_min_units units on the ring kernel, others as variant 0.
                 if constexpr (NCOLS == 1) {
-                    if (a.variant == 2 && n_units >= k_ring_min_units) {
+                    // Variant 3: as 2, but launches of >= k_row_a_warp_min_bytes of weights (8b's gate/up and
+                    // output) one row a warp as a PDL launch (bench_matvec: 19.4 vs 20.3 us chained for gate/up).
+                    if (a.variant == 3 && n_units >= k_ring_min_units &&
+                        static_cast<size_t>(a.n_rows) * a.row_bytes >= k_row_a_warp_min_bytes) {
+                        if (v16)
+                            (void)launch_maybe_pdl(a.pdl, mmvq_split_kernel<T, 1, true>, grid, block, 0, a.stream, a.sa,
+                                                   a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s, a.n_in);
+                        else
+                            (void)launch_maybe_pdl(a.pdl, mmvq_split_kernel<T, 1, false>, grid, block, 0, a.stream,
+                                                   a.sa, a.n_rows, a.row_bytes, n_units, a.xq.qs, a.xq.d, a.xq.s,
+                                                   a.n_in);
+                        return;
+                    }
+                    if ((a.variant == 2 || a.variant == 3) && n_units >= k_ring_min_units) {
                         if (v16)
                             launch_ring<T, true>(a, n_units);
                         else
@@ -699,7 +718,7 @@ void launch_vec(const VecArgs& a) {
                         return;
                     }
                 }
-                if (a.variant != 1) {  // 0, and 2 for short rows or more than one token
+                if (a.variant != 1) {  // 0, and 2 or 3 for short rows or more than one token
                     constexpr int units_per_item = 32 * (NCOLS <= 2 ? 4 : 2);
                     if (v16)
                         launch_stream<mmvq_split_stream_kernel<T, NCOLS, true>>(a, n_units, units_per_item);

@@ -894,8 +894,9 @@ ENCLAVE_TEST(matvec_prefetch_and_pdl) {
 // types, one to seven of 64 for Q8_0, so the ring turns mid-row and ends on either slot; 65 and 130 units: a last
 // item of one or two units), more rows than resident warps (items of several rows a warp), 16-byte and 8-byte
 // loads (Q4_1 rows of 20-byte units that are not 16-byte multiples), each launched after the norm that writes its
-// activations (PDL); rows shorter than 64 units, which keep session 4's kernel, alongside. Each lane sums its
-// units in the same order in both kernels, so they must agree bit for bit.
+// activations (PDL); rows shorter than 64 units, which keep session 4's kernel, alongside; launches of >= 48 MiB of
+// weights, which take one row a warp (PDL) instead of the ring. Each lane sums its units in the same order in
+// every kernel, so they must agree bit for bit.
 ENCLAVE_TEST(matvec_ring_one_token) {
     REQUIRE_CUDA_DEVICE();
     std::mt19937 rng(run_seed() + 11);
@@ -915,7 +916,9 @@ ENCLAVE_TEST(matvec_ring_one_token) {
         {TensorType::Q4_0, 77, 14336},  {TensorType::Q4_0, 9000, 2080}, {TensorType::Q4_1, 5000, 4160},
         {TensorType::Q4_1, 9000, 2080}, {TensorType::Q8_0, 300, 4096},  {TensorType::Q8_0, 9000, 2080},
         {TensorType::Q8_0, 77, 14336},  {TensorType::Q4_0, 37, 96},     {TensorType::Q4_0, 20000, 576},
-        {TensorType::Q4_1, 300, 800},   {TensorType::Q4_1, 1000, 576}};
+        {TensorType::Q4_1, 300, 800},   {TensorType::Q4_1, 1000, 576},
+        // >= 48 MiB of weights: one row a warp as a PDL launch (variant 3, the default since session 6)
+        {TensorType::Q4_0, 24000, 4096}, {TensorType::Q4_1, 10000, 8256}, {TensorType::Q8_0, 12500, 4096}};
     for (const auto& s : shapes) {
         if (quick() && s.n_out * s.n_in > 4'000'000) continue;
         const auto bytes = encode(s.t, random_floats(rng, static_cast<size_t>(s.n_out * s.n_in)), s.n_out, s.n_in);

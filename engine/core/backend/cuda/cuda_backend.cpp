@@ -315,6 +315,8 @@ public:
         fuse_enabled_ = env_flag("ENCLAVE_CUDA_FUSE", true);
         // ENCLAVE_CUDA_MMVQ_RING=0: one-token products on session 4's streaming kernel, not the ring kernel (A/B).
         matvec_variant_ = env_flag("ENCLAVE_CUDA_MMVQ_RING", true) ? 2 : 0;
+        // ENCLAVE_CUDA_MMVQ_BIG_ROWS=0: the ring kernel for large one-token launches too (session 6's A/B).
+        if (matvec_variant_ == 2 && env_flag("ENCLAVE_CUDA_MMVQ_BIG_ROWS", true)) matvec_variant_ = 3;
         if (!env_flag("ENCLAVE_CUDA_MMVQ_STREAM", true)) matvec_variant_ = 1;
         matvec_pdl_ = env_flag("ENCLAVE_CUDA_PDL", true);
         // ENCLAVE_CUDA_L2_PREFETCH (off by default: it cost 11% on 8b q4_0, NOTES.md): a number > 1 is the

@@ -175,9 +175,9 @@ inline constexpr int k_matvec_max_segments = 3;
 struct MatvecSegments {
     MatvecSegment seg[k_matvec_max_segments];
     int n = 0;
-    int variant = 0;  // split layout: 0 rows streamed per resident warp, 1 one row per warp, 2 (the backend's
-                      // default) one-token products with rows of >= 2,048 values on the ring kernel (matmul_q.cu),
-                      // other products as 0
+    int variant = 0;  // split layout: 0 rows streamed per resident warp, 1 one row per warp, 2 one-token products
+                      // with rows of >= 2,048 values on the ring kernel (matmul_q.cu), other products as 0; 3 (the
+                      // backend's default) as 2, but one-token launches of >= 48 MiB of weights one row a warp
     // Programmatic dependent launch: the launch may start while the stream's previous kernel runs and loads
     // its first weights before it waits for that kernel (its activations). Split-layout streaming and float
     // products; the weights must not be written by any kernel still in flight.
