@@ -71,7 +71,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
                      {"model", true, "the same as one --load (kept for scripts)"},
                      {"backend", true, "cpu (default) or cuda"},
                      {"threads", true, "CPU threads (default: all cores)"},
-                     {"ctx", true, "context (KV cache) size in tokens of each loaded model"},
+                     {"ctx", true, "KV cache size in tokens of each loaded model, all its sequences together"},
+                     {"kv-share", true, "or: the KV cache takes this share (0-0.95) of the memory free after the weights"},
                      {"http", true, "OpenAI-compatible HTTP address (default 127.0.0.1:8080; port 0 picks one)"},
                      {"socket", true, "gRPC Unix socket, mode 0600 (default $XDG_RUNTIME_DIR/enclave/engine.sock)"},
                      {"listen", true, "gRPC over TCP with TLS on HOST:PORT (needs --tls-cert and --tls-key)"},
@@ -99,6 +100,9 @@ int cmd_serve(const std::vector<std::string>& argv) {
     config.backend = args.get_or("backend", config.backend);
     config.threads = args.get_int("threads", config.threads, 0, 1024);
     config.ctx = args.get_int("ctx", config.ctx, 0, int64_t{1} << 24);
+    config.kv_cache_share = args.get_double("kv-share", config.kv_cache_share);
+    if (!(config.kv_cache_share >= 0 && config.kv_cache_share <= server::k_max_kv_cache_share))
+        throw UsageError("--kv-share must be from 0 to 0.95 (got " + std::to_string(config.kv_cache_share) + ")");
     config.http = args.get_or("http", config.http);
     config.socket = args.get_or("socket", config.socket.empty() ? default_socket() : config.socket);
     config.max_running = args.get_int("max-running", config.max_running, 1, 4096);
@@ -157,6 +161,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
         spec.backend = config.backend;
         spec.threads = static_cast<int>(config.threads);
         spec.ctx = request.context_tokens > 0 ? request.context_tokens : config.ctx;
+        spec.kv_share = config.kv_cache_share;
         progress(0.1, "loading");
         LoadedModel m;
         try {
@@ -180,6 +185,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
         engine.model = std::move(m.model);
         engine.tokenizer = std::move(m.tokenizer);
         engine.cache = std::move(m.cache);
+        std::fprintf(stderr, "enclave-engine serve: %s: KV cache of %lld tokens (%zu MiB)\n", engine.file.c_str(),
+                     static_cast<long long>(engine.cache->capacity_tokens()), engine.cache->bytes() >> 20);
         return engine;
     };
 

@@ -38,13 +38,19 @@ LoadedModel load_model(const ModelLoadSpec& spec, int64_t ctx_default, bool load
     auto file = gguf::GgufFile::open(resolve_model(spec.model, dir));
     if (load_tokenizer) m.tokenizer = Tokenizer::from_gguf(file);
     m.model = Model::load(std::move(file), *m.backend);
-    const int64_t trained = m.model->config().n_ctx_train;
-    const int64_t fallback = ctx_default > 0 ? ctx_default : default_kv_cache_tokens(trained);
-    const int64_t ctx = spec.ctx > 0 ? spec.ctx : fallback;
-    if (ctx > trained)
-        throw UsageError("ctx = " + std::to_string(ctx) + " is more than the model was trained for (" +
-                         std::to_string(trained) + ")");
-    m.cache = std::make_unique<KvCache>(*m.backend, m.model->config(), ctx);
+    const ModelConfig& config = m.model->config();
+    int64_t ctx = spec.ctx;
+    if (ctx <= 0 && spec.kv_share > 0) {
+        const auto per_token = static_cast<double>(KvCache::bytes_per_token(config));
+        const double tokens = spec.kv_share * static_cast<double>(m.backend->available_memory()) / per_token;
+        ctx = static_cast<int64_t>(std::min(tokens, static_cast<double>(k_max_kv_cache_tokens)));
+        if (ctx < KvCache::k_default_block_size)
+            throw ResourceExhausted("kv_cache_share " + std::to_string(spec.kv_share) + " of the " +
+                                    std::to_string(m.backend->available_memory() >> 20) +
+                                    " MiB available holds no KV cache block");
+    }
+    if (ctx <= 0) ctx = ctx_default > 0 ? ctx_default : default_kv_cache_tokens(config.n_ctx_train);
+    m.cache = std::make_unique<KvCache>(*m.backend, config, ctx);
     m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return m;
 }

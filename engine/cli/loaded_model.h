@@ -27,7 +27,8 @@ struct ModelLoadSpec {
     std::string model_dir;  // empty: the default model directory
     std::string backend = "cpu";
     int threads = 0;        // 0: all cores
-    int64_t ctx = 0;        // KV cache tokens; 0: ctx_default, or default_kv_cache_tokens(trained) when that is 0 too
+    int64_t ctx = 0;        // KV cache tokens (all sequences); 0: kv_share, ctx_default, default_kv_cache_tokens(trained)
+    double kv_share = 0;    // > 0: the KV cache takes this share of the backend's memory left after the weights
 };
 
 // Flags understood: --model, --model-dir, --backend, --threads, --ctx; unset ones keep `base`'s values.

@@ -6,6 +6,7 @@ Stubs are generated from engine/server/api/enclave.proto with grpcio-tools at im
 """
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,38 @@ import enclave_pb2_grpc as rpc  # noqa: E402
 
 ADMIN_PASSWORD = "Correct-Horse-Battery-Staple-9"
 
+
+
+def gguf_metadata(path):
+    """A GGUF file's scalar metadata (numbers, booleans, strings; arrays skipped), read here rather than asked of
+    the engine under test."""
+    scalar = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+    out = {}
+    with open(path, "rb") as f:
+        magic, _version, _tensors, n_kv = struct.unpack("<4sIQQ", f.read(24))
+        if magic != b"GGUF":
+            raise ValueError(path + " is not a GGUF file")
+
+        def string():
+            return f.read(struct.unpack("<Q", f.read(8))[0]).decode("utf-8", "replace")
+
+        def value(kind):
+            if kind == 8:
+                return string()
+            if kind == 9:
+                item, count = struct.unpack("<IQ", f.read(12))
+                for _ in range(count):
+                    value(item)
+                return None
+            fmt = scalar[kind]
+            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+        for _ in range(n_kv):
+            key = string()
+            v = value(struct.unpack("<I", f.read(4))[0])
+            if v is not None:
+                out[key] = v
+    return out
 
 class _CallDetails(grpc.ClientCallDetails):
     def __init__(self, d, metadata):

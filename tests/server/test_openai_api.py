@@ -6,7 +6,6 @@ Prints "N passed, N failed" last; exit status 1 on any failure.
 import json
 import re
 import shutil
-import struct
 import tempfile
 import subprocess
 import sys
@@ -17,39 +16,11 @@ import urllib.request
 
 import openai
 
-from engine_fixture import Engine, pb, rpc, run_tests
+from engine_fixture import Engine, gguf_metadata, pb, rpc, run_tests
 
 ENGINE, MODEL = sys.argv[1], sys.argv[2]
 MODEL_ID = MODEL.rsplit("/", 1)[-1].removesuffix(".gguf")
 QUESTION = "What is the capital of France?"
-
-
-def gguf_context_length(path):
-    """ARCH.context_length from a GGUF file's header, read here rather than asked of the engine."""
-    with open(path, "rb") as f:
-        magic, _version, _tensors, n_kv = struct.unpack("<4sIQQ", f.read(24))
-        assert magic == b"GGUF"
-        sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-
-        def string():
-            return f.read(struct.unpack("<Q", f.read(8))[0]).decode()
-
-        def skip(kind):
-            if kind == 8:
-                string()
-            elif kind == 9:
-                item, count = struct.unpack("<IQ", f.read(12))
-                for _ in range(count):
-                    skip(item)
-            else:
-                f.read(sizes[kind])
-
-        for _ in range(n_kv):
-            key, kind = string(), struct.unpack("<I", f.read(4))[0]
-            if key.endswith(".context_length") and kind in (4, 5):
-                return struct.unpack("<I" if kind == 4 else "<i", f.read(4))[0]
-            skip(kind)
-    raise ValueError(path + " has no context_length")
 
 
 class OpenAiApiTest(unittest.TestCase):
@@ -141,7 +112,8 @@ class OpenAiApiTest(unittest.TestCase):
     def test_one_request_may_use_the_trained_context(self):
         # With no --ctx the KV cache holds the model's trained context (GGUF context_length, 8,192 for SmolLM2;
         # the old default of 4,096 refused this request and made 32 streams of 150 tokens preempt each other).
-        trained = gguf_context_length(MODEL)
+        meta = gguf_metadata(MODEL)
+        trained = meta[meta["general.architecture"] + ".context_length"]
         self.assertGreater(trained, 4096)
         stream = self.chat("Write a long story about a dragon.", max_tokens=trained - 100, stream=True)
         self.assertTrue(any(True for _ in zip(range(2), stream)))  # accepted and streaming
@@ -270,7 +242,9 @@ class BadStartTest(unittest.TestCase):
                              (["--http", "127.0.0.1:99999"], "--http"),
                              (["--http", f"127.0.0.1:{port}"], f"127.0.0.1:{port}"),
                              (["--load", unreadable.name], unreadable.name),
-                             (["--model", "/nonexistent/m.gguf"], "/nonexistent/m.gguf")):
+                             (["--model", "/nonexistent/m.gguf"], "/nonexistent/m.gguf"),
+                             (["--kv-share", "2"], "--kv-share"),
+                             (["--config", config_file("kv_cache_share = 1.5\n")], "kv_cache_share")):
             p = subprocess.run([ENGINE, "serve", "--model", MODEL, "--state-dir", tempfile.mkdtemp()] + args,
                                capture_output=True, text=True, timeout=60)
             self.assertNotEqual(p.returncode, 0, args)

@@ -27,6 +27,7 @@ model_dir = "/srv/models"
 backend = "cuda"
 threads = 6
 ctx = 2048
+kv_cache_share = 0.4
 chat_template = "chatml"
 [scheduler]
 max_running = 8
@@ -49,6 +50,7 @@ audit_archive_dir = "/srv/audit-archive"
     CHECK_EQ(c.backend, std::string("cuda"));
     CHECK_EQ(c.threads, 6);
     CHECK_EQ(c.ctx, 2048);
+    CHECK_EQ(c.kv_cache_share, 0.4);
     CHECK_EQ(c.chat_template, std::string("chatml"));
     CHECK_EQ(c.max_running, 8);
     CHECK_EQ(c.batch, 128);
@@ -91,6 +93,9 @@ ENCLAVE_TEST(mistakes_name_the_file_and_key) {
         {"backend = \"tpu\"\n", "'backend' must be \"cpu\" or \"cuda\""},
         {"[scheduler]\nbatch = 0\n", "'scheduler.batch' = 0 is out of range"},
         {"listen = 5\n", "'listen' must be a table"},
+        {"kv_cache_share = 1.5\n", "'kv_cache_share' = 1.5"},
+        {"kv_cache_share = -0.1\n", "is out of range (0"},
+        {"kv_cache_share = \"half\"\n", "'kv_cache_share' must be a number"},
         {"[security]\nretention_days = 90\n", "'security.retention_days' = 90 is out of range (180 to"},
         {"[security]\nsession_idle_seconds = 0\n", "'security.session_idle_seconds' = 0 is out of range"},
         {"[security]\nsession_idle = 60\n", "'security.session_idle' is not a known setting"},

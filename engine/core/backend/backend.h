@@ -85,6 +85,9 @@ public:
 
     // --- memory --------------------------------------------------------------------------------------
     virtual std::unique_ptr<DeviceBuffer> allocate(size_t bytes) = 0;  // zero-filled; throws ResourceExhausted
+    // Bytes that allocations could still take now: free device memory (GPU), MemAvailable (CPU). Sizes the KV
+    // cache when it is configured as a share of memory.
+    virtual size_t available_memory() const = 0;
     // A weight as stored in the model file. The CPU backend returns a view of `host_bytes` (which must
     // outlive the backend's use of it); a GPU backend copies it to device memory it owns.
     virtual Tensor load_weight(const void* host_bytes, TensorType type, const int64_t ne[4]) = 0;

@@ -36,12 +36,19 @@ namespace enclave {
 // The cap keeps long-context models (Llama 3.1: 131,072) at 2 GiB of f16 K/V for an 8B model.
 inline constexpr int64_t k_max_default_kv_tokens = 16384;
 int64_t default_kv_cache_tokens(int64_t n_ctx_train);
+inline constexpr int64_t k_max_kv_cache_tokens = int64_t{1} << 24;  // a cache sized from memory stops here
 
 class KvCache {
 public:
     // n_tokens_capacity is rounded up to whole blocks. Throws ResourceExhausted when the backend cannot
     // allocate it, InvalidArgument when it is not positive.
-    KvCache(Backend& backend, const ModelConfig& config, int64_t n_tokens_capacity, int64_t block_size = 16);
+    static constexpr int64_t k_default_block_size = 16;
+    KvCache(Backend& backend, const ModelConfig& config, int64_t n_tokens_capacity,
+            int64_t block_size = k_default_block_size);
+    // Bytes of K and V a token takes in every layer (f16).
+    static size_t bytes_per_token(const ModelConfig& config) {
+        return 2 * 2 * static_cast<size_t>(config.n_layer) * static_cast<size_t>(config.kv_dim());
+    }
 
     using SeqId = int32_t;
     SeqId create_sequence();

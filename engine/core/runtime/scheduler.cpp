@@ -45,6 +45,11 @@ void Scheduler::validate_request(const std::vector<TokenId>& prompt, const Sampl
             throw InvalidArgument("prompt: token id " + std::to_string(t) + " is outside the vocabulary (" +
                                   std::to_string(n_vocab) + ")");
     const int64_t needed = static_cast<int64_t>(prompt.size()) + params.max_tokens;
+    const int64_t trained = model_.config().n_ctx_train;
+    if (needed > trained)  // the cache may hold more (it is shared by all sequences); one sequence may not
+        throw InvalidArgument("prompt of " + std::to_string(prompt.size()) + " tokens + max_tokens " +
+                              std::to_string(params.max_tokens) + " exceeds the model's trained context of " +
+                              std::to_string(trained) + " tokens");
     if (needed > cache_.capacity_tokens())
         throw InvalidArgument("prompt of " + std::to_string(prompt.size()) + " tokens + max_tokens " +
                               std::to_string(params.max_tokens) + " exceeds the KV cache of " +

@@ -1,5 +1,7 @@
 #include "server/config/serve_config.h"
 
+#include <cstdio>
+
 #include <toml++/toml.h>  // defines: toml::parse_file, toml::table
 
 #include <set>
@@ -49,6 +51,19 @@ public:
         out = v;
     }
 
+    void number(const toml::node* node, const std::string& key, double min, double max, double& out) const {
+        if (!node) return;
+        if (!node->is_number()) fail(key, "must be a number");
+        const double v = node->is_integer() ? static_cast<double>(*node->value<int64_t>()) : *node->value<double>();
+        const auto text = [](double x) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%g", x);
+            return std::string(buf);
+        };
+        if (!(v >= min && v <= max)) fail(key, "= " + text(v) + " is out of range (" + text(min) + " to " + text(max) + ")");
+        out = v;
+    }
+
     void boolean(const toml::node* node, const std::string& key, bool& out) const {
         if (!node) return;
         if (!node->is_boolean()) fail(key, "must be true or false");
@@ -76,7 +91,7 @@ ServeConfig ServeConfig::from_toml_file(const std::filesystem::path& path) {
                               ": " + std::string(e.description()));
     }
     const Reader r(path, root);
-    r.only(root, "", {"model", "load", "model_dir", "state_dir", "backend", "threads", "ctx", "chat_template", "scheduler", "listen", "security"});
+    r.only(root, "", {"model", "load", "model_dir", "state_dir", "backend", "threads", "ctx", "kv_cache_share", "chat_template", "scheduler", "listen", "security"});
     ServeConfig c;
     r.string(root.get("model"), "model", c.model);
     r.strings(root.get("load"), "load", c.load);
@@ -86,6 +101,7 @@ ServeConfig ServeConfig::from_toml_file(const std::filesystem::path& path) {
     if (c.backend != "cpu" && c.backend != "cuda") r.fail("backend", "must be \"cpu\" or \"cuda\"");
     r.integer(root.get("threads"), "threads", 0, 1024, c.threads);
     r.integer(root.get("ctx"), "ctx", 0, int64_t{1} << 24, c.ctx);
+    r.number(root.get("kv_cache_share"), "kv_cache_share", 0.0, k_max_kv_cache_share, c.kv_cache_share);
     r.string(root.get("chat_template"), "chat_template", c.chat_template);
     if (const toml::node* s = root.get("scheduler")) {
         if (!s->is_table()) r.fail("scheduler", "must be a table");

@@ -9,6 +9,7 @@
 //   backend = "cpu"                       # cpu | cuda
 //   threads = 8
 //   ctx = 8192                            # KV cache tokens
+//   kv_cache_share = 0.5                  # or: this share of the memory free after the weights
 //   [scheduler]
 //   max_running = 64
 //   batch = 512
@@ -39,6 +40,9 @@
 
 namespace enclave::server {
 
+// Past this the weights of a hot swap's second model would find no room beside the first's KV cache.
+inline constexpr double k_max_kv_cache_share = 0.95;
+
 struct ServeConfig {
     std::string model;        // one more model to load (the older single-model key); empty: none
     std::vector<std::string> load;  // models loaded at start; none at all: the default model
@@ -46,7 +50,8 @@ struct ServeConfig {
     std::string state_dir;    // empty: $XDG_STATE_HOME/enclave or ~/.local/state/enclave
     std::string backend = "cpu";
     int64_t threads = 0;      // 0: all cores
-    int64_t ctx = 0;          // KV cache tokens; 0: default_kv_cache_tokens (the trained context, at most 16,384)
+    int64_t ctx = 0;          // KV cache tokens; 0: kv_cache_share, or the trained context (at most 16,384)
+    double kv_cache_share = 0;  // > 0 (and ctx 0): the KV cache takes this share of the memory free after the weights
     std::string chat_template;  // empty: detect from the file
     int64_t max_running = 64;
     int64_t batch = 512;

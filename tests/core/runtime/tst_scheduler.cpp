@@ -237,4 +237,15 @@ ENCLAVE_TEST(submit_rejects_bad_requests_naming_the_problem) {
     CHECK_EQ(sched.waiting(), size_t{0});
 }
 
+ENCLAVE_TEST(a_cache_larger_than_the_trained_context_still_limits_each_request_to_it) {
+    Fixture f;
+    const int64_t trained = f.model->config().n_ctx_train;  // 512 in the tiny model's file
+    KvCache cache(*f.backend, f.model->config(), 4 * trained);  // shared by several sequences
+    Scheduler sched(*f.model, cache, *f.tokenizer);
+    CHECK_THROWS_WITH(sched.submit(prompt_of(10, 1), greedy(static_cast<int>(trained)), {}), InvalidArgument,
+                      "exceeds the model's trained context of " + std::to_string(trained));
+    sched.submit(prompt_of(10, 1), greedy(static_cast<int>(trained) - 10), {});  // exactly the trained context
+    CHECK_EQ(sched.waiting(), size_t{1});
+}
+
 ENCLAVE_TEST_MAIN()

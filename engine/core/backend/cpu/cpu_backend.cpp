@@ -1,11 +1,14 @@
 // The CPU backend: weights mapped in place, every op split over a spinning thread pool, quantized matrix
 // products through enclave_kernels' ISA-dispatched paths.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "core/backend/backend.h"
 #include "core/backend/cpu/thread_pool.h"
@@ -16,21 +19,38 @@
 namespace enclave {
 namespace {
 
+// Zero-filled host memory. Large buffers (a KV cache sized from a share of memory) are anonymous mappings, which
+// the kernel zeroes page by page on first touch: memory is taken as the cache fills, not all at load.
 class HostBuffer final : public DeviceBuffer {
 public:
     explicit HostBuffer(size_t bytes) : size_(bytes) {
         const size_t rounded = (bytes + 63) / 64 * 64;
+        if (rounded >= k_mapped_min_bytes) {
+            void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED)
+                throw ResourceExhausted("cannot map " + std::to_string(bytes) + " bytes of host memory");
+            data_ = p;
+            mapped_ = rounded;
+            return;
+        }
         data_ = rounded ? std::aligned_alloc(64, rounded) : nullptr;
         if (rounded && !data_)
             throw ResourceExhausted("cannot allocate " + std::to_string(bytes) + " bytes of host memory");
         if (data_) std::memset(data_, 0, rounded);
     }
-    ~HostBuffer() override { std::free(data_); }
+    ~HostBuffer() override {
+        if (mapped_)
+            munmap(data_, mapped_);
+        else
+            std::free(data_);
+    }
     void* data() override { return data_; }
     size_t size() const override { return size_; }
 
 private:
+    static constexpr size_t k_mapped_min_bytes = size_t{1} << 20;
     void* data_ = nullptr;
+    size_t mapped_ = 0;  // bytes mapped, 0 when from the heap
     size_t size_;
 };
 
@@ -72,6 +92,19 @@ public:
         : pool_(n_threads), isa_(kernels::detect_cpu_isa()), thread_status_(static_cast<size_t>(pool_.size())) {}
 
     std::string_view name() const override { return "cpu"; }
+
+    size_t available_memory() const override {
+        // MemAvailable: what the kernel can hand out without swapping (free memory plus reclaimable cache).
+        std::FILE* f = std::fopen("/proc/meminfo", "r");
+        if (!f) throw Error("cannot read /proc/meminfo for the memory available");
+        char line[256];
+        unsigned long long kib = 0;
+        bool found = false;
+        while (!found && std::fgets(line, sizeof line, f)) found = std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1;
+        std::fclose(f);
+        if (!found) throw Error("/proc/meminfo has no MemAvailable line");
+        return static_cast<size_t>(kib) * 1024;
+    }
 
     std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override { return std::make_unique<HostBuffer>(bytes); }
 

@@ -407,6 +407,13 @@ public:
 
     std::string_view name() const override { return "cuda"; }
 
+    size_t available_memory() const override {
+        ENCLAVE_CUDA_THROW(cudaSetDevice(ctx_->device));
+        size_t free_b = 0, total_b = 0;
+        ENCLAVE_CUDA_THROW(cudaMemGetInfo(&free_b, &total_b));
+        return free_b;
+    }
+
     std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override {
         q8_last_.valid = false;
         flush();
