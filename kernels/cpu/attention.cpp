@@ -3,12 +3,11 @@
 // Compiled with -ffp-contract=off (kernels/CMakeLists.txt): the order below is the order executed. The hot
 // loops are plain C over arrays of 16 lanes that GCC vectorizes in the x86-64-v4/v3 clones; float additions
 // are never reassociated, so every clone gives the same bits as the scalar code. Keys and values are
-// converted from f16 a row or a run of rows at a time (f16_rows.h), then summed in f32.
+// converted from f16 a row or a run of rows at a time (f16_rows_to_f32), then summed in f32.
 #include <algorithm>
 #include <cmath>
 
 #include "enclave/kernels/cpu_ops.h"
-#include "f16_rows.h"
 #include "ggml_order.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -23,15 +22,15 @@ namespace {
 using detail::exp_ggml;
 using detail::reduce16;
 
-// f32 → f16 rounding goes through _Float16 (IEEE round-to-nearest-even, as fp32_to_fp16()); f16 → f32 through
-// f16_rows.h, whose hand-written vector code GCC does not produce from _Float16 itself.
-ENCLAVE_CLONES
+// f16 conversions both ways go through f16_rows_to_f32 / scale_round_to_f16 (cpu_ops.h: IEEE, ties to even, as
+// fp32_to_fp16()), whose hand-written vector code GCC does not produce from _Float16 itself.
 void round_to_f16(const float* __restrict src, float* __restrict dst, int64_t n) noexcept {
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<_Float16>(src[i]));
+    std::copy(src, src + n, dst);
+    scale_round_to_f16(dst, 1.0f, n);
 }
 
 void f16_to_f32_row(const uint16_t* __restrict src, float* __restrict dst, int64_t n) noexcept {
-    detail::f16_rows_to_f32(src, n, 1, n, dst);
+    f16_rows_to_f32(src, n, 1, n, dst);
 }
 
 // k·q for one key (converted to f32: exact), q already rounded to f16: ggml_vec_dot_f16's order (4 x 16
@@ -75,10 +74,8 @@ double exp_and_sum(float* s, int64_t n, float max_score) noexcept {
 }
 
 // p = f16(e * float(1 / Σ e)), as the probabilities enter the f16 product with the values.
-ENCLAVE_CLONES
 void normalise_to_f16(float* s, int64_t n, double sum) noexcept {
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < n; ++j) s[j] = static_cast<float>(static_cast<_Float16>(s[j] * inv));
+    scale_round_to_f16(s, static_cast<float>(1.0 / sum), n);
 }
 
 // row[i] += a * x[i]: one key's contribution to its partial sums (a * x exact: both are f16 values).
@@ -172,7 +169,7 @@ void scores_run_multi_token(const uint16_t* __restrict k16, int64_t stride, int6
                             int64_t q_stride, int64_t group, int64_t head_dim, float scale, float* __restrict scores,
                             int64_t per_head, float* __restrict max_score) noexcept {
     float keys[k_run_keys * k_max_head_dim];  // [n, head_dim] the run's keys in f32
-    detail::f16_rows_to_f32(k16, stride, n, head_dim, keys);
+    f16_rows_to_f32(k16, stride, n, head_dim, keys);
     for (int64_t j = 0; j < n; ++j) {
         const float* k = keys + j * head_dim;
         for (int64_t g = 0; g < group; ++g) {
@@ -194,7 +191,7 @@ ENCLAVE_CLONES
 void values_run(const uint16_t* __restrict v16, int64_t stride, int64_t n, int64_t first_key, int rows, int64_t group,
                 int64_t head_dim, const float* __restrict p, float* __restrict part, int64_t per_head) noexcept {
     float values[k_run_keys * k_max_head_dim];  // [n, head_dim] the run's values in f32
-    detail::f16_rows_to_f32(v16, stride, n, head_dim, values);
+    f16_rows_to_f32(v16, stride, n, head_dim, values);
     for (int64_t j = 0; j < n; ++j) {
         const float* v = values + j * head_dim;
         const int64_t key = first_key + j;

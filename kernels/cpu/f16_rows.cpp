@@ -1,16 +1,16 @@
-// f16_rows.h: one implementation per ISA level, chosen by detect_cpu_isa() (so ENCLAVE_CPU_ISA lowers it
-// like the matmul kernels).
-#include "f16_rows.h"
-
+// f16 <-> f32 rows (cpu_ops.h): one implementation per ISA level, chosen by detect_cpu_isa() (so ENCLAVE_CPU_ISA
+// lowers it like the matmul kernels). The conversions are IEEE (exact widening, rounding to nearest even), so
+// every level gives the bits of a _Float16 cast.
 #include <cstring>
 
 #include "enclave/kernels/cpu_matmul.h"
+#include "enclave/kernels/cpu_ops.h"
 
 #if defined(ENCLAVE_X86)
 #include <immintrin.h>
 #endif
 
-namespace enclave::kernels::detail {
+namespace enclave::kernels {
 namespace {
 
 void rows_scalar(const uint16_t* src, int64_t stride, int64_t rows, int64_t n, float* dst) noexcept {
@@ -22,10 +22,37 @@ void rows_scalar(const uint16_t* src, int64_t stride, int64_t rows, int64_t n, f
         }
 }
 
+void scale_round_scalar(float* x, float scale, int64_t n) noexcept {
+    for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(static_cast<_Float16>(x[i] * scale));
+}
+
 #if defined(ENCLAVE_X86)
 __attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
+void scale_round_avx512(float* x, float scale, int64_t n) noexcept {
+    // maskz forms of the conversions here and below: GCC 12's plain _mm512_cvtps_ph / _mm512_cvtph_ps trip
+    // -Wmaybe-uninitialized on their undefined pass-through operand.
+    const __m512 s = _mm512_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i h = _mm512_maskz_cvtps_ph(0xFFFF, _mm512_mul_ps(_mm512_loadu_ps(x + i), s), _MM_FROUND_TO_NEAREST_INT);
+        _mm512_storeu_ps(x + i, _mm512_maskz_cvtph_ps(0xFFFF, h));
+    }
+    scale_round_scalar(x + i, scale, n - i);
+}
+
+__attribute__((target("avx2,f16c")))
+void scale_round_avx2(float* x, float scale, int64_t n) noexcept {
+    const __m256 s = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(h));
+    }
+    scale_round_scalar(x + i, scale, n - i);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
 void rows_avx512(const uint16_t* src, int64_t stride, int64_t rows, int64_t n, float* dst) noexcept {
-    // maskz conversions: GCC 12's plain _mm512_cvtph_ps trips -Wmaybe-uninitialized on its undefined source.
     const int64_t whole = n & ~int64_t{15};
     const __mmask16 tail = static_cast<__mmask16>((1u << (n - whole)) - 1u);
     for (int64_t r = 0; r < rows; ++r) {
@@ -52,6 +79,17 @@ void rows_avx2(const uint16_t* src, int64_t stride, int64_t rows, int64_t n, flo
 
 }  // namespace
 
+void scale_round_to_f16(float* x, float scale, int64_t n) noexcept {
+#if defined(ENCLAVE_X86)
+    switch (detect_cpu_isa()) {
+        case CpuIsa::avx512: return scale_round_avx512(x, scale, n);
+        case CpuIsa::avx2: return scale_round_avx2(x, scale, n);
+        case CpuIsa::scalar: break;
+    }
+#endif
+    scale_round_scalar(x, scale, n);
+}
+
 void f16_rows_to_f32(const uint16_t* src, int64_t stride, int64_t rows, int64_t n, float* dst) noexcept {
 #if defined(ENCLAVE_X86)
     switch (detect_cpu_isa()) {
@@ -63,4 +101,4 @@ void f16_rows_to_f32(const uint16_t* src, int64_t stride, int64_t rows, int64_t 
     rows_scalar(src, stride, rows, n, dst);
 }
 
-}  // namespace enclave::kernels::detail
+}  // namespace enclave::kernels

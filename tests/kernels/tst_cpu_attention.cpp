@@ -111,4 +111,37 @@ ENCLAVE_TEST(grouped_attention_equals_attention_head_and_both_the_double_referen
         for (const AttentionOrder order : {AttentionOrder::single_token, AttentionOrder::multi_token}) run_case(c, order, rng);
 }
 
+// The bulk f16 conversions the attention uses, against _Float16 casts one value at a time: every f16 bit pattern
+// widened, and rounding at ties, subnormals, overflow, signed zeros, NaN and random values, at row lengths that
+// leave each ISA's vector tail.
+ENCLAVE_TEST(bulk_f16_conversions_equal_float16_casts) {
+    std::vector<uint16_t> all(65536);
+    std::iota(all.begin(), all.end(), uint16_t{0});
+    std::vector<float> wide(all.size(), NAN);
+    f16_rows_to_f32(all.data(), 4096, 16, 4096, wide.data());
+    int wrong = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+        const float want = from_f16(all[i]);
+        wrong += std::isnan(want) ? !std::isnan(wide[i]) : std::memcmp(&want, &wide[i], 4) != 0;
+    }
+    CHECK_MSG(wrong == 0, std::to_string(wrong) + " of 65536 f16 values widened wrongly");
+    std::mt19937 rng(std::random_device{}());
+    std::normal_distribution<float> normal(0.0f, 3.0f);
+    std::vector<float> x = {1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 65504.0f, 65520.0f, 1e6f, -1e6f, 6e-8f, 3e-8f,
+                            -0.0f, 0.0f, NAN, INFINITY, -INFINITY, 2.98e-8f, 6.1e-5f, -6.09e-5f};
+    while (x.size() < 1000) x.push_back(normal(rng) * (rng() % 2 ? 1.0f : 1e-5f));
+    for (const float scale : {1.0f, 0.37f, 1.0f / 3.0f}) {
+        for (const size_t n : {size_t{1}, size_t{7}, size_t{15}, size_t{17}, size_t{33}, x.size()}) {
+            std::vector<float> got(x.begin(), x.begin() + static_cast<long>(n));
+            scale_round_to_f16(got.data(), scale, static_cast<int64_t>(n));
+            for (size_t i = 0; i < n; ++i) {
+                const float want = static_cast<float>(static_cast<_Float16>(x[i] * scale));
+                const bool same = std::isnan(want) ? std::isnan(got[i]) : std::memcmp(&want, &got[i], 4) == 0;
+                CHECK_MSG(same, "scale_round_to_f16(" + std::to_string(x[i]) + " * " + std::to_string(scale) +
+                                    ") = " + std::to_string(got[i]) + ", a _Float16 cast gives " + std::to_string(want));
+            }
+        }
+    }
+}
+
 ENCLAVE_TEST_MAIN()

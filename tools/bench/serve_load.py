@@ -4,12 +4,14 @@ inter-token p50/p99, and compares the aggregate with a single stream (batching a
 engine alone (`enclave-engine bench --sequences`), which gives the server's overhead.
 
 usage: build/venv/bin/python tools/bench/serve_load.py ENGINE_EXE MODEL [--streams 32] [--tokens 64] [--threads 2]
-       [--client openai|raw] [--serve-arg=--no-prefix-cache ...]
+       [--client openai|raw] [--engine-cpus 0,1] [--serve-arg=--no-prefix-cache ...]
 
 --client raw drives the same HTTP API from one asyncio thread with a minimal SSE reader: a load generator
 that costs far less CPU than 32 openai clients (pydantic per chunk), for a 2-core box where the client
 competes with the engine. The engine gets a fresh state directory and an API key made with the headless
-CLI (`enclave-engine user add` / `key create`), as an operator would.
+CLI (`enclave-engine user add` / `key create`), as an operator would. --client raw needs only the standard
+library. --engine-cpus pins the engine (and the engine-alone runs) to those CPUs with taskset, so that on a
+larger machine the client runs beside it, not on its cores.
 """
 import argparse
 import asyncio
@@ -21,8 +23,8 @@ import statistics
 import subprocess
 import threading
 import time
+import urllib.request
 
-import openai
 
 
 def percentile(values, p):
@@ -40,6 +42,7 @@ def prompt(number):
 
 
 def run_streams(client, model, n, tokens):
+
     ttft, itl, generated = [], [], [0]
     lock = threading.Lock()
 
@@ -138,21 +141,27 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--client", choices=["openai", "raw"], default="openai")
     ap.add_argument("--serve-arg", action="append", default=[], help="one more flag for serve (repeatable)")
+    ap.add_argument("--engine-cpus", default="", help="taskset CPU list for the engine, e.g. 0,1")
     a = ap.parse_args()
+    pin = ["taskset", "-c", a.engine_cpus] if a.engine_cpus else []
     root = tempfile.mkdtemp(prefix="enclave-load-")
-    proc = subprocess.Popen([a.engine, "serve", "--load", a.model, "--http", "127.0.0.1:0", "--threads",
+    proc = subprocess.Popen(pin + [a.engine, "serve", "--load", a.model, "--http", "127.0.0.1:0", "--threads",
                              str(a.threads), "--socket", os.path.join(root, "engine.sock"), "--state-dir",
                              os.path.join(root, "state")] + a.serve_arg, stdout=subprocess.PIPE, text=True)
     try:
         base = re.search(r"(http://\S+/v1)", proc.stdout.readline()).group(1)
         key = api_key(a.engine, os.path.join(root, "state"))
-        client = openai.OpenAI(base_url=base, api_key=key, max_retries=0, timeout=600)
-        model = client.models.list().data[0].id
+        request = urllib.request.Request(base + "/models", headers={"Authorization": "Bearer " + key})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            model = json.loads(r.read())["data"][0]["id"]
         host, port = re.match(r"http://([\d.]+):(\d+)", base).groups()
         if a.client == "raw":
             def run(n, tokens):
                 return run_raw(host, int(port), key, model, n, tokens)
         else:
+            import openai
+            client = openai.OpenAI(base_url=base, api_key=key, max_retries=0, timeout=600)
+
             def run(n, tokens):
                 return run_streams(client, model, n, tokens)
         run(1, 8)  # warm-up
@@ -170,7 +179,7 @@ def main():
         proc.wait(timeout=30)
     # The engine alone on the same model and threads, no server: the server's overhead is the difference.
     def engine_rate(sequences):
-        out = subprocess.run([a.engine, "bench", "--model", a.model, "--pp", "0", "--tg", str(a.tokens), "--sequences",
+        out = subprocess.run(pin + [a.engine, "bench", "--model", a.model, "--pp", "0", "--tg", str(a.tokens), "--sequences",
                               str(sequences), "--threads", str(a.threads), "--reps", "2", "--json"],
                              capture_output=True, text=True, check=True).stdout
         return max(r["avg_ts"] for r in json.loads(out)["results"])

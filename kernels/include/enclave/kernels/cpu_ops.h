@@ -40,6 +40,15 @@ float max_of_row(const float* x, int64_t n) noexcept;
 inline constexpr int64_t softmax_chunk = 256;
 void softmax_weights_row(const float* x, float max_x, float scale, float* w, float* chunk_sums, int64_t n) noexcept;
 
+// f16 <-> f32 in bulk, with F16C / AVX-512 instructions chosen by detect_cpu_isa() (GCC 12 converts _Float16
+// one value at a time, even in AVX-512 code). Exact widening; rounding to nearest, ties to even.
+// dst[r * n + d] = float(src[r * stride + d])       src [rows, stride] f16 bits (n <= stride), dst [rows, n]
+void f16_rows_to_f32(const uint16_t* src, int64_t stride, int64_t rows, int64_t n, float* dst) noexcept;
+
+// x[i] = float(f16(x[i] * scale)): scaled, then rounded to the nearest f16 (ties to even; as a _Float16 cast)
+// and widened back. The product is one float multiply, rounded before the f16 rounding.    x [n]
+void scale_round_to_f16(float* x, float scale, int64_t n) noexcept;
+
 // dst = f16(src)                                        src [n] float, dst [n] f16 bits
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) noexcept;
 
