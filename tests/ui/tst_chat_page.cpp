@@ -9,6 +9,8 @@
 // Reasoning (a ChatView test with transcript content, since the default model does not emit <think>
 // reliably): "<think>...</think>" shows as a collapsed "Reasoning" link that a click opens and closes; a
 // reasoning part still streaming shows open; in Chinese the link reads in Chinese.
+//
+// Stale lists: a conversation list requested before a sign-out is dropped when it arrives.
 #include <QAbstractTextDocumentLayout>
 #include <QSpinBox>
 #include <QTextBlock>
@@ -122,6 +124,19 @@ private slots:
                  qPrintable(finished.first().first().toString() + QLatin1Char(' ') + w()->lastMessage()));
         QCOMPARE(page()->turns().size(), 4);
         QVERIFY(waitFor([&] { return stored(id).messages_size() == 4; }, 10000));
+    }
+
+    // A conversation list still on its way when the user signs out (or when the page itself changed the list)
+    // is dropped: it must not bring the previous user's conversations back.
+    void aListRequestedBeforeSignOutIsDropped() {
+        QVERIFY(waitFor([&] { return m_console->rows(Session::Page::Chat, "conversations") >= 1; }, 10000));
+        page()->refresh();      // ListConversations leaves now; its reply comes back on the event loop
+        page()->forgetUser();   // sign-out, before that reply
+        QCOMPARE(m_console->rows(Session::Page::Chat, "conversations"), 0);
+        QTest::qWait(3000);     // long enough for the reply (the same call answered well within it above)
+        QCOMPARE(m_console->rows(Session::Page::Chat, "conversations"), 0);
+        page()->refresh();      // a request made after the change is applied as usual
+        QVERIFY(waitFor([&] { return m_console->rows(Session::Page::Chat, "conversations") >= 1; }, 10000));
     }
 
     void reasoningIsACollapsiblePart() {

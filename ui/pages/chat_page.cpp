@@ -170,7 +170,8 @@ void ChatPage::refresh() {
         failer());
     m_client.call(
         "Conversations.ListConversations", &v1::Conversations::Stub::ListConversations, v1::ListConversationsRequest{}, this,
-        [this](const v1::ListConversationsReply& r) {
+        [this, version = m_listVersion](const v1::ListConversationsReply& r) {
+            if (version != m_listVersion) return;  // the list changed here after this request left
             m_conversations.setRows(app::toList(r.conversations()));
             if (m_conversationId) {  // keep the open conversation selected
                 for (int i = 0; i < m_conversations.rowCount(); ++i)
@@ -186,6 +187,7 @@ void ChatPage::setConnected(bool connected) {
 
 void ChatPage::forgetUser() {
     newConversation();
+    ++m_listVersion;  // a list still on its way belongs to the user who left
     m_conversations.setRows({});
     m_system->clear();
 }
@@ -274,6 +276,7 @@ void ChatPage::send(const QString& text) {
     m_client.call("Conversations.CreateConversation", &v1::Conversations::Stub::CreateConversation, req, this,
                   [this, sendTo](const v1::Conversation& c) {
                       m_conversationId = c.summary().id();
+                      ++m_listVersion;
                       m_conversations.prependRow(c.summary());
                       sendTo(m_conversationId);
                   },

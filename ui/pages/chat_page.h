@@ -83,6 +83,10 @@ private:
 
     QList<app::ChatTurn> m_turns;
     qint64 m_conversationId = 0;
+    // Bumped by every change made to the list here (a conversation created, the user signed out): a list reply
+    // requested before it is stale and dropped, so a slow ListConversations cannot wipe out the row of a
+    // conversation just made, nor show a signed-out user's conversations to the next one.
+    quint64 m_listVersion = 0;
     QString m_title;
     app::Stream m_stream;
     QElapsedTimer m_streamClock;
