@@ -41,13 +41,13 @@ LoadedModel load_model(const ModelLoadSpec& spec, int64_t ctx_default, bool load
     const ModelConfig& config = m.model->config();
     int64_t ctx = spec.ctx;
     if (ctx <= 0 && spec.kv_share > 0) {
+        const size_t available = m.backend->available_memory();
         const auto per_token = static_cast<double>(KvCache::bytes_per_token(config));
-        const double tokens = spec.kv_share * static_cast<double>(m.backend->available_memory()) / per_token;
+        const double tokens = spec.kv_share * static_cast<double>(available) / per_token;
         ctx = static_cast<int64_t>(std::min(tokens, static_cast<double>(k_max_kv_cache_tokens)));
         if (ctx < KvCache::k_default_block_size)
             throw ResourceExhausted("kv_cache_share " + std::to_string(spec.kv_share) + " of the " +
-                                    std::to_string(m.backend->available_memory() >> 20) +
-                                    " MiB available holds no KV cache block");
+                                    std::to_string(available >> 20) + " MiB available holds no KV cache block");
     }
     if (ctx <= 0) ctx = ctx_default > 0 ? ctx_default : default_kv_cache_tokens(config.n_ctx_train);
     m.cache = std::make_unique<KvCache>(*m.backend, config, ctx);

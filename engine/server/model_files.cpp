@@ -36,8 +36,7 @@ std::vector<ModelFileInfo> list_model_files(const std::filesystem::path& dir, in
             const ModelConfig config = ModelConfig::from_gguf(file, info.architecture);
             info.context_tokens = config.n_ctx_train;
             const int64_t ctx = context_tokens > 0 ? context_tokens : default_kv_cache_tokens(config.n_ctx_train);
-            const uint64_t kv = 2ull * 2ull * static_cast<uint64_t>(config.n_layer) *
-                                static_cast<uint64_t>(config.kv_dim()) * static_cast<uint64_t>(ctx);
+            const uint64_t kv = KvCache::bytes_per_token(config) * static_cast<uint64_t>(ctx);
             info.estimated_memory_bytes = tensor_bytes + kv + (64ull << 20);
         } catch (const std::exception& e) {
             info.error = e.what();
