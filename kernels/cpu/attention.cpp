@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(ENCLAVE_X86)
+#include "attention_avx512.h"
+#endif
+#include "enclave/kernels/cpu_matmul.h"  // defines: detect_cpu_isa
 #include "enclave/kernels/cpu_ops.h"
 #include "ggml_order.h"
 
@@ -203,6 +207,18 @@ void values_run(const uint16_t* __restrict v16, int64_t stride, int64_t n, int64
     }
 }
 
+// values_run over every run of keys (cut to cache blocks and to k_run_keys).
+void values_all_runs(const uint16_t* cache_v, int64_t kv_row, int64_t kv_offset, const int32_t* block_table,
+                     int64_t block_size, int64_t n_keys, int rows, int64_t group, int64_t head_dim, float* scratch,
+                     int64_t per_head, int64_t padded) noexcept {
+    for (int64_t j = 0; j < n_keys;) {
+        const int64_t n = std::min({block_size - j % block_size, n_keys - j, k_run_keys});
+        values_run(cache_v + slot_of(block_table, block_size, j) * kv_row + kv_offset, kv_row, n, j, rows, group,
+                   head_dim, scratch, scratch + padded, per_head);
+        j += n;
+    }
+}
+
 }  // namespace
 
 void attention_group(const float* q, int64_t group, const uint16_t* cache_k, const uint16_t* cache_v, int64_t kv_row,
@@ -217,10 +233,19 @@ void attention_group(const float* q, int64_t group, const uint16_t* cache_k, con
     for (int64_t g = 0; g < group; ++g) round_to_f16(q + g * head_dim, q_rounded[g], head_dim);
     float max_score[max_group];
     std::fill(max_score, max_score + group, -INFINITY);
+#if defined(ENCLAVE_X86)
+    const bool avx512 = detect_cpu_isa() == CpuIsa::avx512;
+#endif
     // Keys run by cache block: slots within a block are consecutive rows of kv_row values.
     for (int64_t j = 0; j < n_keys;) {
         const int64_t n = std::min({block_size - j % block_size, n_keys - j, k_run_keys});
         const uint16_t* k16 = cache_k + slot_of(block_table, block_size, j) * kv_row + kv_offset;
+#if defined(ENCLAVE_X86)
+        if (order == AttentionOrder::multi_token && avx512) {
+            detail::attention_scores_run_avx512(k16, kv_row, n, q_rounded[0], k_max_head_dim, group, head_dim, scale,
+                                                scratch + j, per_head, max_score);
+        } else
+#endif
         if (order == AttentionOrder::multi_token) {
             scores_run_multi_token(k16, kv_row, n, q_rounded[0], k_max_head_dim, group, head_dim, scale, scratch + j,
                                    per_head, max_score);
@@ -239,13 +264,18 @@ void attention_group(const float* q, int64_t group, const uint16_t* cache_k, con
     for (int64_t g = 0; g < group; ++g) {
         float* scores = scratch + g * per_head;
         normalise_to_f16(scores, n_keys, exp_and_sum(scores, n_keys, max_score[g]));
-        std::fill(scores + padded, scores + padded + rows * head_dim, 0.0f);
     }
-    for (int64_t j = 0; j < n_keys;) {
-        const int64_t n = std::min({block_size - j % block_size, n_keys - j, k_run_keys});
-        values_run(cache_v + slot_of(block_table, block_size, j) * kv_row + kv_offset, kv_row, n, j, rows, group,
-                   head_dim, scratch, scratch + padded, per_head);
-        j += n;
+#if defined(ENCLAVE_X86)
+    if (order == AttentionOrder::multi_token && avx512) {
+        detail::attention_values_avx512(cache_v, kv_row, kv_offset, block_table, block_size, n_keys, group, head_dim,
+                                        scratch, per_head, scratch + padded);
+    } else
+#endif
+    {
+        for (int64_t g = 0; g < group; ++g)
+            std::fill(scratch + g * per_head + padded, scratch + g * per_head + padded + rows * head_dim, 0.0f);
+        values_all_runs(cache_v, kv_row, kv_offset, block_table, block_size, n_keys, rows, group, head_dim, scratch,
+                        per_head, padded);
     }
     for (int64_t g = 0; g < group; ++g)
         combine_partials(scratch + g * per_head + padded, head_dim, order, out + g * head_dim);

@@ -239,7 +239,7 @@ void run_panels_q4_1(const void* w, int64_t n_cols, const void* xq, int64_t n_to
         const int ntb = static_cast<int>(min_i64(k_panel_token_block, n_tokens - tb));
         for (int64_t r0 = row_begin; r0 < row_end; r0 += k_panel_rows) {
             const int nr = static_cast<int>(min_i64(k_panel_rows, row_end - r0));
-            std::memset(&st, 0, sizeof(st));
+            std::memset(&st, 0, static_cast<size_t>(ntb) * sizeof(st.lane[0]));  // the block's tokens only
             for (int64_t b0 = 0; b0 < n_blocks; b0 += blocks_per_chunk) {
                 const int64_t nb = min_i64(blocks_per_chunk, n_blocks - b0);
                 const int64_t chunk_cols = nb * 32;
