@@ -24,7 +24,9 @@
 //
 // One-token steps fuse more (AttentionFusion): the token's K/V are stored by the first block of each KV group
 // and the current key is read from shared memory (no other block of the step writes a key it reads); rope of q
-// and k; the 8-bit quantization of the output for the next product. Otherwise kv_store_kernel runs first.
+// and k; the 8-bit quantization of the output for the next product. Otherwise kv_store_kernel runs first. With
+// heads of 64 or 128 they run attention_one_kernel (below: the same order and bits, four barriers, a PDL launch)
+// unless AttentionArgs::one_token = 0.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -32,7 +34,7 @@
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
 #include "libm.cuh"
-#include "pdl.cuh"  // defines: pdl_trigger
+#include "pdl.cuh"  // defines: pdl_trigger, pdl_wait, launch_maybe_pdl
 #include "q8_act.cuh"
 #include "quant_unit.cuh"
 #include "rope.cuh"
@@ -417,6 +419,271 @@ __global__ void __launch_bounds__(k_max_threads) attention_kernel(AttnParams a) 
         const int64_t n_in = static_cast<int64_t>(a.n_head) * hd;
         const int64_t e = static_cast<int64_t>(t) * n_in + static_cast<int64_t>(h) * hd + tid;
         cuda_detail::quantize_group32<32, 1>(val, a.q8_1, true, a.xq.qs + e, a.xq.d + e / 32, a.xq.s + e / 32);
+    }
+}
+
+// ---- One-token steps: attention_one_kernel -------------------------------------------------------------------
+// The same bits as attention_kernel<true, true> (the single-token order above), for the decode step of one sequence
+// with heads of HD = 64 or 128 and all keys in one window, laid out for a short chain of dependent steps rather
+// than for throughput (session 7: ncu put attention_kernel's 10.3 us at 61 keys in ~17.5k cycles of one block a
+// head, latency-bound: a 4,300-instruction body fetched cold (20% of the warp samples waiting on instructions), 12
+// barriers, three to four rounds of dependent loads before the first score). HD / 8 warps:
+//   - Before anything this launch's own kernel-before writes: the token's plan, the block table, the K rows of the
+//     first two rounds of scores and the V pieces of the first four keys of each thread go in flight (a PDL launch
+//     does this while the Q/K/V product still runs); then pdl_wait, then q, k, v (rope, f16, the K/V store).
+//   - Scores: a quad a key; thread c of the quad holds the lanes 4c..4c+3 of the CPU's 16 lanes in all four
+//     partial sums, so the partial sums combine in the thread ((0 + 2) + (1 + 3)) and reduce16 takes two shuffles.
+//   - Exps: a thread a key, a chunk of 16 keys a half warp (reduce16 by shuffles); every thread adds the chunk sums
+//     in double itself (no barrier to share it).
+//   - p·v: warp w owns dims 8w..8w+7, lane r the partial rows r and r + 32 (keys r + 32k in order, k even into row
+//     r, odd into r + 32); the CPU's tree over the 64 rows is then one add in the thread and five shuffles.
+// Four barriers in all (q ready, the maximum, the exps, the output for its 8-bit form).
+constexpr int k_one_vpre = 4;  // V pieces a thread has in flight in p·v
+
+template <int HD>
+__global__ void __launch_bounds__(HD * 4) attention_one_kernel(AttnParams a) {
+    constexpr int NT = HD * 4, NW = NT / 32, CH = HD / 64, KPR = NT / 4;  // threads, warps, chunks of 64, keys a round
+    constexpr unsigned full = 0xffffffffu;
+    static_assert(NW * 8 == HD, "a warp per 8 output dims");
+    cuda_detail::pdl_trigger();
+    extern __shared__ __align__(16) float smem[];
+    float* s_e = smem;                                             // [window] scores, then exps
+    int* s_slot = reinterpret_cast<int*>(s_e + a.window);          // [window] cache slot of each key (-1, -2 as above)
+    float* s_chunk = reinterpret_cast<float*>(s_slot + a.window);  // [window / 16] chunk sums
+    __shared__ __align__(16) float s_q[HD];
+    __shared__ __align__(16) uint16_t s_kcur[HD];
+    __shared__ __align__(16) uint16_t s_vcur[HD];
+    __shared__ float s_red[NW];
+    __shared__ float s_out[HD];
+
+    const int h = blockIdx.y, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const AttentionArgs& plan = a.plan;
+    // 1. What the kernel before does not write: the plan (uploaded), the cache's history, rope's frequencies.
+    const int32_t seq = plan.token_seq[0], pos = plan.token_pos[0], cur_slot = plan.token_slot[0];
+    const float rope_p = a.rope ? static_cast<float>(a.rope_pos[0]) : 0.0f;
+    const int bs = static_cast<int>(plan.block_size);
+    const bool pre_ok =
+        seq >= 0 && seq < plan.n_seqs && pos >= 0 && pos < a.window && pos / bs < plan.max_blocks_per_seq;
+    const int n = pos + 1;
+    const int32_t* table = plan.block_tables + static_cast<int64_t>(seq) * plan.max_blocks_per_seq;
+    const int64_t kv_row = static_cast<int64_t>(a.n_kv_head) * HD;
+    const int64_t kv_off = static_cast<int64_t>(h / (a.n_head / a.n_kv_head)) * HD;
+    auto slot_of = [&](int j) -> int {  // -1: outside the cache, -2: the current key
+        if (j == pos) return -2;
+        const int32_t block = table[j / bs];
+        const int64_t slot = static_cast<int64_t>(block) * bs + j % bs;
+        return block >= 0 && slot < plan.n_slots ? static_cast<int>(slot) : -1;
+    };
+    const int32_t seq_len = pre_ok ? plan.seq_lens[seq] : 0;
+    // K of the first two rounds: thread c of quad kq holds k[64i + 16m + 4c .. + 4) of key kq + r * KPR.
+    const int c = tid & 3, kq = tid >> 2;
+    uint2 kraw0[4 * CH], kraw1[4 * CH];
+    int kslot0 = -1, kslot1 = -1;
+    auto load_k = [&](int slot, uint2(&kr)[4 * CH]) {
+#pragma unroll
+        for (int i = 0; i < 4 * CH; ++i) kr[i] = make_uint2(0u, 0u);
+        if (slot >= 0) {
+            const uint16_t* row = a.cache_k + static_cast<int64_t>(slot) * kv_row + kv_off + 4 * c;
+#pragma unroll
+            for (int i = 0; i < 4 * CH; ++i) kr[i] = *reinterpret_cast<const uint2*>(row + 16 * i);
+        }
+    };
+    if (pre_ok && kq < n) kslot0 = slot_of(kq);
+    if (pre_ok && kq + KPR < n) kslot1 = slot_of(kq + KPR);
+    load_k(kslot0, kraw0);
+    load_k(kslot1, kraw1);
+    // V of keys lane + 32k, k < k_one_vpre, dims 8 * warp .. + 8.
+    uint4 vraw[k_one_vpre];
+    int vslot[k_one_vpre];
+    const uint16_t* v_base = a.cache_v + kv_off + 8 * warp;
+#pragma unroll
+    for (int k = 0; k < k_one_vpre; ++k) {
+        const int j = lane + 32 * k;
+        vslot[k] = pre_ok && j < n ? slot_of(j) : -1;
+        vraw[k] = vslot[k] >= 0 ? *reinterpret_cast<const uint4*>(v_base + static_cast<int64_t>(vslot[k]) * kv_row)
+                                : make_uint4(0u, 0u, 0u, 0u);
+    }
+    float* o = a.out + static_cast<int64_t>(h) * HD;
+    cuda_detail::pdl_wait();          // q, k, v come from the kernel before
+    if (!pre_ok || pos >= seq_len) {  // uniform over the block
+        if (tid == 0 && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
+        if (tid < HD) o[tid] = 0.0f;
+        return;
+    }
+
+    // 2. q (rotated first when fused) rounded to f16; this token's K/V as f16, stored by the group's first block.
+    const float* qh = a.q + static_cast<int64_t>(h) * HD;
+    const float* kh = a.k + kv_off;
+    const bool store = h % (a.n_head / a.n_kv_head) == 0;
+    const bool slot_ok = cur_slot >= 0 && cur_slot < plan.n_slots;
+    uint16_t* kd = a.cache_k + static_cast<int64_t>(cur_slot) * kv_row + kv_off;
+    uint16_t* vd = a.cache_v + static_cast<int64_t>(cur_slot) * kv_row + kv_off;
+    auto put = [&](int d, float qv, float kv) {
+        s_q[d] = __half2float(__float2half_rn(qv));
+        s_kcur[d] = f16_bits(kv);
+        if (store && slot_ok) kd[d] = s_kcur[d];
+    };
+    const int pairs = a.rope ? a.rope_pairs : 0;
+    if (tid < pairs) {  // pair i = tid: dims (2i, 2i + 1), or (i, i + pairs) for neox
+        const int i = tid, d_a = a.neox ? i : 2 * i, d_b = a.neox ? i + pairs : 2 * i + 1;
+        float cs, sn, q0, q1, k0, k1;
+        cuda_detail::rope_cos_sin(i, rope_p, a.theta_scale, a.freq_scale, a.freq_factors ? a.freq_factors[i] : 1.0f,
+                                  &cs, &sn);
+        cuda_detail::rope_rotate(qh[d_a], qh[d_b], cs, sn, &q0, &q1);
+        cuda_detail::rope_rotate(kh[d_a], kh[d_b], cs, sn, &k0, &k1);
+        float* qw = const_cast<float*>(qh);  // q as the separate rope would leave it (nothing else reads it)
+        qw[d_a] = q0, qw[d_b] = q1;
+        put(d_a, q0, k0);
+        put(d_b, q1, k1);
+    } else if (tid < HD - pairs) {  // the dims rope leaves as they are
+        const int d = 2 * pairs + (tid - pairs);
+        put(d, qh[d], kh[d]);
+    }
+    if (tid < HD) {
+        s_vcur[tid] = f16_bits(a.v[kv_off + tid]);
+        if (store && slot_ok) vd[tid] = s_vcur[tid];
+    }
+    if (tid == 0 && !slot_ok && store && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
+    __syncthreads();
+
+    // 3. Scores: s_e[j] = (q·k_j) * scale, its slot into s_slot; the block's maximum.
+    float tmax = -INFINITY;
+    auto score = [&](int j, int slot, const uint2(&kr)[4 * CH]) {
+        float t[4];  // lanes 4c + m of the CPU's 16: ((P0 + P2) + (P1 + P3)), Pm over the chunks of 64 in order
+#pragma unroll
+        for (int m = 0; m < 4; ++m) t[m] = 0.0f;
+        float acc[4][4];
+#pragma unroll
+        for (int s = 0; s < 4; ++s)
+#pragma unroll
+            for (int m = 0; m < 4; ++m) acc[s][m] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < CH; ++i) {
+#pragma unroll
+            for (int s = 0; s < 4; ++s) {
+                uint2 w = kr[4 * i + s];
+                if (slot == -2) w = *reinterpret_cast<const uint2*>(s_kcur + 64 * i + 16 * s + 4 * c);
+                const float2 k01 = __half22float2(*reinterpret_cast<const __half2*>(&w.x));
+                const float2 k23 = __half22float2(*reinterpret_cast<const __half2*>(&w.y));
+                const float4 qv = *reinterpret_cast<const float4*>(s_q + 64 * i + 16 * s + 4 * c);
+                acc[s][0] = __fmaf_rn(k01.x, qv.x, acc[s][0]);
+                acc[s][1] = __fmaf_rn(k01.y, qv.y, acc[s][1]);
+                acc[s][2] = __fmaf_rn(k23.x, qv.z, acc[s][2]);
+                acc[s][3] = __fmaf_rn(k23.y, qv.w, acc[s][3]);
+            }
+        }
+#pragma unroll
+        for (int m = 0; m < 4; ++m) t[m] = __fadd_rn(__fadd_rn(acc[0][m], acc[2][m]), __fadd_rn(acc[1][m], acc[3][m]));
+            // reduce16: a[i] = t[i + 8] + t[i] (quad threads 0, 1 from 2, 3), b[i] = a[i + 4] + a[i] (thread 0 from 1).
+#pragma unroll
+        for (int m = 0; m < 4; ++m) t[m] = __fadd_rn(__shfl_xor_sync(full, t[m], 2), t[m]);
+#pragma unroll
+        for (int m = 0; m < 4; ++m) t[m] = __fadd_rn(__shfl_xor_sync(full, t[m], 1), t[m]);
+        if (c == 0 && j < n) {
+            const float sc =
+                slot == -1 ? -INFINITY : __fmul_rn(__fadd_rn(__fadd_rn(t[0], t[2]), __fadd_rn(t[1], t[3])), a.scale);
+            s_e[j] = sc;
+            s_slot[j] = slot;
+            tmax = fmaxf(tmax, sc);
+            if (slot == -1 && a.error_flags) atomicOr(a.error_flags, k_error_bad_plan);
+        }
+    };
+    score(kq, kslot0, kraw0);
+    if (KPR < n) score(kq + KPR, kslot1, kraw1);
+    for (int j0 = 2 * KPR; j0 < n; j0 += KPR) {  // longer histories: a round at a time
+        const int j = j0 + kq;
+        const int slot = j < n ? slot_of(j) : -1;
+        load_k(slot, kraw0);
+        score(j, slot, kraw0);
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) tmax = fmaxf(tmax, __shfl_xor_sync(full, tmax, off));
+    if (lane == 0) s_red[warp] = tmax;
+    __syncthreads();
+    float mx = s_red[0];
+#pragma unroll
+    for (int w = 1; w < NW; ++w) mx = fmaxf(mx, s_red[w]);
+    if (mx == -INFINITY) {  // no usable key (a bad plan, already reported)
+        if (tid < HD) o[tid] = 0.0f;
+        return;
+    }
+
+    // 4. e = exp(s - max) in place; chunk sums of 16 keys (zeros past the end) by reduce16 over a half warp.
+    const int n_pad = (n + 15) & ~15;
+    for (int j0 = 0; j0 < n_pad; j0 += NT) {  // the same trip count for every thread
+        const int j = j0 + tid;
+        float e = 0.0f;
+        if (j < n) {
+            e = exp_ggml(__fsub_rn(s_e[j], mx));
+            s_e[j] = e;
+        }
+        e = __fadd_rn(e, __shfl_down_sync(full, e, 8, 16));
+        e = __fadd_rn(e, __shfl_down_sync(full, e, 4, 16));
+        const float y2 = __shfl_down_sync(full, e, 2, 16);  // lanes 0, 1: (y0 + y2), (y1 + y3)
+        e = __fadd_rn(e, y2);
+        e = __fadd_rn(e, __shfl_down_sync(full, e, 1, 16));
+        if ((lane & 15) == 0 && j < n_pad) s_chunk[j >> 4] = e;
+    }
+    __syncthreads();
+    double sum = 0.0;  // the chunk sums in order, by every thread (the same value everywhere, no barrier)
+    for (int m = 0; m < n_pad / 16; ++m) sum += static_cast<double>(s_chunk[m]);
+    const float inv = static_cast<float>(1.0 / sum);
+
+    // 5. p·v: keys lane + 32k in order, k even into partial row lane, odd into row lane + 32.
+    float acc[2][8];
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[r][i] = 0.0f;
+    const int nk = lane < n ? (n - lane + 31) / 32 : 0;
+    for (int k0 = 0; k0 < nk; k0 += k_one_vpre) {
+#pragma unroll
+        for (int u = 0; u < k_one_vpre; ++u) {
+            const int k = k0 + u, j = lane + 32 * k;
+            if (k < nk && vslot[u] != -1) {
+                const uint4 w = vslot[u] == -2 ? *reinterpret_cast<const uint4*>(s_vcur + 8 * warp) : vraw[u];
+                const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+                const float p = __half2float(__float2half_rn(__fmul_rn(s_e[j], inv)));
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&ws[i]));
+                    acc[u & 1][2 * i] = __fmaf_rn(p, f.x, acc[u & 1][2 * i]);  // p * v exact: as mul + add
+                    acc[u & 1][2 * i + 1] = __fmaf_rn(p, f.y, acc[u & 1][2 * i + 1]);
+                }
+            }
+            const int kn = k + k_one_vpre;  // the piece k_one_vpre keys on (its slot from the scores)
+            if (kn < nk) {
+                vslot[u] = s_slot[lane + 32 * kn];
+                if (vslot[u] >= 0)
+                    vraw[u] = *reinterpret_cast<const uint4*>(v_base + static_cast<int64_t>(vslot[u]) * kv_row);
+            }
+        }
+    }
+    // The CPU's tree over the 64 rows: u_r = row r + row r + 32, r16[l] = u_l + u_l+16, then reduce16.
+    float y[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        float x = __fadd_rn(acc[0][i], acc[1][i]);
+        x = __fadd_rn(x, __shfl_down_sync(full, x, 16));
+        x = __fadd_rn(x, __shfl_down_sync(full, x, 8));
+        x = __fadd_rn(x, __shfl_down_sync(full, x, 4));
+        x = __fadd_rn(x, __shfl_down_sync(full, x, 2));  // lanes 0, 1: (y0 + y2), (y1 + y3)
+        y[i] = __fadd_rn(x, __shfl_down_sync(full, x, 1));
+    }
+    if (lane == 0) {
+        *reinterpret_cast<float4*>(o + 8 * warp) = make_float4(y[0], y[1], y[2], y[3]);
+        *reinterpret_cast<float4*>(o + 8 * warp + 4) = make_float4(y[4], y[5], y[6], y[7]);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) s_out[8 * warp + i] = y[i];
+    }
+    // 6. The output's 8-bit form for the next product: a warp a group of 32.
+    if (a.xq.qs) {
+        __syncthreads();
+        if (warp < HD / 32) {
+            const float val[1] = {s_out[tid]};
+            const int64_t e = static_cast<int64_t>(h) * HD + tid;
+            cuda_detail::quantize_group32<32, 1>(val, a.q8_1, true, a.xq.qs + e, a.xq.d + e / 32, a.xq.s + e / 32);
+        }
     }
 }
 
@@ -810,6 +1077,8 @@ Status allow_large_smem() {
         set(attention_kernel<true, false>);
         set(attention_kernel<false, true>);
         set(attention_kernel<false, false>);
+        set(attention_one_kernel<64>);
+        set(attention_one_kernel<128>);
         set(attention_tiled_kernel<8, false>);
         set(attention_tiled_kernel<16, false>);
         set(attention_tiled_kernel<8, true>);
@@ -912,6 +1181,21 @@ Status attention(const float* q, const float* k, const float* v, uint16_t* cache
             ENCLAVE_CUDA_CHECK_LAUNCH("attention_tiled");
             return Status::ok();
         }
+    }
+    // One token with heads of 64 or 128 and every key in one window: attention_one_kernel (the same bits); as a PDL
+    // launch it loads the plan and the cache's history while the kernel before (the Q/K/V product) still runs.
+    if (n_tok == 1 && plan.one_token > 0 && (head_dim == 64 || head_dim == 128) && plan.max_seq_len > 0 &&
+        plan.max_seq_len <= a.window) {
+        const size_t smem1 = static_cast<size_t>(a.window) * 2 * sizeof(float) + a.window / 16 * sizeof(float);
+        const dim3 grid1(1, static_cast<unsigned>(n_head));
+        const bool pdl = plan.one_token >= 2;
+        const cudaError_t e =
+            head_dim == 64
+                ? cuda_detail::launch_maybe_pdl(pdl, attention_one_kernel<64>, grid1, dim3(64 * 4), smem1, stream, a)
+                : cuda_detail::launch_maybe_pdl(pdl, attention_one_kernel<128>, grid1, dim3(128 * 4), smem1, stream, a);
+        ENCLAVE_CUDA_CHECK(e);
+        ENCLAVE_CUDA_CHECK_LAUNCH("attention_one");
+        return Status::ok();
     }
     const dim3 grid(static_cast<unsigned>(n_tok), static_cast<unsigned>(n_head));
     if (single) {

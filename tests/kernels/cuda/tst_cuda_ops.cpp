@@ -497,6 +497,51 @@ ENCLAVE_TEST(attention_tiled_several_tokens) {
     unsetenv("ENCLAVE_CUDA_ATTN_SHARE");
 }
 
+// One-token steps (decode of one sequence) on attention_one_kernel (heads of 64 and 128; ENCLAVE_CUDA_ATTN_ONE=1,
+// and =2 as a PDL launch) and on session 6's attention_kernel (=0): the CPU's bits (1e-6; the H200 gives error 0)
+// at histories around its edges: the first key, a chunk of 16, a round of scores (64 or 128 quads), the V pieces a
+// thread keeps in flight (4 keys of 32) and past them, and (not quick) long histories of several rounds.
+ENCLAVE_TEST(attention_one_token_kernels) {
+    REQUIRE_CUDA_DEVICE();
+    for (const char* one : {"2", "1", "0"}) {
+        setenv("ENCLAVE_CUDA_ATTN_ONE", one, 1);
+        Backends b;
+        std::mt19937 rng(run_seed() + 51);
+        for (const int hist : {0, 1, 15, 16, 31, 63, 64, 100, 127, 128, 129, 200, 255, 256})
+            check_attention(b, rng, 9, 3, 64, {{hist, 1}});
+        for (const int hist : {0, 5, 127, 128, 200, 300, 511}) check_attention(b, rng, 32, 8, 128, {{hist, 1}});
+        check_attention(b, rng, 4, 4, 64, {{77, 1}});    // a KV head a query head
+        check_attention(b, rng, 16, 1, 128, {{40, 1}});  // 16 query heads a KV head
+        if (!quick()) {
+            for (const int hist : {600, 1023, 1500, 4000}) check_attention(b, rng, 9, 3, 64, {{hist, 1}});
+            for (const int hist : {1000, 2047, 3000}) check_attention(b, rng, 32, 8, 128, {{hist, 1}});
+        }
+    }
+    unsetenv("ENCLAVE_CUDA_ATTN_ONE");
+}
+
+// attention_one_kernel reports a key outside the cache and a bad slot for this token (heads of 64).
+ENCLAVE_TEST(attention_one_token_reports_a_bad_plan) {
+    REQUIRE_CUDA_DEVICE();
+    const int64_t hd = 64, n_slots = 32;
+    for (const bool bad_block : {true, false}) {
+        Backends b;
+        Twin ck = make_twin(b, TensorType::F16, n_slots, hd, nullptr),
+             cv = make_twin(b, TensorType::F16, n_slots, hd, nullptr);
+        const std::vector<float> ones(hd, 1.0f);
+        Twin q = twin_f32(b, 1, hd, ones), k = twin_f32(b, 1, hd, ones), v = twin_f32(b, 1, hd, ones);
+        // bad_block: keys 0..15 lie in block 7 (outside the cache's 2 blocks); else this token's slot is 999.
+        Twin ts = twin_i32(b, {0}), tp = twin_i32(b, {bad_block ? 17 : 3}), tsl = twin_i32(b, {bad_block ? 17 : 999}),
+             tl = twin_i32(b, {bad_block ? 18 : 4}), tt = twin_i32(b, {bad_block ? 7 : 0, 1});
+        Twin out = make_twin(b, TensorType::F32, 1, hd, nullptr);
+        AttentionPlan p;
+        p.token_seq = ts.gpu, p.token_pos = tp.gpu, p.token_slot = tsl.gpu, p.block_tables = tt.gpu;
+        p.seq_lens = tl.gpu, p.n_seqs = 1, p.max_blocks_per_seq = 2, p.block_size = 16, p.max_seq_len = 18;
+        b.gpu->attention(q.gpu, k.gpu, v.gpu, ck.gpu, cv.gpu, p, 1, 1, hd, 1.0f, out.gpu);
+        CHECK_THROWS_WITH(b.gpu->synchronize(), InvalidArgument, "invalid cache slot");
+    }
+}
+
 ENCLAVE_TEST(attention_tiled_reports_a_bad_block) {
     REQUIRE_CUDA_DEVICE();
     Backends b;

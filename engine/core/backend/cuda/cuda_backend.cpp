@@ -361,6 +361,9 @@ public:
         // tiled_share): 0 nowhere (session 5's kernel, A/B), 1 decode batches (default), 2 every several-token step.
         if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_SHARE"); v && *v)
             attn_tiled_share_ = std::atoi(v) >= 2 ? 2 : env_flag("ENCLAVE_CUDA_ATTN_SHARE", true) ? 1 : 0;
+        // ENCLAVE_CUDA_ATTN_ONE: one-token attention (AttentionArgs::one_token): 0 session 6's kernel (A/B), 1 the
+        // one-token kernel, 2 it as a PDL launch (default).
+        if (const char* v = std::getenv("ENCLAVE_CUDA_ATTN_ONE"); v && *v) attn_one_ = std::clamp(std::atoi(v), 0, 2);
         if (const char* v = std::getenv("ENCLAVE_CUDA_DEQUANT_MIB"); v && *v)
             dequant_scratch_mib_ = std::clamp(std::atoi(v), 1, 4096);
         // ENCLAVE_CUDA_PROFILE: every op launched at once (no graphs) between two events; a table of device time
@@ -794,6 +797,7 @@ public:
         a.tiled_rows = attn_tiled_rows_;
         a.tiled_keys = attn_tiled_keys_;
         a.tiled_share = attn_tiled_share_;
+        a.one_token = attn_one_;
         const PendingAttention pa{f32(q),
                                   f32(k),
                                   f32(v),
@@ -1310,6 +1314,7 @@ private:
     int attn_tiled_rows_ = 8;                       // ENCLAVE_CUDA_ATTN_V2 (0: the per-(token, head) kernel)
     int attn_tiled_keys_ = 128;                     // ENCLAVE_CUDA_ATTN_TILE
     int attn_tiled_share_ = 1;                      // ENCLAVE_CUDA_ATTN_SHARE (AttentionArgs::tiled_share)
+    int attn_one_ = 2;                              // ENCLAVE_CUDA_ATTN_ONE (AttentionArgs::one_token)
     std::unique_ptr<CudaBuffer> load_stage_;        // a weight in the file's layout, before repacking
     std::map<uintptr_t, uintptr_t> split_weights_;  // [start, end) of weights in the split layout
     std::unique_ptr<Cublas> cublas_;

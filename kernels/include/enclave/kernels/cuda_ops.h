@@ -106,6 +106,9 @@ struct AttentionArgs {
     // same bits either way): 0 nowhere (session 5's kernel), 1 blocks of one token (decode batches: +2% on 8b f16
     // 256 x 128), 2 every block (prefill too, where it measured 1% slower).
     int tiled_share = 1;
+    // One-token steps with heads of 64 or 128: 0 attention_kernel (A/B), 1 attention_one_kernel (the same bits, fewer
+    // barriers and dependent loads), 2 that as a PDL launch (its plan and history loads overlap the kernel before).
+    int one_token = 2;
 };
 // What a one-token step (n_tok == 1, a decode step of one sequence) folds into its attention launch.
 struct AttentionFusion {
