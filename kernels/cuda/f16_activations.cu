@@ -13,6 +13,7 @@
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
 #include "libm.cuh"  // defines: exp_ggml
+#include "norm_row.cuh"  // defines: rms_row_scale, rms_row_apply
 
 namespace enclave::kernels::cuda {
 namespace {
@@ -20,12 +21,6 @@ namespace {
 constexpr int k_norm_threads = 1024;
 constexpr int k_norm_max_vpt = 4;  // float4 per thread: rows up to 16,384 values
 constexpr int k_swiglu_threads = 256;
-
-__device__ __forceinline__ double warp_sum_double(double v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 __device__ __forceinline__ uint2 to_half4(float4 v) {
     const __half2 a = __floats2half2_rn(v.x, v.y), b = __floats2half2_rn(v.z, v.w);
@@ -45,51 +40,14 @@ __global__ void __launch_bounds__(k_norm_threads)
     const float4* rr = residual ? reinterpret_cast<const float4*>(residual) + row * n4 : nullptr;
     float4* yr = reinterpret_cast<float4*>(out) + row * n4;
     uint2* hr = out16 + row * n4;
-    const float4* wr = reinterpret_cast<const float4*>(w);
     float4 xv[VPT], wv[VPT];
+    const float scale =
+        cuda_detail::rms_row_scale<VPT, k_norm_threads>(xr, rr, reinterpret_cast<const float4*>(w), n4, eps, xv, wv);
 #pragma unroll
     for (int j = 0; j < VPT; ++j) {
         const int i = threadIdx.x + j * blockDim.x;
         if (i < n4) {
-            xv[j] = xr[i];
-            if (rr) {
-                const float4 r = rr[i];
-                xv[j].x = __fadd_rn(xv[j].x, r.x), xv[j].y = __fadd_rn(xv[j].y, r.y);
-                xv[j].z = __fadd_rn(xv[j].z, r.z), xv[j].w = __fadd_rn(xv[j].w, r.w);
-                xr[i] = xv[j];
-            }
-            wv[j] = __ldg(wr + i);
-        } else {
-            xv[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            wv[j] = xv[j];
-        }
-    }
-    double sum = 0.0;
-#pragma unroll
-    for (int j = 0; j < VPT; ++j) {
-        sum += static_cast<double>(__fmul_rn(xv[j].x, xv[j].x));
-        sum += static_cast<double>(__fmul_rn(xv[j].y, xv[j].y));
-        sum += static_cast<double>(__fmul_rn(xv[j].z, xv[j].z));
-        sum += static_cast<double>(__fmul_rn(xv[j].w, xv[j].w));
-    }
-    __shared__ double partial[k_norm_threads / 32];
-    sum = warp_sum_double(sum);
-    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
-    __syncthreads();
-    const int n_warps = blockDim.x >> 5;
-    double total = 0.0;
-    for (int i = 0; i < n_warps; ++i) total += partial[i];
-    const float mean = static_cast<float>(total / static_cast<double>(static_cast<int64_t>(n4) * 4));
-    const float scale = 1.0f / sqrtf(mean + eps);
-#pragma unroll
-    for (int j = 0; j < VPT; ++j) {
-        const int i = threadIdx.x + j * blockDim.x;
-        if (i < n4) {
-            float4 y;
-            y.x = __fmul_rn(__fmul_rn(xv[j].x, scale), wv[j].x);
-            y.y = __fmul_rn(__fmul_rn(xv[j].y, scale), wv[j].y);
-            y.z = __fmul_rn(__fmul_rn(xv[j].z, scale), wv[j].z);
-            y.w = __fmul_rn(__fmul_rn(xv[j].w, scale), wv[j].w);
+            const float4 y = cuda_detail::rms_row_apply(xv[j], scale, wv[j]);
             yr[i] = y;
             hr[i] = to_half4(y);
         }

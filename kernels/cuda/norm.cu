@@ -10,6 +10,7 @@
 
 #include "cuda_check.h"
 #include "enclave/kernels/cuda_ops.h"
+#include "norm_row.cuh"  // defines: rms_row_scale, rms_row_apply, warp_sum_double
 #include "pdl.cuh"  // defines: pdl_trigger
 #include "q8_act.cuh"
 #include "quant_unit.cuh"
@@ -21,11 +22,9 @@ constexpr int k_threads = 256;
 constexpr int k_wide_threads = 1024;
 constexpr int k_wide_max_vpt = 4;  // float4 per thread: rows up to 16,384 values
 
-__device__ __forceinline__ double warp_sum_double(double v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
+using cuda_detail::rms_row_apply;
+using cuda_detail::rms_row_scale;
+using cuda_detail::warp_sum_double;
 
 // `out` may alias `x`: every thread reads the values it later writes, and writes only after the
 // reduction's barrier.
@@ -55,49 +54,16 @@ __global__ void __launch_bounds__(k_wide_threads)
     rms_norm_wide_kernel(const float* x, const float* __restrict__ w, float eps, float* out, int n4) {
     cuda_detail::pdl_trigger();
     const int64_t n_cols = static_cast<int64_t>(n4) * 4;
-    const float4* xr = reinterpret_cast<const float4*>(x + static_cast<int64_t>(blockIdx.x) * n_cols);
+    // No residual, so rms_row_scale never writes through xr.
+    float4* xr = reinterpret_cast<float4*>(const_cast<float*>(x) + static_cast<int64_t>(blockIdx.x) * n_cols);
     float4* yr = reinterpret_cast<float4*>(out + static_cast<int64_t>(blockIdx.x) * n_cols);
-    const float4* wr = reinterpret_cast<const float4*>(w);
     float4 xv[VPT], wv[VPT];
+    const float scale =
+        rms_row_scale<VPT, k_wide_threads>(xr, nullptr, reinterpret_cast<const float4*>(w), n4, eps, xv, wv);
 #pragma unroll
     for (int j = 0; j < VPT; ++j) {
         const int i = threadIdx.x + j * blockDim.x;
-        if (i < n4) {
-            xv[j] = xr[i];
-            wv[j] = __ldg(wr + i);
-        } else {
-            xv[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            wv[j] = xv[j];
-        }
-    }
-    double sum = 0.0;
-#pragma unroll
-    for (int j = 0; j < VPT; ++j) {
-        sum += static_cast<double>(__fmul_rn(xv[j].x, xv[j].x));
-        sum += static_cast<double>(__fmul_rn(xv[j].y, xv[j].y));
-        sum += static_cast<double>(__fmul_rn(xv[j].z, xv[j].z));
-        sum += static_cast<double>(__fmul_rn(xv[j].w, xv[j].w));
-    }
-    __shared__ double partial[k_wide_threads / 32];
-    sum = warp_sum_double(sum);
-    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
-    __syncthreads();
-    const int n_warps = blockDim.x >> 5;
-    double total = 0.0;
-    for (int i = 0; i < n_warps; ++i) total += partial[i];
-    const float mean = static_cast<float>(total / static_cast<double>(n_cols));
-    const float scale = 1.0f / sqrtf(mean + eps);
-#pragma unroll
-    for (int j = 0; j < VPT; ++j) {
-        const int i = threadIdx.x + j * blockDim.x;
-        if (i < n4) {
-            float4 y;
-            y.x = __fmul_rn(__fmul_rn(xv[j].x, scale), wv[j].x);
-            y.y = __fmul_rn(__fmul_rn(xv[j].y, scale), wv[j].y);
-            y.z = __fmul_rn(__fmul_rn(xv[j].z, scale), wv[j].z);
-            y.w = __fmul_rn(__fmul_rn(xv[j].w, scale), wv[j].w);
-            yr[i] = y;
-        }
+        if (i < n4) yr[i] = rms_row_apply(xv[j], scale, wv[j]);
     }
 }
 
@@ -115,52 +81,14 @@ __global__ void __launch_bounds__(k_wide_threads)
     const float4* rr =
         residual ? reinterpret_cast<const float4*>(residual + static_cast<int64_t>(blockIdx.x) * n_cols) : nullptr;
     float4* yr = reinterpret_cast<float4*>(out + static_cast<int64_t>(blockIdx.x) * n_cols);
-    const float4* wr = reinterpret_cast<const float4*>(w);
     float4 xv[VPT], wv[VPT];
-#pragma unroll
-    for (int j = 0; j < VPT; ++j) {
-        const int i = threadIdx.x + j * blockDim.x;
-        if (i < n4) {
-            xv[j] = xr[i];
-            if (rr) {
-                const float4 r = rr[i];
-                xv[j].x = __fadd_rn(xv[j].x, r.x), xv[j].y = __fadd_rn(xv[j].y, r.y);
-                xv[j].z = __fadd_rn(xv[j].z, r.z), xv[j].w = __fadd_rn(xv[j].w, r.w);
-                xr[i] = xv[j];
-            }
-            wv[j] = __ldg(wr + i);
-        } else {
-            xv[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            wv[j] = xv[j];
-        }
-    }
-    double sum = 0.0;
-#pragma unroll
-    for (int j = 0; j < VPT; ++j) {
-        sum += static_cast<double>(__fmul_rn(xv[j].x, xv[j].x));
-        sum += static_cast<double>(__fmul_rn(xv[j].y, xv[j].y));
-        sum += static_cast<double>(__fmul_rn(xv[j].z, xv[j].z));
-        sum += static_cast<double>(__fmul_rn(xv[j].w, xv[j].w));
-    }
-    __shared__ double partial[k_wide_threads / 32];
-    sum = warp_sum_double(sum);
-    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
-    __syncthreads();
-    const int n_warps = blockDim.x >> 5;
-    double total = 0.0;
-    for (int i = 0; i < n_warps; ++i) total += partial[i];
-    const float mean = static_cast<float>(total / static_cast<double>(n_cols));
-    const float scale = 1.0f / sqrtf(mean + eps);
+    const float scale = rms_row_scale<VPT, k_wide_threads>(xr, rr, reinterpret_cast<const float4*>(w), n4, eps, xv, wv);
     const int64_t n_units = n_cols / 32;
 #pragma unroll
     for (int j = 0; j < VPT; ++j) {
         const int i = threadIdx.x + j * blockDim.x;
         const bool active = i < n4;
-        float4 y;
-        y.x = __fmul_rn(__fmul_rn(xv[j].x, scale), wv[j].x);
-        y.y = __fmul_rn(__fmul_rn(xv[j].y, scale), wv[j].y);
-        y.z = __fmul_rn(__fmul_rn(xv[j].z, scale), wv[j].z);
-        y.w = __fmul_rn(__fmul_rn(xv[j].w, scale), wv[j].w);
+        const float4 y = rms_row_apply(xv[j], scale, wv[j]);
         if (active) yr[i] = y;
         if (qs) {
             const float v[4] = {y.x, y.y, y.z, y.w};
