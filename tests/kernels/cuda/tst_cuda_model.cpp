@@ -32,11 +32,11 @@ struct Loaded {
     std::unique_ptr<KvCache> cache;
 };
 
-Loaded load(const std::filesystem::path& p, bool gpu) {
+Loaded load(const std::filesystem::path& p, bool gpu, int64_t cache_tokens = 1024) {
     Loaded l;
     l.backend = gpu ? make_cuda_backend(0) : make_cpu_backend(4);
     l.model = Model::load(gguf::GgufFile::open(p), *l.backend);
-    l.cache = std::make_unique<KvCache>(*l.backend, l.model->config(), 1024, 16);
+    l.cache = std::make_unique<KvCache>(*l.backend, l.model->config(), cache_tokens, 16);
     return l;
 }
 
@@ -210,13 +210,15 @@ ENCLAVE_TEST(batched_decode_equals_decode_alone) {
         spec.seed = 9 + static_cast<uint32_t>(t);
         if (is_k_quant(t)) spec.n_embd = 256, spec.n_ff = 512, spec.n_head = 4, spec.n_kv_head = 1;
         const auto path = temp_path("decode_" + std::string(tensor_type_name(t)));
-        enclave_test::make_tiny_model(spec, path);
-        Loaded batched = load(path, true), alone = load(path, true);
+        const auto tiny = enclave_test::make_tiny_model(spec, path);
+        // 64 sequences of 1..100 tokens (the batched decode), so a step takes the several-token kernels.
+        Loaded batched = load(path, true, 8192), alone = load(path, true, 8192);
         std::mt19937 rng(run_seed() + 11);
-        const size_t prompt_lens[] = {1, 5, 16, 33, 70, 3};
+        std::vector<size_t> prompt_lens;
+        for (size_t i = 0; i < 64; ++i) prompt_lens.push_back(1 + (i * 37) % 100);
         const int n_steps = 4;
         std::vector<KvCache::SeqId> sb, sa;
-        std::vector<std::vector<int32_t>> next;
+        std::vector<std::vector<int32_t>> next, history;
         for (const size_t n : prompt_lens) {
             const auto prompt = some_tokens(n, rng, spec.n_vocab);
             const auto b = batched.cache->create_sequence(), a = alone.cache->create_sequence();
@@ -226,10 +228,17 @@ ENCLAVE_TEST(batched_decode_equals_decode_alone) {
             const auto la = step(alone, a, prompt);
             sb.push_back(b), sa.push_back(a);
             next.push_back({argmax(la)});
+            history.push_back(prompt);
             (void)lb;
         }
+        // A batched step sums its products in another order than a one-token step (GEMM or matrix-vector), and
+        // on quantized models an 8-bit rounding flip grows layer by layer to the model's quantization noise (see
+        // allowed()). So batched and alone may differ by about as much as alone differs from exact arithmetic:
+        // the bound is max(base, 3 x that distance), sequence by sequence; a wrong row or a mixed-up sequence
+        // is off by ~1.
+        const double base = (t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::F32) ? 1e-3 : 1e-2;
         const auto V = static_cast<size_t>(spec.n_vocab);
-        double worst = 0;
+        double worst = 0, worst_ratio = 0;
         for (int s = 0; s < n_steps; ++s) {
             std::vector<StepSequence> steps;
             for (size_t i = 0; i < sb.size(); ++i) steps.push_back({sb[i], next[i], LogitsWanted::last});
@@ -238,17 +247,23 @@ ENCLAVE_TEST(batched_decode_equals_decode_alone) {
             REQUIRE(logits.size() == sb.size() * V);
             for (size_t i = 0; i < sb.size(); ++i) {
                 const auto single = step(alone, sa[i], next[i]);
+                history[i].push_back(next[i][0]);
                 const std::vector<float> mine(logits.begin() + static_cast<std::ptrdiff_t>(i * V),
                                               logits.begin() + static_cast<std::ptrdiff_t>((i + 1) * V));
-                worst = std::max(worst, enclave_check::normalised_error(mine, single));
+                const double err = enclave_check::normalised_error(mine, single);
+                const double bound = std::max(
+                    base, 3.0 * enclave_check::normalised_error(single, enclave_test::reference_logits(tiny, history[i])));
+                worst = std::max(worst, err);
+                worst_ratio = std::max(worst_ratio, err / bound);
                 next[i] = {argmax(single)};
             }
         }
-        std::fprintf(stderr, "  batched decode %s: worst normalised error %.3g over %d steps of %zu sequences\n",
-                     std::string(tensor_type_name(t)).c_str(), worst, n_steps, sb.size());
-        const double tol = (t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::F32) ? 1e-3 : 3e-2;
-        CHECK_MSG(worst <= tol,
-                  std::string(tensor_type_name(t)) + ": batched decode differs from alone by " + std::to_string(worst));
+        std::fprintf(stderr,
+                     "  batched decode %s: worst normalised error %.3g (%.2f of its bound) over %d steps of %zu "
+                     "sequences\n",
+                     std::string(tensor_type_name(t)).c_str(), worst, worst_ratio, n_steps, sb.size());
+        CHECK_MSG(worst_ratio <= 1.0, std::string(tensor_type_name(t)) + ": batched decode differs from alone by " +
+                                          std::to_string(worst_ratio) + " of its bound");
         std::filesystem::remove(path);
     }
 }
