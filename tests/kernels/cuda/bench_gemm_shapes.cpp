@@ -23,17 +23,9 @@
 #include <vector>
 
 #include "enclave/kernels/half.h"  // defines: fp32_to_fp16
+#include "exit_on_error.h"          // defines: CK
 
 namespace {
-
-#define CK(call)                                                                                               \
-    do {                                                                                                       \
-        const auto rc_ = (call);                                                                               \
-        if (static_cast<int>(rc_) != 0) {                                                                      \
-            std::fprintf(stderr, "%s:%d: %s failed (%d)\n", __FILE__, __LINE__, #call, static_cast<int>(rc_)); \
-            std::exit(1);                                                                                      \
-        }                                                                                                      \
-    } while (0)
 
 constexpr int k_warm = 3, k_reps = 20;
 constexpr size_t k_workspace = 64u << 20;

@@ -17,17 +17,9 @@
 #include <vector>
 
 #include "enclave/kernels/half.h"  // defines: fp32_to_fp16
+#include "exit_on_error.h"          // defines: CK
 
 namespace {
-
-#define CK(call)                                                                                               \
-    do {                                                                                                       \
-        const auto rc_ = (call);                                                                               \
-        if (static_cast<int>(rc_) != 0) {                                                                      \
-            std::fprintf(stderr, "%s:%d: %s failed (%d)\n", __FILE__, __LINE__, #call, static_cast<int>(rc_)); \
-            std::exit(1);                                                                                      \
-        }                                                                                                      \
-    } while (0)
 
 struct Shape {
     int n_out, n_in, n_tok;
