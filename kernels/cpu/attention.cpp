@@ -3,7 +3,9 @@
 // Compiled with -ffp-contract=off (kernels/CMakeLists.txt): the order below is the order executed. The hot
 // loops are plain C over arrays of 16 lanes that GCC vectorizes in the x86-64-v4/v3 clones; float additions
 // are never reassociated, so every clone gives the same bits as the scalar code. Keys and values are
-// converted from f16 a row or a run of rows at a time (f16_rows_to_f32), then summed in f32.
+// converted from f16 a row or a run of rows at a time (f16_rows_to_f32), then summed in f32. On AVX-512,
+// several-token steps take attention_avx512.cpp's forms of the score and value loops instead: the same
+// additions of the same values (tst_cpu_attention compares them with attention_head bit for bit).
 #include <algorithm>
 #include <cmath>
 
