@@ -106,6 +106,9 @@ ENCLAVE_TEST(grouped_attention_equals_attention_head_and_both_the_double_referen
     const Case cases[] = {
         {64, 3, 3, 1, 16},   {64, 3, 3, 17, 16},  {64, 3, 3, 100, 16}, {48, 4, 2, 33, 16},
         {128, 4, 2, 70, 32}, {64, 1, 4, 20, 16},  {16, 7, 1, 45, 8},   {96, 2, 3, 129, 16}, {40, 2, 2, 30, 16}, {20, 2, 2, 37, 16},
+        // Hundreds of keys: every (key mod 64) row of the one-token order's value sums takes several keys, and a
+        // score summed in another order shows in the output.
+        {64, 3, 3, 300, 16}, {128, 2, 2, 257, 16},
     };
     for (const Case& c : cases)
         for (const AttentionOrder order : {AttentionOrder::single_token, AttentionOrder::multi_token}) run_case(c, order, rng);
